@@ -1,0 +1,134 @@
+// Content etag and tree etag, spec §3: upper-case hex MD5 of the data, and an MD5 Merkle
+// tree over 1 MiB leaves whose parents hash the ASCII text of their two children's hex.
+import { createHash, type Hash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+
+export const MIB = 1024 * 1024;
+
+export interface Checksums {
+  /** Upper-case hex MD5 of all bytes (`x-oas-content-etag`). */
+  etag: string;
+  /** Upper-case hex tree etag (`x-oas-tree-etag`); '' for empty data. */
+  treeEtag: string;
+  size: number;
+}
+
+export function md5Hex(data: Uint8Array | string): string {
+  return createHash('md5').update(data).digest('hex').toUpperCase();
+}
+
+/**
+ * Builds a tree etag from its nodes left to right in O(log n) memory. Equal-level
+ * neighbours merge as soon as both exist; what remains folds right to left at the end,
+ * which is exactly the level-by-level pairing with odd nodes carried up unchanged.
+ */
+export class TreeEtagBuilder {
+  private readonly stack: Array<{ hex: string; level: number }> = [];
+  private pushed = 0;
+
+  /** Adds the next leaf (or, for multipart, the next part's tree etag). */
+  push(hex: string): void {
+    let node = { hex: hex.toUpperCase(), level: 0 };
+    let top = this.stack[this.stack.length - 1];
+    while (top && top.level === node.level) {
+      this.stack.pop();
+      node = { hex: md5Hex(top.hex + node.hex), level: node.level + 1 };
+      top = this.stack[this.stack.length - 1];
+    }
+    this.stack.push(node);
+    this.pushed++;
+  }
+
+  get count(): number {
+    return this.pushed;
+  }
+
+  /** The root as upper-case hex; '' when nothing was pushed. */
+  digest(): string {
+    let i = this.stack.length - 1;
+    if (i < 0) return '';
+    let root = this.stack[i]!.hex;
+    while (--i >= 0) root = md5Hex(this.stack[i]!.hex + root);
+    return root;
+  }
+}
+
+/** Combines tree etags (the parts' of a multipart upload, in order) into one (spec §3.4). */
+export function combineTreeEtags(list: Iterable<string>): string {
+  const builder = new TreeEtagBuilder();
+  for (const hex of list) builder.push(hex);
+  return builder.digest();
+}
+
+/** The tree etag over raw 16-byte leaf digests, as the server keeps them. */
+export function treeEtagOfLeaves(leaves: Iterable<Uint8Array>): string {
+  const builder = new TreeEtagBuilder();
+  for (const leaf of leaves) builder.push(Buffer.from(leaf.buffer, leaf.byteOffset, leaf.byteLength).toString('hex'));
+  return builder.digest();
+}
+
+/**
+ * Computes both checksums over bytes fed in any chunking. `onLeaf` receives each 1 MiB
+ * leaf's raw MD5 digest in order (the server stores them to answer range tree etags).
+ */
+export class ChecksumHasher {
+  private readonly whole = createHash('md5');
+  private leaf: Hash = createHash('md5');
+  private leafFill = 0;
+  private leafIndex = 0;
+  private readonly tree = new TreeEtagBuilder();
+  private total = 0;
+
+  constructor(private readonly onLeaf?: (digest: Buffer, index: number) => void) {}
+
+  update(chunk: Uint8Array): this {
+    this.whole.update(chunk);
+    this.total += chunk.byteLength;
+    let offset = 0;
+    while (offset < chunk.byteLength) {
+      const take = Math.min(MIB - this.leafFill, chunk.byteLength - offset);
+      this.leaf.update(offset === 0 && take === chunk.byteLength ? chunk : chunk.subarray(offset, offset + take));
+      this.leafFill += take;
+      offset += take;
+      if (this.leafFill === MIB) this.closeLeaf();
+    }
+    return this;
+  }
+
+  get size(): number {
+    return this.total;
+  }
+
+  digest(): Checksums {
+    if (this.leafFill > 0) this.closeLeaf();
+    return { etag: this.whole.digest('hex').toUpperCase(), treeEtag: this.tree.digest(), size: this.total };
+  }
+
+  private closeLeaf(): void {
+    const digest = this.leaf.digest();
+    this.onLeaf?.(digest, this.leafIndex);
+    this.tree.push(digest.toString('hex'));
+    this.leafIndex++;
+    this.leaf = createHash('md5');
+    this.leafFill = 0;
+  }
+}
+
+export function contentEtag(data: Uint8Array | string): string {
+  return md5Hex(data);
+}
+
+export function treeEtag(data: Uint8Array | string): string {
+  return hashBuffer(data).treeEtag;
+}
+
+export function hashBuffer(data: Uint8Array | string): Checksums {
+  return new ChecksumHasher().update(typeof data === 'string' ? Buffer.from(data) : data).digest();
+}
+
+/** Hashes everything a stream yields, chunk by chunk (memory stays flat). */
+export async function hashStream(stream: Readable | AsyncIterable<Uint8Array>): Promise<Checksums> {
+  const hasher = new ChecksumHasher();
+  for await (const chunk of stream) hasher.update(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return hasher.digest();
+}
