@@ -1,0 +1,5 @@
+export { OASAPI, OAS_API_VERSION, DEFAULT_USER_AGENT } from './api.js';
+export type { OASAPIOptions, RequestOptions, OASJobType, BodyContent } from './api.js';
+export { OASResponse } from './response.js';
+export type { BodyReader } from './body.js';
+export { OASTransportError, OASAbortError } from './errors.js';

@@ -1,0 +1,134 @@
+// The answer to one OASAPI call, like the Python SDK's HTTPResponse: status and headers
+// at once, the body as a stream that is only buffered when read()/json()/text() is called.
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import { OASError, type ErrorType } from '../protocol/errors.js';
+
+/** Bodies at most this long are drained rather than destroyed by dispose(), keeping the socket. */
+const DRAIN_LIMIT = 64 * 1024;
+
+/**
+ * A response of any status (non-2xx ones are returned, not thrown).
+ *
+ * The body holds a pooled keep-alive socket until it has been consumed: always either
+ * read it (read/json/text/toError), consume `body` to its end, or call dispose().
+ */
+export class OASResponse {
+  readonly status: number;
+  readonly statusText: string;
+  /** Header names lower-cased, as node gives them. */
+  readonly headers: IncomingHttpHeaders;
+  /** The raw response stream; consume it directly for large outputs (job output). */
+  readonly body: IncomingMessage;
+  private buffered: Promise<Buffer> | undefined;
+
+  constructor(message: IncomingMessage, private readonly wrapBodyError: (error: unknown) => Error = (e) => e as Error) {
+    this.body = message;
+    this.status = message.statusCode ?? 0;
+    this.statusText = message.statusMessage || STATUS_CODES[this.status] || '';
+    this.headers = message.headers;
+  }
+
+  /** 2xx. */
+  get ok(): boolean {
+    return this.status >= 200 && this.status < 300;
+  }
+
+  /** `x-oas-request-id`, present on every OAS response (spec §1.4). */
+  get requestId(): string | undefined {
+    return this.getHeader('x-oas-request-id');
+  }
+
+  /** A header by case-insensitive name; repeated headers are joined with ', '. */
+  getHeader(name: string): string | undefined {
+    const value = this.headers[name.toLowerCase()];
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
+
+  /** The whole body. Safe to call more than once (the bytes are kept after the first). */
+  read(): Promise<Buffer> {
+    if (!this.buffered) {
+      if (this.body.readableDidRead || this.body.readableEnded || this.body.destroyed) {
+        return Promise.reject(new Error('the response body was already consumed through response.body or disposed'));
+      }
+      this.buffered = this.collect();
+    }
+    return this.buffered;
+  }
+
+  async text(): Promise<string> {
+    return (await this.read()).toString('utf8');
+  }
+
+  async json<T = unknown>(): Promise<T> {
+    const text = await this.text();
+    try {
+      return JSON.parse(text) as T;
+    } catch (error) {
+      throw new SyntaxError(`response body (HTTP ${this.status}, ${text.length} characters) is not JSON: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * The OAS error this response carries: `code`, `message`, `type` from the JSON body
+   * (spec §6), request id from the header or the body's `request_id`. A body that is not
+   * an error JSON gives the status text as code and message (with the start of the body).
+   */
+  async toError(): Promise<OASError> {
+    let text = '';
+    try {
+      text = (await this.read()).toString('utf8');
+    } catch {
+      // Body already consumed or broken: the status line is all there is.
+    }
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    const fallbackType: ErrorType = this.status >= 500 ? 'server' : 'client';
+    if (parsed && typeof parsed === 'object' && typeof (parsed as { code?: unknown }).code === 'string') {
+      const body = parsed as { code: string; message?: unknown; type?: unknown; request_id?: unknown };
+      return new OASError(this.status, body.code,
+        typeof body.message === 'string' ? body.message : this.statusText,
+        typeof body.type === 'string' ? body.type : fallbackType,
+        this.requestId ?? (typeof body.request_id === 'string' ? body.request_id : undefined));
+    }
+    const code = this.statusText.replace(/[^A-Za-z0-9]/g, '') || `HTTP${this.status}`;
+    const snippet = text.trim().slice(0, 200);
+    return new OASError(this.status, code, snippet ? `${this.statusText}: ${snippet}` : this.statusText || `HTTP ${this.status}`,
+      fallbackType, this.requestId);
+  }
+
+  /**
+   * Releases the connection without reading the body: a short remaining body is drained
+   * so the socket goes back to the pool, a long (or unknown-length) one is destroyed.
+   */
+  dispose(): void {
+    const body = this.body;
+    if (body.readableEnded || body.destroyed) return;
+    // Node hands the socket back to the pool on the body's 'end', so even a body that has
+    // fully arrived (`complete`) must still be read out.
+    const length = Number(this.getHeader('content-length'));
+    if (body.complete || (this.getHeader('content-length') !== undefined && length <= DRAIN_LIMIT)) {
+      body.on('error', () => {});
+      body.resume();
+    } else {
+      body.destroy();
+    }
+  }
+
+  private collect(): Promise<Buffer> {
+    return new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      this.body.on('data', (chunk: Buffer) => chunks.push(chunk));
+      this.body.once('end', () => resolve(Buffer.concat(chunks)));
+      this.body.once('error', (error) => reject(this.wrapBodyError(error)));
+      // 'close' without 'end' and without 'error' (destroyed quietly): never hang.
+      this.body.once('close', () => {
+        if (!this.body.complete) reject(this.wrapBodyError(new Error('the response body was cut short')));
+      });
+    });
+  }
+}
