@@ -4,3 +4,4 @@ export * from './ranges.js';
 export * from './ids.js';
 export * from './dates.js';
 export * from './errors.js';
+export * from './hash-file.js';
