@@ -136,6 +136,11 @@ export interface MetadataStore {
   listAccounts(): Promise<AccountRecord[]>;
   /** Deletes the account's key; false when there is none. */
   deleteAccountByKeyId(accessKeyId: string): Promise<boolean>;
+  /**
+   * Replaces a key's secret in place (root key from the environment changed); false when
+   * there is no such key. Optional: without it the server deletes and re-creates the key.
+   */
+  updateAccountSecret?(accessKeyId: string, accessKeySecret: string): Promise<boolean>;
 
   // Vaults (always scoped to an account: a foreign id is an unknown id).
   /** Atomic: returns the existing vault of that name, or creates one unless at `maxVaults`. */

@@ -1,0 +1,340 @@
+// The embedded blob store: one file per blob plus a `.leaves` file with its 1 MiB leaf
+// digests. Layout under `dir`:
+//   tmp/<key>, tmp/<key>.leaves          writes in progress (same file system, so rename is atomic)
+//   blobs/<first 2 hex>/<key>[.leaves]   committed blobs
+// A blob becomes visible only by rename after both files are fsynced, and the directory is
+// fsynced before commit resolves, so a crash leaves nothing or a whole blob; the halves a
+// crash can leave behind (tmp files, a lone data or leaves file) go in removeLeftovers.
+import fs from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { MIB, isId, newId } from '@oas/sdk';
+import type { BlobStore, BlobWriter } from './types.js';
+
+/** Big buffers: fewer syscalls and event-loop turns per GiB streamed. */
+const WRITE_HIGH_WATER_MARK = 4 * MIB;
+const READ_HIGH_WATER_MARK = 2 * MIB;
+const LEAF_BYTES = 16;
+const LEAVES_SUFFIX = '.leaves';
+
+const openFd = promisify(fs.open);
+const fsyncFd = promisify(fs.fsync);
+const closeFd = promisify(fs.close);
+
+/** A read of a blob (or its leaves) that is not there. */
+export class BlobNotFoundError extends Error {
+  readonly code = 'ENOENT';
+  constructor(readonly key: string) {
+    super(`blob ${key} does not exist`);
+    this.name = 'BlobNotFoundError';
+  }
+}
+
+/** Every key is checked before it becomes part of a path: no traversal, no odd names. */
+function checkKey(key: string): void {
+  if (!isId(key)) throw new TypeError(`invalid blob key ${JSON.stringify(String(key)).slice(0, 80)}`);
+}
+
+function checkIndex(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
+}
+
+function isMissing(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+}
+
+async function unlinkIfPresent(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (err) {
+    if (!isMissing(err)) throw err;
+  }
+}
+
+/** fsync a directory, so the names created or renamed in it survive power loss. */
+async function fsyncDir(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function writeFileSynced(path: string, data: Buffer): Promise<void> {
+  const handle = await open(path, 'wx');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export async function openFileBlobStore(dir: string): Promise<BlobStore> {
+  const store = new FileBlobStore(dir);
+  await mkdir(store.tmpDir, { recursive: true });
+  await mkdir(store.blobsDir, { recursive: true });
+  // The two directories must themselves survive a crash before any blob is acknowledged.
+  await fsyncDir(dir);
+  return store;
+}
+
+type WriterState = 'open' | 'committing' | 'committed' | 'failed' | 'aborted';
+
+class FileBlobWriter implements BlobWriter {
+  readonly stream: fs.WriteStream;
+  private state: WriterState = 'open';
+  private fd: number | null;
+  private commitDone: Promise<void> | null = null;
+  private abortDone: Promise<void> | null = null;
+
+  constructor(
+    readonly key: string,
+    fd: number,
+    private readonly store: FileBlobStore,
+  ) {
+    this.fd = fd;
+    // autoClose off: the descriptor must outlive 'finish' so commit can fsync it.
+    const path = store.paths(key).tmpData; // only for error messages: the stream writes to fd
+    this.stream = fs.createWriteStream(path, { fd, autoClose: false, highWaterMark: WRITE_HIGH_WATER_MARK });
+    // The caller's pipeline sees write errors; this keeps a late one from crashing the
+    // process after the caller stopped listening (commit checks `errored`).
+    this.stream.on('error', () => {});
+  }
+
+  commit(leaves: Buffer): Promise<void> {
+    if (this.state !== 'open') return Promise.reject(new Error(`blob ${this.key}: commit after ${this.state}`));
+    this.state = 'committing';
+    this.commitDone = this.doCommit(leaves).then(
+      () => { this.state = 'committed'; },
+      (err: unknown) => { this.state = 'failed'; throw err; },
+    );
+    return this.commitDone;
+  }
+
+  private async doCommit(leaves: Buffer): Promise<void> {
+    const s = this.stream;
+    if (s.errored) throw s.errored;
+    if (!s.writableEnded) throw new Error(`blob ${this.key}: commit before its stream was ended`);
+    if (!s.writableFinished) {
+      await new Promise<void>((resolve, reject) => {
+        s.once('finish', resolve);
+        s.once('error', reject);
+      });
+    }
+    const size = s.bytesWritten;
+    const expected = Math.ceil(size / MIB) * LEAF_BYTES;
+    if (!Buffer.isBuffer(leaves) || leaves.length !== expected) {
+      throw new RangeError(`blob ${this.key}: ${size} bytes need ${expected} bytes of leaf digests, got ${leaves?.length}`);
+    }
+    const paths = this.store.paths(this.key);
+    // Order matters (see the file comment): leaves file, fsync both, rename leaves then
+    // data, fsync the directory.
+    await writeFileSynced(paths.tmpLeaves, leaves);
+    await fsyncFd(this.fd!);
+    await this.closeFd();
+    await this.store.ensureShard(paths.shard);
+    await rename(paths.tmpLeaves, paths.leaves);
+    await rename(paths.tmpData, paths.data);
+    await fsyncDir(paths.shard);
+  }
+
+  private async closeFd(): Promise<void> {
+    const fd = this.fd;
+    if (fd === null) return;
+    this.fd = null;
+    await closeFd(fd);
+  }
+
+  abort(): Promise<void> {
+    this.abortDone ??= this.doAbort();
+    return this.abortDone;
+  }
+
+  private async doAbort(): Promise<void> {
+    if (this.state === 'committing') await this.commitDone!.catch(() => {});
+    if (this.state === 'committed') return; // nothing to discard: the blob is the caller's now
+    const failedCommit = this.state === 'failed';
+    this.state = 'aborted';
+    const s = this.stream;
+    // Let any in-flight write finish before closing the descriptor (a closed fd number can
+    // be reused at once by another open, and a late write would land in that file).
+    if (!s.closed) {
+      const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
+      s.destroy();
+      await closed;
+    }
+    await this.closeFd().catch(() => {});
+    const paths = this.store.paths(this.key);
+    await unlinkIfPresent(paths.tmpData);
+    await unlinkIfPresent(paths.tmpLeaves);
+    if (failedCommit) {
+      // A commit that failed half way may have renamed one half into place; the key is
+      // fresh and ours alone, so removing both is safe.
+      await unlinkIfPresent(paths.data);
+      await unlinkIfPresent(paths.leaves);
+    }
+  }
+}
+
+class FileBlobStore implements BlobStore {
+  readonly tmpDir: string;
+  readonly blobsDir: string;
+  /** Shard directories made durable by this process. */
+  private readonly shards = new Map<string, Promise<void>>();
+
+  constructor(dir: string) {
+    this.tmpDir = join(dir, 'tmp');
+    this.blobsDir = join(dir, 'blobs');
+  }
+
+  /** Paths of a key; every caller has validated it (or made it with newId). */
+  paths(key: string) {
+    const shard = join(this.blobsDir, key.slice(0, 2));
+    return {
+      shard,
+      data: join(shard, key),
+      leaves: join(shard, key + LEAVES_SUFFIX),
+      tmpData: join(this.tmpDir, key),
+      tmpLeaves: join(this.tmpDir, key + LEAVES_SUFFIX),
+    };
+  }
+
+  /**
+   * Makes sure the shard directory exists durably: created if new, and its parent fsynced
+   * once per process either way (a directory left by a crashed process between its mkdir
+   * and fsync would otherwise never get that fsync). Shared by concurrent commits.
+   */
+  ensureShard(shard: string): Promise<void> {
+    let done = this.shards.get(shard);
+    if (!done) {
+      done = (async () => {
+        await mkdir(shard, { recursive: true });
+        await fsyncDir(this.blobsDir);
+      })();
+      done.catch(() => this.shards.delete(shard));
+      this.shards.set(shard, done);
+    }
+    return done;
+  }
+
+  async removeLeftovers(): Promise<number> {
+    let removed = 0;
+    for (const name of await readdir(this.tmpDir)) {
+      await rm(join(this.tmpDir, name), { recursive: true, force: true });
+      removed++;
+    }
+    for (const shard of await readdir(this.blobsDir)) {
+      if (!/^[0-9A-F]{2}$/.test(shard)) continue;
+      const dir = join(this.blobsDir, shard);
+      const names = new Set(await readdir(dir));
+      for (const name of names) {
+        // A commit or delete cut short leaves exactly one half; a blob needs both.
+        const isLeaves = name.endsWith(LEAVES_SUFFIX);
+        const key = isLeaves ? name.slice(0, -LEAVES_SUFFIX.length) : name;
+        if (!isId(key)) continue; // not ours: leave it alone
+        const partner = isLeaves ? key : key + LEAVES_SUFFIX;
+        if (names.has(partner)) continue;
+        await unlinkIfPresent(join(dir, name));
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  async create(): Promise<BlobWriter> {
+    const key = newId();
+    // 'wx': never reuse a file that is already there.
+    const fd = await openFd(this.paths(key).tmpData, 'wx', 0o644);
+    return new FileBlobWriter(key, fd, this);
+  }
+
+  read(key: string, start = 0, end?: number): Readable {
+    checkKey(key);
+    checkIndex('start', start);
+    if (end !== undefined) {
+      checkIndex('end', end);
+      if (end < start) throw new RangeError(`end ${end} is before start ${start}`);
+    }
+    // A custom open turns "no such file" into an error that names the blob, at no cost to
+    // the data path (the stream still reads with plain fs.read).
+    const openBlob = (path: string, flags: string, mode: number, cb: (err: Error | null, fd?: number) => void) => {
+      fs.open(path, flags, mode, (err, fd) => cb(err && isMissing(err) ? new BlobNotFoundError(key) : err, fd));
+    };
+    return fs.createReadStream(this.paths(key).data, {
+      start,
+      end,
+      highWaterMark: READ_HIGH_WATER_MARK,
+      fs: { open: openBlob, read: fs.read, close: fs.close },
+    });
+  }
+
+  async readLeaves(key: string, first = 0, count?: number): Promise<Buffer> {
+    checkKey(key);
+    checkIndex('first', first);
+    if (count !== undefined) checkIndex('count', count);
+    let handle;
+    try {
+      handle = await open(this.paths(key).leaves, 'r');
+    } catch (err) {
+      throw isMissing(err) ? new BlobNotFoundError(key) : err;
+    }
+    try {
+      const total = (await handle.stat()).size / LEAF_BYTES;
+      const n = count ?? total - first;
+      if (n < 0 || first + n > total) {
+        throw new RangeError(`blob ${key}: leaves ${first}..${first + (count ?? 0) - 1} beyond its ${total} leaves`);
+      }
+      const buf = Buffer.alloc(n * LEAF_BYTES);
+      let got = 0;
+      while (got < buf.length) {
+        const { bytesRead } = await handle.read(buf, got, buf.length - got, first * LEAF_BYTES + got);
+        if (bytesRead === 0) throw new Error(`blob ${key}: leaves file shrank while reading`);
+        got += bytesRead;
+      }
+      return buf;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async size(key: string): Promise<number | null> {
+    checkKey(key);
+    try {
+      return (await stat(this.paths(key).data)).size;
+    } catch (err) {
+      if (isMissing(err)) return null;
+      throw err;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    checkKey(key);
+    const paths = this.paths(key);
+    // Data first: a crash in between leaves a lone .leaves, which removeLeftovers clears.
+    // No directory fsync: a deletion undone by power loss just comes back as garbage.
+    await unlinkIfPresent(paths.data);
+    await unlinkIfPresent(paths.leaves);
+  }
+
+  async *keys(): AsyncIterable<string> {
+    for (const shard of await readdir(this.blobsDir)) {
+      if (!/^[0-9A-F]{2}$/.test(shard)) continue;
+      let dir;
+      try {
+        dir = await fs.promises.opendir(join(this.blobsDir, shard));
+      } catch (err) {
+        if (isMissing(err)) continue;
+        throw err;
+      }
+      for await (const entry of dir) if (isId(entry.name)) yield entry.name;
+    }
+  }
+
+  async close(): Promise<void> {
+    // Nothing held open between calls; writers own their descriptors.
+  }
+}
