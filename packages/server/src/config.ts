@@ -1,0 +1,184 @@
+// Server options: defaults, command-line flags and environment variables (flags win).
+import { parseArgs } from 'node:util';
+import { formatDuration, parseDuration } from './util/duration.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface ServerOptions {
+  dataDir: string;
+  host: string;
+  port: number;
+  /** Vaults per account. */
+  maxVaults: number;
+  /** Jobs do not start before creation + this. */
+  jobDelayMs: number;
+  /** Completed jobs (and their output) expire after this. */
+  jobOutputTtlMs: number;
+  /** null: vault statistics and inventories are live; else refreshed on this period. */
+  inventoryIntervalMs: number | null;
+  jobConcurrency: number;
+  shutdownGraceMs: number;
+  logLevel: LogLevel;
+  /** Largest accepted |Date − now| of a signed request. */
+  maxSkewMs: number;
+  /** The first account's key (OAS_ROOT_ACCESS_KEY_ID / OAS_ROOT_ACCESS_KEY_SECRET). */
+  rootAccessKeyId?: string | undefined;
+  rootAccessKeySecret?: string | undefined;
+}
+
+type Kind = 'string' | 'port' | 'count' | 'duration' | 'optional-duration' | 'level';
+
+interface OptionSpec {
+  key: keyof ServerOptions;
+  flag: string;
+  env: string;
+  kind: Kind;
+  help: string;
+}
+
+export const OPTION_SPECS: readonly OptionSpec[] = [
+  { key: 'dataDir', flag: 'data-dir', env: 'OAS_DATA_DIR', kind: 'string', help: 'directory for metadata and blobs' },
+  { key: 'host', flag: 'host', env: 'OAS_HOST', kind: 'string', help: 'address to listen on' },
+  { key: 'port', flag: 'port', env: 'OAS_PORT', kind: 'port', help: 'port to listen on (0: any free port)' },
+  { key: 'maxVaults', flag: 'max-vaults', env: 'OAS_MAX_VAULTS', kind: 'count', help: 'vaults per account' },
+  { key: 'jobDelayMs', flag: 'job-delay', env: 'OAS_JOB_DELAY', kind: 'duration', help: 'time a job waits before it runs (emulates the service\'s hours)' },
+  { key: 'jobOutputTtlMs', flag: 'job-output-ttl', env: 'OAS_JOB_OUTPUT_TTL', kind: 'duration', help: 'how long completed jobs and their output stay' },
+  { key: 'inventoryIntervalMs', flag: 'inventory-interval', env: 'OAS_INVENTORY_INTERVAL', kind: 'optional-duration', help: 'refresh vault statistics and inventories on this period (unset: live)' },
+  { key: 'jobConcurrency', flag: 'job-concurrency', env: 'OAS_JOB_CONCURRENCY', kind: 'count', help: 'jobs run at the same time' },
+  { key: 'shutdownGraceMs', flag: 'shutdown-grace', env: 'OAS_SHUTDOWN_GRACE', kind: 'duration', help: 'on SIGTERM/SIGINT, time in-flight requests get to finish' },
+  { key: 'logLevel', flag: 'log-level', env: 'OAS_LOG_LEVEL', kind: 'level', help: `log level (${LOG_LEVELS.join(', ')})` },
+  { key: 'maxSkewMs', flag: 'max-skew', env: 'OAS_MAX_SKEW', kind: 'duration', help: 'largest accepted clock difference of a signed request' },
+];
+
+export const DEFAULT_OPTIONS: ServerOptions = {
+  dataDir: './data',
+  host: '127.0.0.1',
+  port: 8080,
+  maxVaults: 10,
+  jobDelayMs: 0,
+  jobOutputTtlMs: 24 * 3_600_000,
+  inventoryIntervalMs: null,
+  jobConcurrency: 4,
+  shutdownGraceMs: 10_000,
+  logLevel: 'info',
+  maxSkewMs: 15 * 60_000,
+};
+
+/** A bad option value: main prints the message on one line and exits 2. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+function convert(spec: OptionSpec, text: string, from: string): ServerOptions[keyof ServerOptions] {
+  const bad = (what: string) => new ConfigError(`invalid ${from}: ${JSON.stringify(text)} (${what})`);
+  switch (spec.kind) {
+    case 'string':
+      if (text === '') throw bad('must not be empty');
+      return text;
+    case 'port': {
+      if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw bad('expected a port number 0-65535');
+      return Number(text);
+    }
+    case 'count': {
+      if (!/^\d{1,6}$/.test(text) || Number(text) < 1) throw bad('expected a whole number of at least 1');
+      return Number(text);
+    }
+    case 'duration':
+    case 'optional-duration': {
+      if (spec.kind === 'optional-duration' && text === '') return null;
+      const ms = parseDuration(text);
+      if (ms === null) throw bad('expected a duration such as 0, 500ms, 30s, 5m, 4h, 1d');
+      if (spec.kind === 'optional-duration' && ms < 100) throw bad('must be at least 100ms');
+      return ms;
+    }
+    case 'level':
+      if (!(LOG_LEVELS as readonly string[]).includes(text)) throw bad(`expected one of ${LOG_LEVELS.join(', ')}`);
+      return text as LogLevel;
+  }
+}
+
+/** Options from environment variables and flags over the defaults. */
+export function resolveOptions(flags: Record<string, string | undefined>, env: NodeJS.ProcessEnv): ServerOptions {
+  const options: ServerOptions = { ...DEFAULT_OPTIONS };
+  const target = options as unknown as Record<string, unknown>;
+  for (const spec of OPTION_SPECS) {
+    const fromEnv = env[spec.env];
+    if (fromEnv !== undefined && (fromEnv !== '' || spec.kind === 'optional-duration')) {
+      target[spec.key] = convert(spec, fromEnv, spec.env);
+    }
+    const fromFlag = flags[spec.flag];
+    if (fromFlag !== undefined) target[spec.key] = convert(spec, fromFlag, `--${spec.flag}`);
+  }
+  const id = env.OAS_ROOT_ACCESS_KEY_ID || undefined;
+  const secret = env.OAS_ROOT_ACCESS_KEY_SECRET || undefined;
+  if ((id === undefined) !== (secret === undefined)) {
+    throw new ConfigError('OAS_ROOT_ACCESS_KEY_ID and OAS_ROOT_ACCESS_KEY_SECRET must be set together');
+  }
+  if (id !== undefined && !/^[\x21-\x39\x3b-\x7e]{1,128}$/.test(id)) {
+    throw new ConfigError('invalid OAS_ROOT_ACCESS_KEY_ID (printable ASCII without spaces or ":", at most 128 characters)');
+  }
+  if (secret !== undefined && !/^[\x21-\x7e]{1,256}$/.test(secret)) {
+    throw new ConfigError('invalid OAS_ROOT_ACCESS_KEY_SECRET (printable ASCII without spaces, at most 256 characters)');
+  }
+  options.rootAccessKeyId = id;
+  options.rootAccessKeySecret = secret;
+  return options;
+}
+
+export interface ParsedServe {
+  help: boolean;
+  options: ServerOptions;
+}
+
+/** Parses `serve` arguments (without the command word). Throws ConfigError. */
+export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv): ParsedServe {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        ...Object.fromEntries(OPTION_SPECS.map((s) => [s.flag, { type: 'string' as const }])),
+      },
+    });
+  } catch (err) {
+    throw new ConfigError((err as Error).message.split('\n')[0]!);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.help) return { help: true, options: { ...DEFAULT_OPTIONS } };
+  const flags: Record<string, string | undefined> = {};
+  for (const spec of OPTION_SPECS) flags[spec.flag] = values[spec.flag] as string | undefined;
+  return { help: false, options: resolveOptions(flags, env) };
+}
+
+function defaultText(spec: OptionSpec): string {
+  const value = DEFAULT_OPTIONS[spec.key];
+  if (value === null || value === undefined) return 'unset';
+  if (spec.kind === 'duration' || spec.kind === 'optional-duration') return formatDuration(value as number);
+  return String(value);
+}
+
+export function helpText(): string {
+  const rows = OPTION_SPECS.map((s) => [`  --${s.flag} <${s.kind === 'duration' || s.kind === 'optional-duration' ? 'duration' : 'value'}>`, s.help, `default ${defaultText(s)}, env ${s.env}`]);
+  const width = Math.max(...rows.map((r) => r[0]!.length)) + 2;
+  return [
+    'Usage: oas-server [serve] [options]',
+    '       oas-server keys create|list|delete [<AccessKeyId>] [--data-dir <dir>]',
+    '',
+    'A server speaking the Aliyun Open Archive Service (OAS) protocol.',
+    '',
+    'Options (flags win over environment variables):',
+    ...rows.map(([flag, help, def]) => `${flag!.padEnd(width)}${help} (${def})`),
+    `  ${'-h, --help'.padEnd(width - 2)}show this help`,
+    '',
+    'Durations: 0, 500ms, 30s, 5m, 4h, 1d (a bare number is seconds).',
+    '',
+    'Credentials: OAS_ROOT_ACCESS_KEY_ID and OAS_ROOT_ACCESS_KEY_SECRET define the first',
+    'account\'s key. Without them, the first start generates a key pair, stores it in the',
+    'data directory and prints it once.',
+    '',
+  ].join('\n');
+}

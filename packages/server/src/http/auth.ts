@@ -1,0 +1,86 @@
+// Request authentication, spec §2: the sdk's own signing code over the raw path, the
+// decoded query and the raw x-oas-* header values, compared in constant time.
+import type { FastifyRequest } from 'fastify';
+import { OASError, computeSignature, parseAuthorization, parseRfc1123, signaturesEqual, stringToSign } from '@oas/sdk';
+import type { AccountRecord, MetadataStore } from '../store/meta/types.js';
+
+/** x-oas-* headers and the Date header as they arrived (node joins or drops nothing here). */
+function rawSignedHeaders(req: FastifyRequest): { date: string | undefined; oas: Array<[string, string]> } {
+  const raw = req.raw.rawHeaders;
+  let date: string | undefined;
+  const oas: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (name === 'date') date ??= raw[i + 1];
+    else if (name.startsWith('x-oas-')) oas.push([name, raw[i + 1]!]);
+  }
+  return { date, oas };
+}
+
+/**
+ * Header bytes reach us as latin1 characters. A client that sent UTF-8 text (and signed
+ * it as UTF-8) is matched by decoding; a value that is not valid UTF-8 has no such variant.
+ */
+function utf8Variant(values: Array<[string, string]>): Array<[string, string]> | null {
+  let changed = false;
+  const out: Array<[string, string]> = [];
+  for (const [name, value] of values) {
+    // eslint-disable-next-line no-control-regex
+    if (/[^\x00-\x7f]/.test(value)) {
+      const bytes = Buffer.from(value, 'latin1');
+      const text = bytes.toString('utf8');
+      if (Buffer.from(text, 'utf8').equals(bytes) && text !== value) {
+        out.push([name, text]);
+        changed = true;
+        continue;
+      }
+    }
+    out.push([name, value]);
+  }
+  return changed ? out : null;
+}
+
+function lastWins(pairs: Array<[string, string]>): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const [k, v] of pairs) map.set(k, v);
+  return map;
+}
+
+export interface AuthResult {
+  account: AccountRecord;
+  oasHeaders: Map<string, string>;
+}
+
+export async function authenticate(req: FastifyRequest, meta: MetadataStore, now: number, maxSkewMs: number): Promise<AuthResult> {
+  const authorization = req.headers.authorization;
+  const parsed = parseAuthorization(typeof authorization === 'string' ? authorization : undefined);
+  if (!parsed) {
+    throw OASError.of('AccessDenied', authorization ? 'the Authorization header is not of the form "OAS <AccessKeyId>:<Signature>"' : 'the request is not signed (no Authorization header)');
+  }
+  const { date, oas } = rawSignedHeaders(req);
+  if (date === undefined || date === '') throw OASError.of('AccessDenied', 'the Date header is required');
+  const time = parseRfc1123(date);
+  if (time === null) throw OASError.of('AccessDenied', 'the Date header is not an RFC 1123 date such as "Tue, 25 Mar 2014 12:00:00 GMT"');
+  const account = await meta.getAccountByKeyId(parsed.accessKeyId);
+  if (!account) throw OASError.of('InvalidAccessKeyId', 'the AccessKeyId does not exist');
+
+  const method = req.raw.method ?? 'GET';
+  const { path, query } = req.oas;
+  const matches = (headers: Array<[string, string]>): boolean => {
+    const sts = stringToSign(method, [['date', date], ...headers], path, query);
+    return signaturesEqual(computeSignature(account.accessKeySecret, sts), parsed.signature);
+  };
+  let verified: Array<[string, string]> | null = null;
+  if (matches(oas)) verified = oas;
+  else {
+    const decoded = utf8Variant(oas);
+    if (decoded && matches(decoded)) verified = decoded;
+  }
+  if (!verified) {
+    throw OASError.of('SignatureDoesNotMatch', 'the request signature does not match; check the AccessKeySecret and how the request is signed (spec §2)');
+  }
+  if (Math.abs(time - now) > maxSkewMs) {
+    throw OASError.of('RequestTimeTooSkewed', `the Date header differs from the server time by more than ${Math.round(maxSkewMs / 60000)} minutes`);
+  }
+  return { account, oasHeaders: lastWins(verified) };
+}

@@ -1,0 +1,40 @@
+// Small request bodies (job JSON): read with a bound, whatever the Content-Type.
+import type { IncomingMessage } from 'node:http';
+import { OASError } from '@oas/sdk';
+
+export function readSmallBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > max) {
+    return Promise.reject(OASError.of('InvalidArgument', `the request body is larger than ${max} bytes`));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    const onData = (chunk: Buffer) => {
+      total += chunk.byteLength;
+      if (total > max) {
+        cleanup();
+        req.resume(); // the rest is read and dropped; the connection stays usable
+        reject(OASError.of('InvalidArgument', `the request body is larger than ${max} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(OASError.of('IncompleteBody', `the request body could not be read: ${err.message}`));
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onError);
+  });
+}

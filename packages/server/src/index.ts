@@ -1,0 +1,6 @@
+// @oas/server: the OAS-compatible server (bin oas-server).
+export { createServer, type CreateServerOptions, type OasServer } from './app.js';
+export { DEFAULT_OPTIONS, parseServeArgs, helpText, ConfigError, type ServerOptions } from './config.js';
+export type { MetadataStore } from './store/meta/types.js';
+export type { BlobStore, BlobWriter } from './store/blob/types.js';
+export type { JobRunner, JobRunners, JobRunContext, JobResult } from './jobs/types.js';

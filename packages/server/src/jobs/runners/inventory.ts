@@ -1,0 +1,79 @@
+// inventory-retrieval: the JSON of spec 4.16 written incrementally into a blob, one archive
+// at a time from iterateArchives (a vault of a million archives is never held in memory).
+import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
+import { formatRfc1123 } from '@oas/sdk';
+import { createStreamHasher } from '../../util/checksum.js';
+import type { JobRecord } from '../../store/meta/types.js';
+import type { JobResult, JobRunner } from '../types.js';
+
+/** Parameters fixed when the job was created (kept in the job's checkpoint text). */
+export interface InventoryParams {
+  /** Periodic mode: the vault's last inventory time when the job was created (null: none yet). */
+  inventoryAt: number | null;
+}
+
+export function inventoryParams(job: JobRecord): InventoryParams | null {
+  try {
+    const value = JSON.parse(job.checkpoint) as InventoryParams;
+    return typeof value === 'object' && value !== null && 'inventoryAt' in value ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+const FLUSH_AT = 64 * 1024;
+
+export const inventoryRetrieval: JobRunner = async (job, ctx) => {
+  const live = ctx.inventoryIntervalMs === null;
+  const params = inventoryParams(job);
+  const at = live ? ctx.now() : params?.inventoryAt ?? null;
+  const writer = await ctx.blobs.create();
+  const hasher = createStreamHasher();
+  let size = 0;
+  let pending = '';
+  let committed = false;
+  const flush = async (): Promise<void> => {
+    if (pending === '') return;
+    const buf = Buffer.from(pending, 'utf8');
+    pending = '';
+    hasher.update(buf);
+    size += buf.byteLength;
+    if (!writer.stream.write(buf)) await once(writer.stream, 'drain', { signal: ctx.signal });
+  };
+  try {
+    pending += `{"VaultId":${JSON.stringify(job.vaultId)},"InventoryDate":${JSON.stringify(at === null ? '' : formatRfc1123(at))},"ArchiveList":[`;
+    let first = true;
+    if (at !== null) {
+      // Live: every live archive now. Periodic: those created before the last inventory.
+      for await (const a of ctx.meta.iterateArchives(job.vaultId, live ? undefined : at)) {
+        pending += (first ? '' : ',') + JSON.stringify({
+          ArchiveId: a.id, ArchiveDescription: a.description, CreationDate: formatRfc1123(a.createdAt), Size: a.size, TreeEtag: a.treeEtag,
+        });
+        first = false;
+        if (pending.length >= FLUSH_AT) {
+          ctx.signal.throwIfAborted();
+          await flush();
+        }
+      }
+    }
+    pending += ']}';
+    await flush();
+    writer.stream.end();
+    await finished(writer.stream);
+    const digest = await hasher.digest();
+    await writer.commit(digest.leaves);
+    committed = true;
+    return { status: 'Succeeded', statusMessage: 'Succeeded', outputKey: writer.key, inventorySize: size } satisfies JobResult;
+  } finally {
+    if (!committed) {
+      hasher.destroy();
+      await writer.abort().catch(() => undefined);
+    }
+  }
+};
+
+/** The checkpoint text a new inventory job starts with. */
+export function inventoryCheckpoint(inventoryAt: number | null): string {
+  return JSON.stringify({ inventoryAt } satisfies InventoryParams);
+}

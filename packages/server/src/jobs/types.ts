@@ -1,0 +1,25 @@
+// What a job runner gets and returns. One runner per job type; the engine owns leases,
+// retries after a crash, and writing the result.
+import type { BlobStore } from '../store/blob/types.js';
+import type { JobRecord, JobType, MetadataStore } from '../store/meta/types.js';
+
+export interface JobRunContext {
+  meta: MetadataStore;
+  blobs: BlobStore;
+  /** Aborted on shutdown or when the lease is lost: stop, clean up, and throw. */
+  signal: AbortSignal;
+  now(): number;
+  /** Live statistics (null) or the periodic inventory interval. */
+  inventoryIntervalMs: number | null;
+}
+
+/** The fields a finished job gets (status and message at least). */
+export type JobResult = Partial<JobRecord> & { status: 'Succeeded' | 'Failed'; statusMessage: string };
+
+export type JobRunner = (job: JobRecord, ctx: JobRunContext) => Promise<JobResult>;
+
+export type JobRunners = Record<JobType, JobRunner>;
+
+export function failed(statusMessage: string, fields: Partial<JobRecord> = {}): JobResult {
+  return { ...fields, status: 'Failed', statusMessage };
+}

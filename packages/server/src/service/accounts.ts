@@ -1,0 +1,60 @@
+// Accounts: one access key pair per account. The root account (the first one) has a fixed
+// internal id, so its key can come from the environment or be generated on first start
+// and later be replaced without losing its vaults.
+import { randomInt } from 'node:crypto';
+import { newId } from '@oas/sdk';
+import type { AccountRecord, MetadataStore } from '../store/meta/types.js';
+
+export const ROOT_ACCOUNT_ID = '00000000000000000000000000000000';
+
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+function randomText(length: number, alphabet = ALNUM): string {
+  let out = '';
+  for (let i = 0; i < length; i++) out += alphabet[randomInt(alphabet.length)];
+  return out;
+}
+
+/** A fresh key pair: a 20-character id (upper-case letters and digits) and a 40-character secret. */
+export function generateKeyPair(): { accessKeyId: string; accessKeySecret: string } {
+  return { accessKeyId: `OAS${randomText(17, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789')}`, accessKeySecret: randomText(40) };
+}
+
+/** A new account with a generated key (`oas-server keys create`). */
+export async function createAccount(meta: MetadataStore, now = Date.now()): Promise<AccountRecord> {
+  const account: AccountRecord = { id: newId(), ...generateKeyPair(), createdAt: now };
+  await meta.createAccount(account);
+  return account;
+}
+
+export type RootKeyResult =
+  | { kind: 'configured'; accessKeyId: string; created: boolean; updated: boolean }
+  | { kind: 'generated'; account: AccountRecord }
+  | { kind: 'existing' };
+
+/**
+ * With OAS_ROOT_ACCESS_KEY_ID/SECRET: make that key the root account's (created if absent,
+ * its secret updated if it differs). Without: on the very first start (no account at all)
+ * generate the root key, which the caller prints once.
+ */
+export async function ensureRootKey(meta: MetadataStore, accessKeyId: string | undefined, accessKeySecret: string | undefined, now = Date.now()): Promise<RootKeyResult> {
+  if (accessKeyId !== undefined && accessKeySecret !== undefined) {
+    const existing = await meta.getAccountByKeyId(accessKeyId);
+    if (!existing) {
+      await meta.createAccount({ id: ROOT_ACCOUNT_ID, accessKeyId, accessKeySecret, createdAt: now });
+      return { kind: 'configured', accessKeyId, created: true, updated: false };
+    }
+    if (existing.accessKeySecret === accessKeySecret) return { kind: 'configured', accessKeyId, created: false, updated: false };
+    if (meta.updateAccountSecret) {
+      await meta.updateAccountSecret(accessKeyId, accessKeySecret);
+    } else {
+      await meta.deleteAccountByKeyId(accessKeyId);
+      await meta.createAccount({ ...existing, accessKeySecret });
+    }
+    return { kind: 'configured', accessKeyId, created: false, updated: true };
+  }
+  if ((await meta.listAccounts()).length > 0) return { kind: 'existing' };
+  const account: AccountRecord = { id: ROOT_ACCOUNT_ID, ...generateKeyPair(), createdAt: now };
+  await meta.createAccount(account);
+  return { kind: 'generated', account };
+}

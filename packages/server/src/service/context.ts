@@ -1,0 +1,19 @@
+// What every service function works with: the two storage contracts, the limits and a clock.
+import type { BlobStore } from '../store/blob/types.js';
+import type { MetadataStore } from '../store/meta/types.js';
+
+export interface ServiceLimits {
+  maxVaults: number;
+  /** null: statistics and inventories are live. */
+  inventoryIntervalMs: number | null;
+  jobDelayMs: number;
+}
+
+export interface ServiceContext {
+  readonly meta: MetadataStore;
+  readonly blobs: BlobStore;
+  readonly limits: ServiceLimits;
+  now(): number;
+  /** Tells the job engine a job was created (so a due job starts without waiting for a poll). */
+  nudgeJobs(): void;
+}

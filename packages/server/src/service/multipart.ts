@@ -1,0 +1,208 @@
+// Multipart uploads: initiate, upload part (streamed and verified like an archive), list,
+// complete (the parts' blobs become the archive's segments, no byte is copied), abort.
+import type { Readable } from 'node:stream';
+import { OASError, TreeEtagBuilder, combineTreeEtags, formatRange, formatRfc1123, isId, newId, parseContentRange } from '@oas/sdk';
+import type { ArchiveRecord, PartRecord, UploadRecord, VaultRecord } from '../store/meta/types.js';
+import { KeyedMutex } from '../util/mutex.js';
+import { checkContentLength } from './archives.js';
+import type { ServiceContext } from './context.js';
+import { discardBlob, ingest } from './ingest.js';
+import { OTHER_PAGE, checkMarkerFound, idMarker, nextMarker, pageLimit, partMarker, type ListQuery } from './pagination.js';
+import {
+  MAX_ARCHIVE_SIZE, MAX_PARTS, MAX_PART_SIZE, checkCompleteTreeEtag, checkDescription, checkEtag, checkPartSize,
+  isPowerOfTwoMib, parseDecimal,
+} from './validation.js';
+
+/** Serialises part replacement against complete/abort of the same upload (this process). */
+const uploadLocks = new KeyedMutex();
+
+export interface UploadJson {
+  MultipartUploadId: string;
+  CreationDate: string;
+  PartSizeInBytes: number;
+  ArchiveDescription: string;
+}
+
+export interface PartJson {
+  RangeInBytes: string;
+  ContentEtag: string;
+  TreeEtag: string;
+}
+
+function uploadJson(upload: UploadRecord): UploadJson {
+  return {
+    MultipartUploadId: upload.id,
+    CreationDate: formatRfc1123(upload.createdAt),
+    PartSizeInBytes: upload.partSize,
+    ArchiveDescription: upload.description,
+  };
+}
+
+function notExist(uploadId: string): OASError {
+  return OASError.of('MultipartUploadNotExist', `multipart upload ${uploadId} does not exist`);
+}
+
+/** An open (not completed) upload of the vault. */
+async function openUpload(ctx: ServiceContext, vault: VaultRecord, uploadId: string): Promise<UploadRecord> {
+  const upload = isId(uploadId) ? await ctx.meta.getUpload(vault.id, uploadId) : null;
+  if (!upload || upload.completedAt !== null) throw notExist(uploadId);
+  return upload;
+}
+
+export async function initiateUpload(ctx: ServiceContext, vault: VaultRecord, partSizeText: string | undefined, descriptionText: string | undefined): Promise<UploadRecord> {
+  const partSize = checkPartSize(partSizeText);
+  const description = checkDescription(descriptionText);
+  const upload: UploadRecord = {
+    id: newId(), vaultId: vault.id, description, partSize, createdAt: ctx.now(),
+    archiveId: null, completedAt: null, archiveSize: null, archiveTreeEtag: null,
+  };
+  await ctx.meta.createUpload(upload);
+  return upload;
+}
+
+export async function listUploads(ctx: ServiceContext, vault: VaultRecord, query: ListQuery): Promise<{ Marker: string; UploadsList: UploadJson[] }> {
+  const limit = pageLimit(query.limit, OTHER_PAGE);
+  const marker = idMarker(query.marker);
+  const page = await ctx.meta.listUploads(vault.id, marker, limit);
+  checkMarkerFound(page, marker, (u) => u.id);
+  return { Marker: nextMarker(page), UploadsList: page.items.map(uploadJson) };
+}
+
+export interface PartRequest {
+  contentLength: string | undefined;
+  contentRange: string | undefined;
+  contentEtag: string | undefined;
+  treeEtag: string | undefined;
+  body: Readable;
+}
+
+export async function uploadPart(ctx: ServiceContext, vault: VaultRecord, uploadId: string, req: PartRequest): Promise<PartRecord> {
+  const upload = await openUpload(ctx, vault, uploadId);
+  if (req.contentRange === undefined) throw OASError.of('InvalidArgument', 'Content-Range is required');
+  const range = parseContentRange(req.contentRange);
+  if (!range) throw OASError.of('InvalidArgument', 'Content-Range must be "start-end" or "bytes start-end/*"');
+  const size = checkContentLength(req.contentLength, MAX_PART_SIZE, 'a part');
+  const length = range.end - range.start + 1;
+  if (length !== size) throw OASError.of('InvalidArgument', `Content-Range covers ${length} bytes but Content-Length is ${size}`);
+  if (range.start % upload.partSize !== 0) {
+    throw OASError.of('InvalidArgument', `Content-Range must start at a multiple of the part size ${upload.partSize}`);
+  }
+  if (length > upload.partSize) {
+    throw OASError.of('InvalidArgument', `a part is at most the part size ${upload.partSize} bytes (only the last part is shorter)`);
+  }
+  if (range.start / upload.partSize >= MAX_PARTS) throw OASError.of('InvalidArgument', `an upload has at most ${MAX_PARTS} parts`);
+  if (range.end >= MAX_ARCHIVE_SIZE) throw OASError.of('EntityTooLarge', `an archive is at most ${MAX_ARCHIVE_SIZE} bytes`);
+  const contentEtag = checkEtag(req.contentEtag, 'x-oas-content-etag');
+  const treeEtag = checkEtag(req.treeEtag, 'x-oas-tree-etag');
+
+  const blob = await ingest(ctx.blobs, req.body, { size, etag: contentEtag, treeEtag });
+  const part: PartRecord = {
+    uploadId: upload.id, start: range.start, end: range.end, contentEtag, treeEtag, blobKey: blob.key, createdAt: ctx.now(),
+  };
+  let result: Awaited<ReturnType<typeof ctx.meta.putPart>>;
+  try {
+    result = await uploadLocks.run(upload.id, () => ctx.meta.putPart(part));
+  } catch (err) {
+    await discardBlob(ctx.meta, ctx.blobs, blob.key);
+    throw err;
+  }
+  if (result === 'missing') {
+    await discardBlob(ctx.meta, ctx.blobs, blob.key);
+    throw notExist(uploadId);
+  }
+  if (result.replaced && result.replaced.blobKey !== blob.key) await discardBlob(ctx.meta, ctx.blobs, result.replaced.blobKey);
+  return part;
+}
+
+export async function listParts(ctx: ServiceContext, vault: VaultRecord, uploadId: string, query: ListQuery): Promise<UploadJson & { Marker: string; Parts: PartJson[] }> {
+  const upload = await openUpload(ctx, vault, uploadId);
+  const limit = pageLimit(query.limit, OTHER_PAGE);
+  const marker = partMarker(query.marker);
+  const page = await ctx.meta.listParts(upload.id, marker, limit);
+  checkMarkerFound(page, marker, (p) => p.start);
+  return {
+    ...uploadJson(upload),
+    Marker: nextMarker(page),
+    Parts: page.items.map((p) => ({ RangeInBytes: formatRange(p), ContentEtag: p.contentEtag, TreeEtag: p.treeEtag })),
+  };
+}
+
+/** Checks that the parts (in range order) cover 0..size-1 exactly once. */
+function checkCoverage(parts: PartRecord[], size: number): void {
+  let expected = 0;
+  for (const part of parts) {
+    if (part.start > expected) throw OASError.of('MultipartIncomplete', `no part covers bytes ${expected}-${part.start - 1}`);
+    if (part.start < expected) throw OASError.of('MultipartIncomplete', `parts overlap at byte ${part.start}`);
+    expected = part.end + 1;
+  }
+  if (expected < size) throw OASError.of('MultipartIncomplete', `the parts cover ${expected} bytes, the archive size is ${size} (missing ${expected}-${size - 1})`);
+  if (expected > size) throw OASError.of('MultipartIncomplete', `the parts cover ${expected} bytes, more than the archive size ${size}`);
+}
+
+/**
+ * The whole-data tree etag (ArchiveTreeEtag). For 2^k MiB parts it equals the combined part
+ * tree etags; otherwise it is rebuilt from the parts' stored leaf digests.
+ */
+async function wholeTreeEtag(ctx: ServiceContext, upload: UploadRecord, parts: PartRecord[], combined: string): Promise<string> {
+  if (isPowerOfTwoMib(upload.partSize)) return combined;
+  const builder = new TreeEtagBuilder();
+  for (const part of parts) {
+    const leaves = await ctx.blobs.readLeaves(part.blobKey);
+    for (let i = 0; i < leaves.byteLength; i += 16) builder.push(leaves.toString('hex', i, i + 16));
+  }
+  return builder.digest();
+}
+
+export async function completeUpload(ctx: ServiceContext, vault: VaultRecord, uploadId: string, sizeText: string | undefined, treeEtagText: string | undefined): Promise<string> {
+  if (sizeText === undefined) throw OASError.of('InvalidArgument', 'x-oas-archive-size is required');
+  const size = parseDecimal(sizeText);
+  if (size === null || size === 0) throw OASError.of('InvalidArgument', 'x-oas-archive-size must be a positive number of bytes');
+  if (size > MAX_ARCHIVE_SIZE) throw OASError.of('EntityTooLarge', `an archive is at most ${MAX_ARCHIVE_SIZE} bytes`);
+  const treeEtag = checkCompleteTreeEtag(treeEtagText);
+  const found = isId(uploadId) ? await ctx.meta.getUpload(vault.id, uploadId) : null;
+  if (!found) throw notExist(uploadId);
+
+  return uploadLocks.run(found.id, async () => {
+    const upload = await ctx.meta.getUpload(vault.id, found.id);
+    if (!upload) throw notExist(uploadId);
+    if (upload.completedAt !== null) return repeatComplete(upload, size, treeEtag);
+    const parts = (await ctx.meta.allParts(upload.id)).sort((a, b) => a.start - b.start);
+    checkCoverage(parts, size);
+    const combined = combineTreeEtags(parts.map((p) => p.treeEtag));
+    if (combined !== treeEtag) {
+      throw OASError.of('InvalidDigest', `x-oas-tree-etag ${treeEtag} does not match the parts (their combined tree etag is ${combined})`);
+    }
+    const now = ctx.now();
+    const archive: ArchiveRecord = {
+      id: newId(), vaultId: vault.id, description: upload.description, size,
+      treeEtag: await wholeTreeEtag(ctx, upload, parts, combined), createdAt: now, deletedAt: null,
+    };
+    const completed: UploadRecord = { ...upload, archiveId: archive.id, completedAt: now, archiveSize: size, archiveTreeEtag: treeEtag };
+    const result = await ctx.meta.completeUpload({ upload: completed, archive, parts });
+    if (result === 'missing') {
+      const again = await ctx.meta.getUpload(vault.id, upload.id);
+      if (again && again.completedAt !== null) return repeatComplete(again, size, treeEtag);
+      throw notExist(uploadId);
+    }
+    return archive.id;
+  });
+}
+
+/**
+ * A repeated complete returns the same archive id when it asks for the same archive. The
+ * store keeps the archive's whole-data tree etag; for part sizes that are not 2^k MiB the
+ * request carries the combined part value instead (the parts are gone), so only the size
+ * is compared then.
+ */
+function repeatComplete(upload: UploadRecord, size: number, treeEtag: string): string {
+  const sameEtag = upload.archiveTreeEtag === treeEtag || !isPowerOfTwoMib(upload.partSize);
+  if (upload.archiveId && upload.archiveSize === size && sameEtag) return upload.archiveId;
+  throw OASError.of('MultipartUploadNotExist', `multipart upload ${upload.id} was already completed with a different size or tree etag`);
+}
+
+export async function abortUpload(ctx: ServiceContext, vault: VaultRecord, uploadId: string): Promise<void> {
+  const upload = await openUpload(ctx, vault, uploadId);
+  const parts = await uploadLocks.run(upload.id, () => ctx.meta.deleteUpload(vault.id, upload.id));
+  if (parts === 'missing') throw notExist(uploadId);
+  for (const part of parts) await discardBlob(ctx.meta, ctx.blobs, part.blobKey);
+}

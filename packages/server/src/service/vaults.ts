@@ -1,0 +1,78 @@
+// Vaults: create (idempotent, at most maxVaults per account), describe, list, delete.
+import { OASError, formatRfc1123, isId, newId } from '@oas/sdk';
+import type { VaultRecord } from '../store/meta/types.js';
+import type { ServiceContext } from './context.js';
+import { VAULT_PAGE, checkMarkerFound, idMarker, nextMarker, pageLimit, type ListQuery } from './pagination.js';
+import { checkVaultName } from './validation.js';
+
+export interface VaultJson {
+  CreationDate: string;
+  LastInventoryDate: string;
+  NumberOfArchives: number;
+  SizeInBytes: number;
+  VaultId: string;
+  VaultName: string;
+}
+
+export async function createVault(ctx: ServiceContext, accountId: string, name: string): Promise<VaultRecord> {
+  checkVaultName(name);
+  const vault: VaultRecord = {
+    id: newId(), accountId, name, createdAt: ctx.now(), archiveCount: 0, sizeBytes: 0,
+    lastWriteAt: null, inventoryAt: null, inventoryArchiveCount: 0, inventorySizeBytes: 0,
+  };
+  const result = await ctx.meta.createVault(vault, ctx.limits.maxVaults);
+  if (result.kind === 'limit') {
+    throw OASError.of('TooManyVaults', `an account can have at most ${ctx.limits.maxVaults} vaults`);
+  }
+  return result.vault;
+}
+
+/** The caller's vault; an id of another account, or no id at all, is VaultNotExist. */
+export async function getVault(ctx: ServiceContext, accountId: string, vaultId: string): Promise<VaultRecord> {
+  const vault = isId(vaultId) ? await ctx.meta.getVault(accountId, vaultId) : null;
+  if (!vault) throw OASError.of('VaultNotExist', `vault ${vaultId} does not exist`);
+  return vault;
+}
+
+/**
+ * Live mode: the counters as of now, LastInventoryDate = now once the vault was written
+ * to. Periodic mode: the latest snapshot.
+ */
+export function vaultJson(ctx: ServiceContext, vault: VaultRecord): VaultJson {
+  const live = ctx.limits.inventoryIntervalMs === null;
+  const inventoryAt = live ? (vault.lastWriteAt === null ? null : ctx.now()) : vault.inventoryAt;
+  return {
+    CreationDate: formatRfc1123(vault.createdAt),
+    LastInventoryDate: inventoryAt === null ? '' : formatRfc1123(inventoryAt),
+    NumberOfArchives: live ? vault.archiveCount : vault.inventoryArchiveCount,
+    SizeInBytes: live ? vault.sizeBytes : vault.inventorySizeBytes,
+    VaultId: vault.id,
+    VaultName: vault.name,
+  };
+}
+
+export async function listVaults(ctx: ServiceContext, accountId: string, query: ListQuery): Promise<{ Marker: string; VaultList: VaultJson[] }> {
+  const limit = pageLimit(query.limit, VAULT_PAGE);
+  const marker = idMarker(query.marker);
+  const page = await ctx.meta.listVaults(accountId, marker, limit);
+  checkMarkerFound(page, marker, (v) => v.id);
+  return { Marker: nextMarker(page), VaultList: page.items.map((v) => vaultJson(ctx, v)) };
+}
+
+/**
+ * Only an empty vault can be deleted. Live mode: no archives (and no open uploads).
+ * Periodic mode (spec 4.2): the last inventory shows no archives and nothing was written since.
+ */
+export async function deleteVault(ctx: ServiceContext, accountId: string, vaultId: string): Promise<void> {
+  const vault = await getVault(ctx, accountId, vaultId);
+  const notEmpty = (why: string) => OASError.of('VaultNotEmpty', `vault ${vault.name} is not empty: ${why}`);
+  if (ctx.limits.inventoryIntervalMs !== null && vault.lastWriteAt !== null) {
+    if (vault.inventoryAt === null || vault.lastWriteAt > vault.inventoryAt) {
+      throw notEmpty('it was written to after its last inventory');
+    }
+    if (vault.inventoryArchiveCount > 0) throw notEmpty('its last inventory lists archives');
+  }
+  const result = await ctx.meta.deleteVault(accountId, vault.id);
+  if (result === 'missing') throw OASError.of('VaultNotExist', `vault ${vaultId} does not exist`);
+  if (result === 'not-empty') throw notEmpty('it holds archives or multipart uploads in progress');
+}
