@@ -1,0 +1,342 @@
+// Verified, parallel, resumable download of a job's output.
+//
+// Archive output is split into aligned pieces fetched in parallel with `Range`; each
+// response streams straight into a temp file at its offset while its tree etag is
+// computed, and is checked against the x-oas-tree-etag it came with (a mismatch is
+// refetched through the retry policy). The combined piece tree etags are checked
+// against the job's TreeEtag; only then is the temp file fsynced and renamed into place.
+// A small JSON file beside the temp file lists verified pieces, so an interrupted
+// download resumes without fetching them again (they are re-hashed locally first, which
+// also covers a crash that lost unsynced writes).
+import { constants } from 'node:fs';
+import { access, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { combineTreeEtags } from '../protocol/etag.js';
+import type { ByteRange } from '../protocol/ranges.js';
+import { isAbortError, abortError, runWorkers, throwIfAborted } from './abort.js';
+import { callOk } from './call.js';
+import { ChecksumMismatchError, JobStateError, TransferError } from './errors.js';
+import { TreeEtagHasher, hashFileRange } from './hashing.js';
+import type { Job } from './job.js';
+import { ProgressTracker, type ProgressCallback } from './progress.js';
+import { withRetry, type RetryOptions } from './retry.js';
+import { calcPieceSize, rangeLength, splitRanges } from './sizes.js';
+
+export interface DownloadOptions {
+  /** Pieces in flight at once (default 4). */
+  concurrency?: number;
+  /** 1 MiB × 2^k (default 32 MiB, grown to keep ≤ 10,000 pieces). */
+  pieceSize?: number;
+  signal?: AbortSignal;
+  onProgress?: ProgressCallback;
+  retry?: RetryOptions;
+  /** Replace an existing file at `path` (default false: an existing file is an error). */
+  overwrite?: boolean;
+}
+
+export interface DownloadResult {
+  path: string;
+  size: number;
+  /** Tree etag of the downloaded bytes. */
+  treeEtag: string;
+  /**
+   * What was verified: 'full' = the whole file against the job's TreeEtag (and every piece
+   * against its x-oas-tree-etag); 'pieces' = every piece against its header, but the job
+   * has no TreeEtag (range not tree-hash aligned); 'none' = the server sent no checksums.
+   */
+  verified: 'full' | 'pieces' | 'none';
+  piecesFetched: number;
+  /** Pieces kept from an interrupted earlier run. */
+  piecesReused: number;
+}
+
+/** The temp file a download writes to before the rename, and its progress file. */
+export function downloadTempPaths(path: string): { temp: string; state: string } {
+  return { temp: `${path}.oasdownload`, state: `${path}.oasdownload.json` };
+}
+
+interface PieceRecord {
+  treeEtag: string;
+  /** Whether it was checked against an x-oas-tree-etag header. */
+  checked: boolean;
+}
+
+interface DownloadState {
+  version: 1;
+  vaultId: string;
+  jobId: string;
+  size: number;
+  pieceSize: number;
+  jobTreeEtag: string | null;
+  /** Verified pieces by start offset. */
+  pieces: Record<string, PieceRecord>;
+}
+
+export async function downloadJobOutput(job: Job, path: string, options: DownloadOptions = {}): Promise<DownloadResult> {
+  throwIfAborted(options.signal, 'downloadToFile');
+  if (!job.completed) await job.refresh({ signal: options.signal });
+  job.assertDownloadable();
+  if (!options.overwrite && (await exists(path))) {
+    throw Object.assign(new Error(`${path} already exists (pass overwrite: true to replace it)`), { code: 'EEXIST' });
+  }
+  return job.action === 'InventoryRetrieval' ? downloadWhole(job, path, options) : downloadPieces(job, path, options);
+}
+
+async function downloadPieces(job: Job, path: string, options: DownloadOptions): Promise<DownloadResult> {
+  const size = job.outputSize;
+  if (size === null) throw new JobStateError(job.id, `job ${job.id} does not say how large its output is`);
+  const pieceSize = calcPieceSize(size, options.pieceSize);
+  const pieces = splitRanges(size, pieceSize);
+  const { temp, state: statePath } = downloadTempPaths(path);
+  const fresh: DownloadState = {
+    version: 1, vaultId: job.vaultId, jobId: job.id, size, pieceSize, jobTreeEtag: job.treeEtag, pieces: {},
+  };
+  const previous = await loadState(statePath, fresh, temp);
+  const file = await open(temp, previous ? 'r+' : 'w');
+  let fileOpen = true;
+  const closeFile = async (): Promise<void> => {
+    if (fileOpen) {
+      fileOpen = false;
+      await file.close();
+    }
+  };
+  try {
+    if (!previous) await file.truncate(size);
+    const state = fresh;
+    const progress = new ProgressTracker(size, options.onProgress);
+    const saver = new StateSaver(statePath, state);
+    let reused = 0;
+    if (previous) reused = await recheckPieces(temp, pieces, previous, state, progress, options);
+    const todo = pieces.filter((p) => !state.pieces[p.start]);
+    let cursor = 0;
+    await runWorkers(Math.min(Math.max(1, options.concurrency ?? 4), Math.max(1, todo.length)), options.signal, async (signal) => {
+      for (let range = todo[cursor++]; range; range = todo[cursor++]) {
+        const piece = range;
+        const record = await withRetry(() => fetchPiece(job, file, piece, progress, signal), options.retry, signal, 'downloadToFile');
+        state.pieces[piece.start] = record;
+        progress.finish(piece.start, rangeLength(piece));
+        await saver.save();
+      }
+    });
+    await saver.flush();
+
+    const records = pieces.map((p) => state.pieces[p.start]!);
+    const treeEtag = combineTreeEtags(records.map((r) => r.treeEtag));
+    if (job.treeEtag && job.treeEtag !== treeEtag) {
+      // Every piece matched its own header, so the server contradicts itself: start over next time.
+      await closeFile();
+      await rm(temp, { force: true });
+      await rm(statePath, { force: true });
+      throw new ChecksumMismatchError(`the downloaded output of job ${job.id} has tree etag ${treeEtag}, the job says ${job.treeEtag}`,
+        { start: 0, end: size - 1 }, job.treeEtag, treeEtag, false);
+    }
+    await file.sync();
+    await closeFile();
+    await commit(temp, path);
+    await rm(statePath, { force: true });
+    const verified = job.treeEtag ? 'full' : records.every((r) => r.checked) ? 'pieces' : 'none';
+    return { path, size, treeEtag, verified, piecesFetched: todo.length, piecesReused: reused };
+  } finally {
+    await closeFile();
+  }
+}
+
+/** One ranged GET streamed into the file at its offset, hashed on the way, checked against its header. */
+async function fetchPiece(job: Job, file: FileHandle, range: ByteRange, progress: ProgressTracker, signal: AbortSignal): Promise<PieceRecord> {
+  progress.reset(range.start);
+  const response = await callOk(job.api.fetchJobOutput(job.vaultId, job.id, `bytes=${range.start}-${range.end}`, { signal }));
+  const expected = response.getHeader('x-oas-tree-etag')?.trim().toUpperCase() || null;
+  const hasher = new TreeEtagHasher();
+  const out = new CoalescingWriter(file, range.start);
+  try {
+    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+      if (out.position + chunk.length > range.end + 1) throw new TransferError(`piece ${range.start}-${range.end}: the server sent more bytes than asked for`);
+      hasher.update(chunk);
+      await out.write(chunk);
+      progress.add(range.start, chunk.length);
+    }
+    await out.flush();
+  } catch (error) {
+    response.body.destroy();
+    if (signal.aborted) throw isAbortError(error) ? error : abortError('downloadToFile', signal);
+    if (error instanceof TransferError || isAbortError(error)) throw error;
+    // The body broke off (reset, timeout): worth another try.
+    throw new TransferError(`piece ${range.start}-${range.end}: ${(error as Error).message}`, error);
+  }
+  const position = out.position;
+  if (position !== range.end + 1) {
+    throw new TransferError(`piece ${range.start}-${range.end}: got ${position - range.start} of ${rangeLength(range)} bytes`);
+  }
+  const treeEtag = hasher.digest();
+  if (expected && expected !== treeEtag) {
+    throw new ChecksumMismatchError(`piece ${range.start}-${range.end}: tree etag ${treeEtag}, the server's x-oas-tree-etag says ${expected}`,
+      range, expected, treeEtag, true);
+  }
+  return { treeEtag, checked: expected !== null };
+}
+
+async function writeAll(file: FileHandle, chunk: Buffer, position: number): Promise<void> {
+  for (let at = 0; at < chunk.length; ) {
+    const { bytesWritten } = await file.write(chunk, at, chunk.length - at, position + at);
+    at += bytesWritten;
+  }
+}
+
+/**
+ * Gathers the response's small chunks (typically 64 KiB) into 1 MiB positional writes:
+ * a sixteenth of the system calls, for one memory copy.
+ */
+class CoalescingWriter {
+  private readonly buffer = Buffer.allocUnsafe(1024 * 1024);
+  private fill = 0;
+  /** The file offset after everything written so far (flushed or not). */
+  position: number;
+
+  constructor(private readonly file: FileHandle, start: number) {
+    this.position = start;
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    for (let at = 0; at < chunk.length; ) {
+      const take = Math.min(this.buffer.length - this.fill, chunk.length - at);
+      chunk.copy(this.buffer, this.fill, at, at + take);
+      this.fill += take;
+      at += take;
+      this.position += take;
+      if (this.fill === this.buffer.length) await this.flush();
+    }
+  }
+
+  async flush(): Promise<void> {
+    if (this.fill === 0) return;
+    await writeAll(this.file, this.buffer.subarray(0, this.fill), this.position - this.fill);
+    this.fill = 0;
+  }
+}
+
+/** Re-hashes the pieces an earlier run verified; keeps those still intact. Returns how many. */
+async function recheckPieces(temp: string, pieces: ByteRange[], previous: DownloadState, state: DownloadState,
+  progress: ProgressTracker, options: DownloadOptions): Promise<number> {
+  const candidates = pieces.filter((p) => previous.pieces[p.start]);
+  let cursor = 0;
+  let kept = 0;
+  await runWorkers(Math.min(Math.max(1, options.concurrency ?? 4), Math.max(1, candidates.length)), options.signal, async (signal) => {
+    for (let range = candidates[cursor++]; range; range = candidates[cursor++]) {
+      const record = previous.pieces[range.start]!;
+      const { treeEtag } = await hashFileRange(temp, range.start, rangeLength(range), signal);
+      if (treeEtag !== record.treeEtag) continue; // lost or torn write: fetch it again
+      state.pieces[range.start] = record;
+      progress.finish(range.start, rangeLength(range));
+      kept++;
+    }
+  });
+  return kept;
+}
+
+/** The previous run's state if it belongs to this very download and its temp file is intact. */
+async function loadState(statePath: string, fresh: DownloadState, temp: string): Promise<DownloadState | null> {
+  let previous: DownloadState;
+  try {
+    previous = JSON.parse(await readFile(statePath, 'utf8')) as DownloadState;
+  } catch {
+    return null;
+  }
+  const same = previous && previous.version === 1 && previous.vaultId === fresh.vaultId && previous.jobId === fresh.jobId &&
+    previous.size === fresh.size && previous.pieceSize === fresh.pieceSize && previous.jobTreeEtag === fresh.jobTreeEtag &&
+    previous.pieces && typeof previous.pieces === 'object';
+  if (!same) return null;
+  try {
+    if ((await stat(temp)).size !== fresh.size) return null;
+  } catch {
+    return null;
+  }
+  return previous;
+}
+
+/** Writes the progress file after each piece; writes never overlap and the newest state wins. */
+class StateSaver {
+  private chain: Promise<void> = Promise.resolve();
+  private dirty = false;
+
+  constructor(private readonly path: string, private readonly state: DownloadState) {}
+
+  save(): Promise<void> {
+    this.dirty = true;
+    this.chain = this.chain.then(async () => {
+      if (!this.dirty) return;
+      this.dirty = false;
+      const tmp = `${this.path}.tmp`;
+      await writeFile(tmp, JSON.stringify(this.state));
+      await rename(tmp, this.path);
+    });
+    return this.chain;
+  }
+
+  flush(): Promise<void> {
+    return this.chain;
+  }
+}
+
+/** Inventory output: one stream to the temp file, checked against InventorySizeInBytes. */
+async function downloadWhole(job: Job, path: string, options: DownloadOptions): Promise<DownloadResult> {
+  const { temp } = downloadTempPaths(path);
+  const expectedSize = job.outputSize;
+  const progress = new ProgressTracker(expectedSize, options.onProgress);
+  const { size, treeEtag } = await withRetry(async () => {
+    progress.reset(0);
+    const file = await open(temp, 'w');
+    try {
+      const response = await callOk(job.api.fetchJobOutput(job.vaultId, job.id, undefined, { signal: options.signal }));
+      const hasher = new TreeEtagHasher();
+      const out = new CoalescingWriter(file, 0);
+      try {
+        for await (const chunk of response.body as AsyncIterable<Buffer>) {
+          hasher.update(chunk);
+          await out.write(chunk);
+          progress.add(0, chunk.length);
+        }
+        await out.flush();
+      } catch (error) {
+        response.body.destroy();
+        if (options.signal?.aborted || isAbortError(error)) throw error;
+        throw new TransferError(`downloading the inventory: ${(error as Error).message}`, error);
+      }
+      const position = out.position;
+      if (expectedSize !== null && position !== expectedSize) throw new TransferError(`the inventory has ${position} bytes, the job says ${expectedSize}`);
+      await file.sync();
+      return { size: position, treeEtag: hasher.digest() };
+    } finally {
+      await file.close();
+    }
+  }, options.retry, options.signal, 'downloadToFile').catch(async (error: unknown) => {
+    await rm(temp, { force: true });
+    throw error;
+  });
+  progress.finish(0, size);
+  await commit(temp, path);
+  return { path, size, treeEtag, verified: 'none', piecesFetched: 1, piecesReused: 0 };
+}
+
+/** Renames the synced temp file into place and syncs the directory so the rename survives a crash. */
+async function commit(temp: string, path: string): Promise<void> {
+  await rename(temp, path);
+  try {
+    const dir = await open(dirname(path), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  } catch {
+    // Some platforms cannot fsync a directory; the rename itself has happened.
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.F_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}

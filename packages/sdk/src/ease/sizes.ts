@@ -1,0 +1,104 @@
+// Part and piece sizes (spec §5, §3.5) and splitting a size into inclusive ranges.
+import { MIB } from '../protocol/etag.js';
+import type { ByteRange } from '../protocol/ranges.js';
+
+export const GIB = 1024 * MIB;
+/** Most parts one multipart upload may have. */
+export const MAX_PARTS = 10_000;
+/** Largest archive (spec §5: "40T archive", 4 GiB × 10,000 parts). */
+export const MAX_ARCHIVE_SIZE = 40_000 * GIB;
+/** Largest part the server accepts. */
+export const MAX_PART_SIZE = 4 * GIB;
+export const DEFAULT_PART_SIZE = 64 * MIB;
+/** At or below this, uploadArchive sends one request instead of a multipart upload. */
+export const DEFAULT_SINGLE_UPLOAD_THRESHOLD = 64 * MIB;
+/** The service's single-request limit (spec §5, 6 GB; enforced as 6 GiB). */
+export const MAX_SINGLE_UPLOAD = 6 * GIB;
+/** Most pieces a download is split into, and their default size (spec §3.5). */
+export const MAX_PIECES = 10_000;
+export const DEFAULT_PIECE_SIZE = 32 * MIB;
+
+/**
+ * 1 MiB × 2^k: every part except the last is then a whole subtree, so the combined part
+ * tree etags equal the tree etag of the whole data (spec §3.4) and ranges verify.
+ */
+export function isPowerOfTwoMib(size: number): boolean {
+  if (!Number.isSafeInteger(size) || size < MIB || size % MIB !== 0) return false;
+  const mib = size / MIB;
+  // mib can exceed 2^31, so no bit tricks.
+  return Number.isInteger(Math.log2(mib)) && 2 ** Math.log2(mib) === mib;
+}
+
+export function formatSize(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1 && value % 1024 === 0) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value} ${units[unit]}`;
+}
+
+function checkSize(what: string, size: number): void {
+  if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`${what} must be a non-negative integer, got ${size}`);
+}
+
+/**
+ * The part size for an archive of `size` bytes: `requested` if given (it must be 1 MiB × 2^k
+ * and need at most 10,000 parts), otherwise 64 MiB doubled until 10,000 parts suffice.
+ * `size` undefined (a stream of unknown length) gives the requested or default size.
+ */
+export function calcPartSize(size: number | undefined, requested?: number): number {
+  if (size !== undefined) {
+    checkSize('archive size', size);
+    if (size > MAX_ARCHIVE_SIZE) {
+      throw new RangeError(`archive of ${size} bytes is larger than the ${formatSize(MAX_ARCHIVE_SIZE)} limit (10,000 parts of 4 GiB)`);
+    }
+  }
+  if (requested !== undefined) {
+    if (!isPowerOfTwoMib(requested) || requested > MAX_PART_SIZE) {
+      throw new RangeError(`part size must be 1 MiB × 2^k up to 4 GiB (1M, 2M, 4M … 64M … 4G), got ${requested}`);
+    }
+    if (size !== undefined && Math.ceil(size / requested) > MAX_PARTS) {
+      throw new RangeError(`part size ${formatSize(requested)} would need ${Math.ceil(size / requested)} parts for ${size} bytes; ` +
+        `at most ${MAX_PARTS} are allowed (use ${formatSize(calcPartSize(size))} or more)`);
+    }
+    return requested;
+  }
+  let partSize = DEFAULT_PART_SIZE;
+  if (size !== undefined) while (Math.ceil(size / partSize) > MAX_PARTS) partSize *= 2;
+  return partSize;
+}
+
+/**
+ * The download piece size for `size` bytes of job output: `requested` if given (1 MiB × 2^k,
+ * so piece tree etags combine into the job's TreeEtag), else 32 MiB doubled until there
+ * are at most 10,000 pieces.
+ */
+export function calcPieceSize(size: number, requested?: number): number {
+  checkSize('output size', size);
+  if (requested !== undefined) {
+    if (!isPowerOfTwoMib(requested)) throw new RangeError(`piece size must be 1 MiB × 2^k, got ${requested}`);
+    return requested;
+  }
+  let pieceSize = DEFAULT_PIECE_SIZE;
+  while (Math.ceil(size / pieceSize) > MAX_PIECES) pieceSize *= 2;
+  return pieceSize;
+}
+
+/** Inclusive ranges of `chunk` bytes covering `offset … offset + size − 1`; the last may be shorter. */
+export function splitRanges(size: number, chunk: number, offset = 0): ByteRange[] {
+  checkSize('size', size);
+  if (!Number.isSafeInteger(chunk) || chunk <= 0) throw new RangeError(`chunk size must be a positive integer, got ${chunk}`);
+  const out: ByteRange[] = [];
+  for (let start = 0; start < size; start += chunk) {
+    out.push({ start: offset + start, end: offset + Math.min(start + chunk, size) - 1 });
+  }
+  return out;
+}
+
+/** Bytes in an inclusive range. */
+export function rangeLength({ start, end }: ByteRange): number {
+  return end - start + 1;
+}

@@ -1,0 +1,128 @@
+// Where upload bytes come from: a file path (read at any offset, so parts load in
+// parallel) or a stream (read strictly in order into caller-owned buffers).
+import type { FileHandle } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { abortError } from './abort.js';
+
+/** A file path, a node Readable (stdin, a socket…) or any async iterable of bytes. */
+export type UploadSource = string | Readable | AsyncIterable<Uint8Array>;
+
+function toBuffer(chunk: unknown): Buffer {
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
+  throw new TypeError(`the upload stream yielded a ${typeof chunk}; expected Uint8Array chunks`);
+}
+
+/**
+ * Reads a stream in order into buffers the caller owns. The iterator is driven by hand
+ * and never return()ed, so an abort leaves the caller's stream as it was (not destroyed).
+ */
+export class ChunkReader {
+  private readonly iterator: AsyncIterator<unknown>;
+  private readonly pending: Buffer[];
+  private ended = false;
+  /** Bytes handed out so far. */
+  position = 0;
+
+  constructor(source: AsyncIterable<unknown>, prefix: Buffer[] = []) {
+    this.iterator = source[Symbol.asyncIterator]();
+    this.pending = prefix.filter((b) => b.length > 0);
+  }
+
+  private async pull(signal: AbortSignal | undefined): Promise<Buffer | null> {
+    const head = this.pending.shift();
+    if (head) return head;
+    if (this.ended) return null;
+    if (signal?.aborted) throw abortError('read', signal);
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(abortError('read', signal));
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      for (;;) {
+        const result = await Promise.race([this.iterator.next(), aborted]);
+        if (result.done) {
+          this.ended = true;
+          return null;
+        }
+        const chunk = toBuffer(result.value);
+        if (chunk.length > 0) return chunk;
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort!);
+    }
+  }
+
+  /** Fills `into` from the start; fewer bytes than its length only at the end of the stream. */
+  async fill(into: Buffer, signal?: AbortSignal): Promise<number> {
+    let filled = 0;
+    while (filled < into.length) {
+      const chunk = await this.pull(signal);
+      if (!chunk) break;
+      const take = Math.min(chunk.length, into.length - filled);
+      chunk.copy(into, filled, 0, take);
+      filled += take;
+      if (take < chunk.length) this.pending.unshift(chunk.subarray(take));
+    }
+    this.position += filled;
+    return filled;
+  }
+
+  /**
+   * Buffers chunks until more than `limit` bytes have arrived or the stream ends (deciding
+   * single vs multipart for a stream of unknown length). The chunks stay queued here too.
+   */
+  async peek(limit: number, signal?: AbortSignal): Promise<{ chunks: Buffer[]; total: number; ended: boolean }> {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    while (total <= limit) {
+      const chunk = await this.pull(signal);
+      if (!chunk) break;
+      chunks.push(chunk);
+      total += chunk.length;
+    }
+    this.pending.unshift(...chunks);
+    return { chunks, total, ended: total <= limit };
+  }
+
+  /** Whether at least one more byte follows (reads ahead one chunk at most). */
+  async hasMore(signal?: AbortSignal): Promise<boolean> {
+    const chunk = await this.pull(signal);
+    if (!chunk) return false;
+    this.pending.unshift(chunk);
+    return true;
+  }
+}
+
+/** Reads exactly `into.length` bytes at `position` (positional reads, safe in parallel). */
+export async function readFileRange(file: FileHandle, into: Buffer, position: number, path: string): Promise<void> {
+  let done = 0;
+  while (done < into.length) {
+    const { bytesRead } = await file.read(into, done, into.length - done, position + done);
+    if (bytesRead === 0) throw new Error(`${path}: the file ended at ${position + done}, expected ${into.length} bytes from ${position} (it changed during the upload?)`);
+    done += bytesRead;
+  }
+}
+
+/** Yields `data` in 1 MiB slices, reporting each as it is handed to the request (progress inside a part). */
+export async function* sliced(data: Buffer, onBytes: (n: number) => void, slice = 1024 * 1024): AsyncGenerator<Buffer> {
+  for (let offset = 0; offset < data.length; offset += slice) {
+    const chunk = data.subarray(offset, Math.min(offset + slice, data.length));
+    onBytes(chunk.length);
+    yield chunk;
+  }
+}
+
+export function isFilePath(source: UploadSource): source is string {
+  return typeof source === 'string';
+}
+
+/** Passes a file stream through, reporting bytes as they are handed to the request. */
+export async function* counted(stream: Readable, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
+  for await (const chunk of stream) {
+    onBytes((chunk as Buffer).length);
+    yield chunk as Buffer;
+  }
+}

@@ -1,0 +1,333 @@
+// A multipart upload: parts read into per-worker buffers (memory = part size × concurrency),
+// hashed once from memory, sent in parallel with retries, then completed with the combined
+// part tree etags. Resume lists the parts already on the server, checks them against the
+// local bytes and sends only what is missing.
+import { createReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import type { OASAPI } from '../client/api.js';
+import { combineTreeEtags, type Checksums } from '../protocol/etag.js';
+import { formatRange, type ByteRange } from '../protocol/ranges.js';
+import { runWorkers, throwIfAborted } from './abort.js';
+import { callHeaders, listAllParts, requiredHeader } from './call.js';
+import { PartMismatchError } from './errors.js';
+import { hashBytes, hashFileRange } from './hashing.js';
+import { toPartInfo, toUploadInfo, type PartInfo, type UploadInfo } from './model.js';
+import { ProgressTracker, type ProgressCallback } from './progress.js';
+import { withRetry, type RetryOptions } from './retry.js';
+import { MAX_PARTS, formatSize, rangeLength } from './sizes.js';
+import { ChunkReader, counted, readFileRange, sliced, type UploadSource } from './sources.js';
+
+export interface PartTransferOptions {
+  /** Parts in flight at once (default 4). Memory used is about part size × this. */
+  concurrency?: number;
+  signal?: AbortSignal;
+  onProgress?: ProgressCallback;
+  retry?: RetryOptions;
+  /** For a stream: its exact length when known (checked). */
+  size?: number;
+}
+
+export interface UploadResult {
+  archiveId: string;
+  /** Tree etag of the whole archive (the combined part tree etags for a multipart upload). */
+  treeEtag: string;
+  size: number;
+  /** The multipart upload used, when there was one. */
+  uploadId?: string;
+  /** Parts of the archive (1 for a single upload). */
+  parts: number;
+  /** Parts found already on the server (resume) and checked instead of sent. */
+  partsReused?: number;
+}
+
+/** Larger file parts are hashed from the file and streamed instead of buffered (memory). */
+const MAX_BUFFERED_PART = 256 * 1024 * 1024;
+
+interface PartTask {
+  index: number;
+  range: ByteRange;
+  data: Buffer;
+}
+
+export class Uploader {
+  readonly api: OASAPI;
+  readonly vaultId: string;
+  readonly id: string;
+  readonly partSize: number;
+  readonly description: string | null;
+  readonly creationDate: Date | null;
+  /** Parts known to be on the server, by start offset. */
+  private readonly parts = new Map<number, PartInfo>();
+
+  constructor(api: OASAPI, vaultId: string, info: UploadInfo, parts: Iterable<PartInfo> = []) {
+    if (!Number.isSafeInteger(info.partSize) || info.partSize <= 0) throw new Error(`upload ${info.id} has an invalid part size ${info.partSize}`);
+    this.api = api;
+    this.vaultId = vaultId;
+    this.id = info.id;
+    this.partSize = info.partSize;
+    this.description = info.description;
+    this.creationDate = info.creationDate;
+    for (const part of parts) this.parts.set(part.range.start, part);
+  }
+
+  /** Rebuilds an Uploader for an existing upload from its part listing (all pages). */
+  static async recover(api: OASAPI, vaultId: string, uploadId: string, options: { signal?: AbortSignal; retry?: RetryOptions } = {}): Promise<Uploader> {
+    return withRetry(async () => {
+      let info: UploadInfo | undefined;
+      const parts: PartInfo[] = [];
+      for await (const part of listAllParts(api, vaultId, uploadId, { signal: options.signal, onPage: (page) => { info ??= toUploadInfo(page); } })) {
+        parts.push(toPartInfo(part));
+      }
+      if (!info) throw new Error(`listing upload ${uploadId} gave no upload description`);
+      return new Uploader(api, vaultId, { ...info, id: info.id || uploadId }, parts);
+    }, options.retry, options.signal, 'recoverUploader');
+  }
+
+  /** The parts known to be on the server, in range order. */
+  get uploadedParts(): PartInfo[] {
+    return [...this.parts.values()].sort((a, b) => a.range.start - b.range.start);
+  }
+
+  /** Bytes known to be on the server. */
+  get sizeCompleted(): number {
+    let sum = 0;
+    for (const part of this.parts.values()) sum += rangeLength(part.range);
+    return sum;
+  }
+
+  /** Re-reads the part list from the server. */
+  async refresh(options: { signal?: AbortSignal; retry?: RetryOptions } = {}): Promise<this> {
+    const fresh = await Uploader.recover(this.api, this.vaultId, this.id, options);
+    this.parts.clear();
+    for (const part of fresh.parts.values()) this.parts.set(part.range.start, part);
+    return this;
+  }
+
+  /** Lists the parts on the server, checks them against `source` and uploads the rest. */
+  async resume(source: UploadSource | ChunkReader, options: PartTransferOptions = {}): Promise<UploadResult> {
+    await this.refresh(options);
+    return this.upload(source, options);
+  }
+
+  /**
+   * Uploads every part of `source` not known to be on the server and completes the upload.
+   * Parts known to be there are checked against the local bytes first (content etag and
+   * tree etag); a difference is a PartMismatchError naming the range.
+   */
+  async upload(source: UploadSource | ChunkReader, options: PartTransferOptions = {}): Promise<UploadResult> {
+    throwIfAborted(options.signal, 'upload');
+    const run: Run = { reused: 0, progress: new ProgressTracker(options.size ?? null, options.onProgress) };
+    const size = typeof source === 'string' ? await this.uploadFile(source, options, run) : await this.uploadStream(source, options, run);
+    const result = await this.complete(size, options);
+    return { ...result, partsReused: run.reused };
+  }
+
+  /** Completes the upload from the parts known to be on the server; they must cover 0…size−1. */
+  async complete(size: number, options: { signal?: AbortSignal; retry?: RetryOptions } = {}): Promise<UploadResult> {
+    const parts = this.uploadedParts;
+    let next = 0;
+    for (const part of parts) {
+      if (part.range.start !== next) break;
+      next = part.range.end + 1;
+    }
+    if (next !== size || parts.length === 0) {
+      throw new Error(`upload ${this.id} cannot complete: parts cover bytes 0-${next - 1} of ${size}`);
+    }
+    const treeEtag = combineTreeEtags(parts.map((p) => p.treeEtag));
+    const response = await withRetry(
+      () => callHeaders(this.api.completeMultipartUpload(this.vaultId, this.id, size, treeEtag, { signal: options.signal })),
+      options.retry, options.signal, 'completeMultipartUpload');
+    const archiveId = requiredHeader(response, 'x-oas-archive-id', 'completeMultipartUpload');
+    return { archiveId, treeEtag, size, uploadId: this.id, parts: parts.length };
+  }
+
+  /** Aborts the upload on the server (its parts are discarded). */
+  async cancel(options: { signal?: AbortSignal } = {}): Promise<void> {
+    await callHeaders(this.api.deleteMultipartUpload(this.vaultId, this.id, { signal: options.signal }));
+  }
+
+  // ---- files: parts read at their offsets, in parallel -------------------------------
+
+  private async uploadFile(path: string, options: PartTransferOptions, run: Run): Promise<number> {
+    const { size } = await stat(path);
+    if (size === 0) throw new RangeError(`${path} is empty: zero-byte archives are not supported`);
+    if (options.size !== undefined && options.size !== size) throw new RangeError(`${path} has ${size} bytes, not the ${options.size} given`);
+    const count = Math.ceil(size / this.partSize);
+    if (count > MAX_PARTS) {
+      throw new RangeError(`${path} (${size} bytes) would need ${count} parts of ${formatSize(this.partSize)}; at most ${MAX_PARTS} are allowed`);
+    }
+    const missing = planParts(this.partSize, size, this.uploadedParts);
+    run.progress.setTotal(size);
+    await this.verifyFileParts(path, options, run);
+    if (missing.length === 0) return size;
+    if (this.partSize > MAX_BUFFERED_PART) {
+      await this.sendFileRangesUnbuffered(path, missing, options, run);
+      return size;
+    }
+    const file = await open(path, 'r');
+    try {
+      let cursor = 0;
+      await this.sendParts(options, run, async (buffer) => {
+        const range = missing[cursor++];
+        if (!range) return null;
+        const data = buffer.subarray(0, rangeLength(range));
+        await readFileRange(file, data, range.start, path);
+        return { index: range.start / this.partSize, range, data };
+      });
+    } finally {
+      await file.close();
+    }
+    return size;
+  }
+
+  /**
+   * Parts too large to buffer (huge archives need up to 4 GiB parts): hash the range from
+   * the file, then stream the same range (a second read, usually from the page cache).
+   */
+  private async sendFileRangesUnbuffered(path: string, missing: ByteRange[], options: PartTransferOptions, run: Run): Promise<void> {
+    let cursor = 0;
+    await runWorkers(Math.max(1, Math.floor(options.concurrency ?? 4)), options.signal, async (signal) => {
+      for (let range = missing[cursor++]; range; range = missing[cursor++]) {
+        const part = range;
+        const length = rangeLength(part);
+        const sums = await hashFileRange(path, part.start, length, signal);
+        const index = part.start / this.partSize;
+        await withRetry(async () => {
+          run.progress.reset(index);
+          const stream = createReadStream(path, { start: part.start, end: part.end, highWaterMark: 1024 * 1024 });
+          try {
+            await callHeaders(this.api.postMultipartFromReader(this.vaultId, this.id, counted(stream, (n) => run.progress.add(index, n)),
+              length, formatRange(part), sums.etag, sums.treeEtag, { signal }));
+          } finally {
+            stream.destroy();
+          }
+        }, options.retry, signal, 'postMultipart');
+        this.parts.set(part.start, { range: part, contentEtag: sums.etag, treeEtag: sums.treeEtag });
+        run.progress.finish(index, length);
+      }
+    });
+  }
+
+  /** Checks every part already on the server against the file, in parallel, without buffering. */
+  private async verifyFileParts(path: string, options: PartTransferOptions, run: Run): Promise<void> {
+    const listed = this.uploadedParts;
+    let cursor = 0;
+    await runWorkers(Math.min(options.concurrency ?? 4, listed.length), options.signal, async (signal) => {
+      for (let part = listed[cursor++]; part; part = listed[cursor++]) {
+        const sums = await hashFileRange(path, part.range.start, rangeLength(part.range), signal);
+        this.checkAgainstServer(part, sums);
+        run.reused++;
+        run.progress.finish(-1 - part.range.start, rangeLength(part.range));
+      }
+    });
+  }
+
+  // ---- streams: parts read strictly in order ------------------------------------------
+
+  private async uploadStream(source: Exclude<UploadSource, string> | ChunkReader, options: PartTransferOptions, run: Run): Promise<number> {
+    const reader = source instanceof ChunkReader ? source : new ChunkReader(source);
+    let index = 0;
+    let ended = false;
+    // Reads are serialized: each worker takes the next part of the stream in turn.
+    let turn: Promise<unknown> = Promise.resolve();
+    await this.sendParts(options, run, (buffer, signal) => {
+      const read = turn.then(async (): Promise<PartTask | null> => {
+        if (ended) return null;
+        const start = index * this.partSize;
+        const n = await reader.fill(buffer, signal);
+        // A short fill means the stream ended; a full one is only known to be last on the next read.
+        if (n < buffer.length) ended = true;
+        if (n === 0) return null;
+        if (index >= MAX_PARTS) {
+          throw new RangeError(`the stream is longer than ${MAX_PARTS} parts of ${formatSize(this.partSize)}; ` +
+            'give its size or a larger part size');
+        }
+        const task = { index, range: { start, end: start + n - 1 }, data: buffer.subarray(0, n) };
+        index++;
+        return task;
+      });
+      turn = read.catch(() => undefined);
+      return read;
+    });
+    const size = reader.position;
+    if (size === 0) throw new RangeError('the stream is empty: zero-byte archives are not supported');
+    if (options.size !== undefined && options.size !== size) throw new RangeError(`the stream had ${size} bytes, not the ${options.size} given`);
+    const beyond = this.uploadedParts.find((p) => p.range.end >= size);
+    if (beyond) throw new PartMismatchError(beyond.range, `the stream has only ${size} bytes`);
+    return size;
+  }
+
+  // ---- the part pipeline shared by both -----------------------------------------------
+
+  /**
+   * Runs `concurrency` workers, each owning one part-size buffer: take the next part,
+   * hash it from memory, and send it (or, if the server already has that range, check it).
+   */
+  private async sendParts(options: PartTransferOptions, run: Run,
+    next: (buffer: Buffer, signal: AbortSignal) => Promise<PartTask | null>): Promise<void> {
+    const concurrency = Math.max(1, Math.floor(options.concurrency ?? 4));
+    await runWorkers(concurrency, options.signal, async (signal) => {
+      const buffer = Buffer.allocUnsafeSlow(this.partSize);
+      for (let task = await next(buffer, signal); task; task = await next(buffer, signal)) {
+        const sums = await hashBytes(task.data);
+        const existing = this.parts.get(task.range.start);
+        if (existing) {
+          // Resume from a stream: the server's part must be exactly these bytes.
+          if (existing.range.end !== task.range.end) throw new PartMismatchError(existing.range, `the data has ${task.range.start}-${task.range.end} there`);
+          this.checkAgainstServer(existing, sums);
+          run.reused++;
+          run.progress.finish(task.index, task.data.length);
+          continue;
+        }
+        await this.sendPart(task, sums, run.progress, signal, options.retry);
+      }
+    });
+  }
+
+  private async sendPart(task: PartTask, sums: Checksums, progress: ProgressTracker, signal: AbortSignal, retry?: RetryOptions): Promise<void> {
+    const prange = formatRange(task.range);
+    await withRetry(async () => {
+      progress.reset(task.index);
+      await callHeaders(this.api.postMultipartFromReader(this.vaultId, this.id, sliced(task.data, (n) => progress.add(task.index, n)),
+        task.data.length, prange, sums.etag, sums.treeEtag, { signal }));
+    }, retry, signal, 'postMultipart');
+    this.parts.set(task.range.start, { range: task.range, contentEtag: sums.etag, treeEtag: sums.treeEtag });
+    progress.finish(task.index, task.data.length);
+  }
+
+  private checkAgainstServer(part: PartInfo, sums: Checksums): void {
+    const etagOk = part.contentEtag.toUpperCase() === sums.etag;
+    const treeOk = part.treeEtag.toUpperCase() === sums.treeEtag;
+    if (!etagOk || !treeOk) {
+      const detail = !etagOk
+        ? `content etag ${part.contentEtag} on the server, ${sums.etag} locally`
+        : `tree etag ${part.treeEtag} on the server, ${sums.treeEtag} locally`;
+      throw new PartMismatchError(part.range, detail, etagOk ? part.treeEtag : part.contentEtag, etagOk ? sums.treeEtag : sums.etag);
+    }
+  }
+}
+
+interface Run {
+  reused: number;
+  progress: ProgressTracker;
+}
+
+/**
+ * The parts still to send for an archive of `size` bytes in parts of `partSize`, given the
+ * parts already on the server; throws PartMismatchError for a listed part whose range
+ * cannot belong to such an archive (another part size, another file size).
+ */
+export function planParts(partSize: number, size: number, listed: readonly PartInfo[]): ByteRange[] {
+  const present = new Set<number>();
+  for (const { range } of listed) {
+    if (range.start % partSize !== 0 || range.start >= size || range.end !== Math.min(range.start + partSize, size) - 1) {
+      throw new PartMismatchError(range, `it does not fit ${size} bytes in parts of ${partSize} bytes`);
+    }
+    present.add(range.start);
+  }
+  const missing: ByteRange[] = [];
+  for (let start = 0; start < size; start += partSize) {
+    if (!present.has(start)) missing.push({ start, end: Math.min(start + partSize, size) - 1 });
+  }
+  return missing;
+}

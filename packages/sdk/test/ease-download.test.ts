@@ -1,0 +1,266 @@
+// Jobs and downloads through the high-level layer against the real server over HTTP:
+// verified parallel download (with a corrupted range), resume, inventory, waiting.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { access, open, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MIB, hashBuffer } from '../src/protocol/etag.js';
+import { Vault } from '../src/ease/vault.js';
+import { Job } from '../src/ease/job.js';
+import { downloadTempPaths } from '../src/ease/download.js';
+import { JobFailedError, JobStateError } from '../src/ease/errors.js';
+import { failed } from '../../server/src/jobs/types.js';
+import { startTestServer, type TestServer } from './helpers/ease-server.js';
+import type { SeenRequest } from './helpers/fault-proxy.js';
+import { pattern } from './helpers/pattern.js';
+
+const FAST_RETRY = { baseDelayMs: 1, maxDelayMs: 5 };
+const POLL = { pollInterval: 20 };
+
+let t: TestServer;
+let vault: Vault;
+let data: Buffer;
+let archiveId: string;
+let job: Job;
+let n = 0;
+
+const target = () => join(t.dir, `out-${n++}.bin`);
+const isOutput = (r: SeenRequest) => r.url.endsWith('/output');
+const rangeOf = (r: SeenRequest) => String(r.headers.range);
+const exists = (p: string) => access(p).then(() => true, () => false);
+
+before(async () => {
+  t = await startTestServer();
+  vault = await Vault.create(t.api, 'ease-download');
+  data = pattern(10 * MIB + 7, 5);
+  const path = join(t.dir, 'source.bin');
+  await writeFile(path, data);
+  ({ archiveId } = await vault.uploadArchive(path, { partSize: 2 * MIB, singleUploadThreshold: MIB }));
+  job = await (await vault.retrieveArchive(archiveId, { description: 'all of it' })).wait(POLL);
+});
+after(async () => {
+  await t.close();
+});
+
+describe('archive retrieval download', () => {
+  test('the job describes the retrieval', () => {
+    assert.equal(job.action, 'ArchiveRetrieval');
+    assert.equal(job.statusCode, 'Succeeded');
+    assert.equal(job.completed, true);
+    assert.equal(job.archiveId, archiveId);
+    assert.equal(job.archiveSizeInBytes, data.length);
+    assert.equal(job.treeEtag, hashBuffer(data).treeEtag);
+    assert.equal(job.archiveTreeEtag, hashBuffer(data).treeEtag);
+    assert.equal(job.retrievalByteRange, `0-${data.length - 1}`);
+    assert.equal(job.inventorySizeInBytes, null);
+    assert.equal(job.description, 'all of it');
+    assert.ok(job.creationDate instanceof Date && job.completionDate instanceof Date);
+  });
+
+  test('parallel pieces, every one verified, file byte-identical', async () => {
+    const out = target();
+    let last = { done: 0, total: 0 as number | null };
+    const result = await job.downloadToFile(out, { pieceSize: MIB, concurrency: 4, onProgress: (p) => { last = p; } });
+    assert.deepEqual(await readFile(out), data);
+    assert.equal(result.verified, 'full');
+    assert.equal(result.piecesFetched, 11);
+    assert.equal(result.treeEtag, job.treeEtag);
+    assert.deepEqual(last, { done: data.length, total: data.length });
+    const { temp, state } = downloadTempPaths(out);
+    assert.equal(await exists(temp), false);
+    assert.equal(await exists(state), false);
+  });
+
+  test('a corrupted range is caught by its x-oas-tree-etag and fetched again', async () => {
+    const bad = `bytes=${2 * MIB}-${4 * MIB - 1}`;
+    let corrupted = false;
+    const { api, proxy } = await t.proxied((req) => {
+      if (req.url.endsWith('/output') && req.headers.range === bad && !corrupted) {
+        corrupted = true;
+        return { kind: 'corrupt-response', at: 12345 };
+      }
+      return { kind: 'pass' };
+    });
+    const viaProxy = await Job.get(api, vault.id, job.id);
+    const out = target();
+    const retried: unknown[] = [];
+    const result = await viaProxy.downloadToFile(out, { pieceSize: 2 * MIB, retry: { ...FAST_RETRY, onRetry: ({ error }) => retried.push(error) } });
+    assert.equal(corrupted, true);
+    assert.equal(proxy.count('GET', (r) => isOutput(r) && rangeOf(r) === bad), 2);
+    assert.equal(retried.length, 1);
+    assert.match((retried[0] as Error).message, /piece 2097152-4194303: tree etag .* x-oas-tree-etag says/);
+    assert.deepEqual(await readFile(out), data);
+    assert.equal(result.verified, 'full');
+  });
+
+  test('a piece cut short is fetched again', async () => {
+    let cut = false;
+    const { api, proxy } = await t.proxied((req) => {
+      if (isOutput({ ...req, action: 'pass' }) && !cut) {
+        cut = true;
+        return { kind: 'truncate-response', after: 100_000 };
+      }
+      return { kind: 'pass' };
+    });
+    const out = target();
+    await (await Job.get(api, vault.id, job.id)).downloadToFile(out, { pieceSize: 4 * MIB, concurrency: 1, retry: FAST_RETRY });
+    assert.deepEqual(await readFile(out), data);
+    assert.equal(proxy.count('GET', isOutput), 4);
+  });
+
+  test('an interrupted download resumes without fetching verified pieces again', async () => {
+    const out = target();
+    const controller = new AbortController();
+    let gets = 0;
+    const first = await t.proxied((req) => {
+      if (req.url.endsWith('/output') && ++gets === 5) controller.abort();
+      return { kind: 'pass' };
+    });
+    await assert.rejects((await Job.get(first.api, vault.id, job.id)).downloadToFile(out, { pieceSize: MIB, concurrency: 1, signal: controller.signal }),
+      { name: 'AbortError' });
+    const { temp, state } = downloadTempPaths(out);
+    assert.equal(await exists(out), false);
+    assert.equal(await exists(temp), true);
+    const saved = JSON.parse(await readFile(state, 'utf8')) as { jobId: string; pieces: Record<string, unknown> };
+    assert.equal(saved.jobId, job.id);
+    const verified = Object.keys(saved.pieces).map(Number);
+    assert.ok(verified.length >= 4, `verified before the abort: ${verified.length}`);
+
+    const second = await t.proxied();
+    const result = await (await Job.get(second.api, vault.id, job.id)).downloadToFile(out, { pieceSize: MIB });
+    assert.equal(result.piecesReused, verified.length);
+    assert.equal(result.piecesFetched, 11 - verified.length);
+    const fetched = second.proxy.requests.filter(isOutput).map(rangeOf);
+    assert.equal(fetched.length, 11 - verified.length);
+    for (const start of verified) assert.ok(!fetched.some((r) => r.startsWith(`bytes=${start}-`)), `piece ${start} fetched again`);
+    assert.deepEqual(await readFile(out), data);
+    assert.equal(await exists(state), false);
+  });
+
+  test('on resume a verified piece damaged on disk is fetched again', async () => {
+    const out = target();
+    const controller = new AbortController();
+    let gets = 0;
+    const first = await t.proxied((req) => {
+      if (req.url.endsWith('/output') && ++gets === 4) controller.abort();
+      return { kind: 'pass' };
+    });
+    await assert.rejects((await Job.get(first.api, vault.id, job.id)).downloadToFile(out, { pieceSize: MIB, concurrency: 1, signal: controller.signal }),
+      { name: 'AbortError' });
+    const { temp } = downloadTempPaths(out);
+    const fh = await open(temp, 'r+');
+    await fh.write(Buffer.from([0]), 0, 1, 10); // inside piece 0
+    await fh.close();
+    const second = await t.proxied();
+    const result = await (await Job.get(second.api, vault.id, job.id)).downloadToFile(out, { pieceSize: MIB });
+    assert.ok(second.proxy.requests.filter(isOutput).some((r) => rangeOf(r) === `bytes=0-${MIB - 1}`));
+    assert.equal(result.piecesReused + result.piecesFetched, 11);
+    assert.deepEqual(await readFile(out), data);
+  });
+
+  test('an existing file is kept unless overwrite is given', async () => {
+    const out = target();
+    await writeFile(out, 'keep me');
+    await assert.rejects(job.downloadToFile(out), { code: 'EEXIST' });
+    assert.equal(await readFile(out, 'utf8'), 'keep me');
+    await job.downloadToFile(out, { overwrite: true });
+    assert.deepEqual(await readFile(out), data);
+  });
+
+  test('a range retrieval: aligned ranges verify fully, others only as far as the server allows', async () => {
+    const aligned = await (await vault.retrieveArchive(archiveId, { range: { start: 2 * MIB, end: 4 * MIB - 1 } })).wait(POLL);
+    assert.equal(aligned.retrievalByteRange, `${2 * MIB}-${4 * MIB - 1}`);
+    const out = target();
+    const r1 = await aligned.downloadToFile(out, { pieceSize: MIB });
+    assert.equal(r1.verified, 'full');
+    assert.deepEqual(await readFile(out), data.subarray(2 * MIB, 4 * MIB));
+
+    const unaligned = await (await vault.retrieveArchive(archiveId, { range: `${MIB}-${data.length - 1}` })).wait(POLL);
+    assert.equal(unaligned.treeEtag, null);
+    const out2 = target();
+    const r2 = await unaligned.downloadToFile(out2, { pieceSize: 4 * MIB });
+    assert.notEqual(r2.verified, 'full');
+    assert.deepEqual(await readFile(out2), data.subarray(MIB));
+  });
+
+  test('bad ranges are refused before a request', async () => {
+    await assert.rejects(vault.retrieveArchive(archiveId, { range: 'nope' }), RangeError);
+  });
+});
+
+describe('inventory', () => {
+  test('inventory output is parsed into typed archives, and downloads as a file', async () => {
+    const inv = await (await vault.retrieveInventory({ description: 'inv' })).wait(POLL);
+    assert.equal(inv.action, 'InventoryRetrieval');
+    assert.ok(inv.inventorySizeInBytes && inv.inventorySizeInBytes > 0);
+    const parsed = await inv.readInventory();
+    assert.equal(parsed.vaultId, vault.id);
+    assert.ok(parsed.inventoryDate instanceof Date);
+    const entry = parsed.archives.find((a) => a.archiveId === archiveId);
+    assert.ok(entry);
+    assert.equal(entry.size, data.length);
+    assert.equal(entry.treeEtag, hashBuffer(data).treeEtag);
+    assert.ok(entry.creationDate instanceof Date);
+
+    const out = target();
+    const result = await inv.downloadToFile(out);
+    assert.equal(result.size, inv.inventorySizeInBytes);
+    const fromFile = JSON.parse(await readFile(out, 'utf8')) as { ArchiveList: unknown[] };
+    assert.equal(fromFile.ArchiveList.length, parsed.archives.length);
+    await assert.rejects(job.readInventory(), JobStateError);
+  });
+});
+
+describe('listing', () => {
+  test('listJobs and getJob', async () => {
+    const jobs = await vault.listJobs();
+    assert.ok(jobs.some((j) => j.id === job.id && j.action === 'ArchiveRetrieval'));
+    const again = await vault.getJob(job.id);
+    assert.equal(again.treeEtag, job.treeEtag);
+    await assert.rejects(vault.getJob('0'.repeat(32)), { code: 'JobNotExist', status: 404 });
+  });
+});
+
+describe('waiting', () => {
+  test('wait polls a delayed job until it completes; an abort stops the wait', async () => {
+    const slow = await startTestServer({ jobDelayMs: 400 });
+    try {
+      const v = await Vault.create(slow.api, 'slow');
+      await writeFile(join(slow.dir, 'a.bin'), 'hello');
+      const { archiveId: id } = await v.uploadArchive(join(slow.dir, 'a.bin'));
+      const pending = await v.retrieveArchive(id);
+      assert.equal(pending.completed, false);
+      assert.equal(pending.statusCode, 'InProgress');
+      await assert.rejects(pending.downloadToFile(join(slow.dir, 'early.bin')), JobStateError);
+      await assert.rejects(pending.wait({ pollInterval: 10_000, signal: AbortSignal.abort() }), { name: 'AbortError' });
+      let polls = 0;
+      const done = await pending.wait({ pollInterval: 25, onPoll: () => polls++ });
+      assert.equal(done.statusCode, 'Succeeded');
+      assert.ok(polls >= 2, `polls: ${polls}`);
+      const out = join(slow.dir, 'a.out');
+      await done.downloadToFile(out);
+      assert.equal(await readFile(out, 'utf8'), 'hello');
+    } finally {
+      await slow.close();
+    }
+  });
+
+  test('a failed job makes wait throw with its StatusMessage; pull/push jobs have nothing to download', async () => {
+    const failing = await startTestServer({
+      runners: { 'pull-from-oss': async () => failed('the OSS bucket mybucket does not exist') },
+    });
+    try {
+      const v = await Vault.create(failing.api, 'failing');
+      const pull = await v.pullFromOss('oss-cn-hangzhou.aliyuncs.com', 'mybucket', 'dir/obj.bin', { description: 'pull' });
+      assert.equal(pull.action, 'PullFromOSS');
+      const error = await pull.wait(POLL).then(() => null, (e: unknown) => e);
+      assert.ok(error instanceof JobFailedError, String(error));
+      assert.equal(error.statusMessage, 'the OSS bucket mybucket does not exist');
+      assert.match(error.message, /failed: the OSS bucket mybucket does not exist/);
+      assert.equal(pull.statusCode, 'Failed');
+      await assert.rejects(pull.downloadToFile(join(failing.dir, 'x')), JobStateError);
+    } finally {
+      await failing.close();
+    }
+  });
+});
