@@ -1,0 +1,119 @@
+// Progress of uploads, downloads and hashing: a bar with rate and ETA when the terminal is
+// interactive, a line on stderr every few seconds otherwise, nothing with --quiet.
+import cliProgress from 'cli-progress';
+import type { Output } from './output.js';
+import { shortDuration, shortSize } from './size.js';
+
+export interface Progress {
+  /** Bytes done so far (and the total, when it becomes known or changes). */
+  update(done: number, total?: number): void;
+  /** Ends the display; `ok` prints a closing summary where lines were shown. */
+  stop(ok?: boolean): void;
+}
+
+export interface ProgressOptions {
+  /** Below this total the bar is not worth showing (it would only flash). */
+  minBarTotal?: number;
+  /** Milliseconds between lines when not on a terminal (OASCMD_PROGRESS_INTERVAL overrides). */
+  interval?: number;
+}
+
+const NOOP: Progress = { update() {}, stop() {} };
+
+/** Rate over the last few seconds, so a stall shows up quickly. */
+class RateMeter {
+  private readonly samples: Array<[number, number]> = [];
+  constructor(private readonly windowMs = 5000) {}
+
+  add(done: number, now = Date.now()): void {
+    this.samples.push([now, done]);
+    while (this.samples.length > 2 && now - this.samples[0]![0] > this.windowMs) this.samples.shift();
+  }
+
+  /** Bytes per second, 0 until there are two samples apart in time. */
+  get rate(): number {
+    const first = this.samples[0];
+    const last = this.samples[this.samples.length - 1];
+    if (!first || !last || last[0] <= first[0]) return 0;
+    return ((last[1] - first[1]) * 1000) / (last[0] - first[0]);
+  }
+}
+
+function describe(done: number, total: number | undefined, rate: number): { amount: string; rate: string; eta: string; percent: string } {
+  const known = total !== undefined && total > 0;
+  return {
+    amount: known ? `${shortSize(done)} / ${shortSize(total)}` : shortSize(done),
+    rate: rate > 0 ? `${shortSize(rate)}/s` : '-',
+    eta: known && rate > 0 ? shortDuration((total - done) / rate) : '?',
+    percent: known ? `${Math.floor((done * 100) / total)}%` : '',
+  };
+}
+
+/** Starts a progress display for `label` (e.g. "upload"); `total` may be unknown (stdin). */
+export function startProgress(out: Output, label: string, total: number | undefined, options: ProgressOptions = {}): Progress {
+  if (out.quiet) return NOOP;
+  const interactive = Boolean(out.stderr.isTTY && out.stdout.isTTY);
+  if (interactive && total !== undefined && total >= (options.minBarTotal ?? 0)) return barProgress(out, label, total);
+  const env = Number(process.env.OASCMD_PROGRESS_INTERVAL);
+  return lineProgress(out, label, total, Number.isFinite(env) && env >= 0 ? env : options.interval ?? 3000);
+}
+
+function barProgress(out: Output, label: string, initialTotal: number): Progress {
+  const meter = new RateMeter();
+  let total = initialTotal;
+  const bar = new cliProgress.SingleBar({
+    format: `${label} [{bar}] {percentage}% | {amount} | {rate} | ETA {etaText}`,
+    stream: out.stderr,
+    hideCursor: true,
+    barsize: 30,
+    fps: 8,
+    clearOnComplete: false,
+    forceRedraw: true,
+  }, cliProgress.Presets.shades_classic);
+  bar.start(Math.max(total, 1), 0, { amount: describe(0, total, 0).amount, rate: '-', etaText: '?' });
+  // Other output would land on the bar's line: clear it first, the bar redraws itself.
+  const restore = out.setBeforeWrite(() => out.stderr.write('\r\x1b[2K'));
+  return {
+    update(done, newTotal) {
+      if (newTotal !== undefined && newTotal !== total) {
+        total = newTotal;
+        bar.setTotal(Math.max(total, 1));
+      }
+      meter.add(done);
+      const d = describe(done, total, meter.rate);
+      bar.update(done, { amount: d.amount, rate: d.rate, etaText: d.eta });
+    },
+    stop() {
+      bar.stop();
+      restore();
+    },
+  };
+}
+
+function lineProgress(out: Output, label: string, initialTotal: number | undefined, interval: number): Progress {
+  const meter = new RateMeter();
+  const started = Date.now();
+  let total = initialTotal;
+  let last = started;
+  let printed = false;
+  let done = 0;
+  return {
+    update(value, newTotal) {
+      done = value;
+      if (newTotal !== undefined) total = newTotal;
+      const now = Date.now();
+      meter.add(value, now);
+      if (now - last < interval) return;
+      last = now;
+      printed = true;
+      const d = describe(value, total, meter.rate);
+      out.stderr.write(`${label}: ${d.amount}${d.percent ? ` (${d.percent})` : ''}, ${d.rate}, ETA ${d.eta}\n`);
+    },
+    stop(ok = true) {
+      if (!printed || !ok) return;
+      const seconds = (Date.now() - started) / 1000;
+      const rate = seconds > 0 ? `${shortSize(done / seconds)}/s` : '-';
+      out.stderr.write(`${label}: ${shortSize(done)} in ${shortDuration(seconds)} (${rate})\n`);
+    },
+  };
+}
