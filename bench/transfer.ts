@@ -8,11 +8,11 @@
 // --concurrency, default its own).
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, open, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { createServer, type OasServer } from '../packages/server/src/index.js';
+import { createServer, type OasServer } from '@oas/server';
 
 const MIB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_SIZE_MIB ?? 2048) * MIB;
@@ -66,9 +66,27 @@ async function writeSource(): Promise<void> {
   }
 }
 
+/** The newest modification time under `dir`. */
+function newest(dir: string): number {
+  let max = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const path = `${dir}/${e.name}`;
+    max = Math.max(max, e.isDirectory() ? newest(path) : statSync(path).mtimeMs);
+  }
+  return max;
+}
+
+/** What bin/oascmd.js will run: dist/ only when both builds are newer than their sources. */
+function distIsCurrent(): boolean {
+  const root = fileURLToPath(new URL('../packages/', import.meta.url));
+  const builds = [`${root}cli/dist/main.js`, `${root}sdk/dist/index.js`];
+  if (!builds.every((b) => existsSync(b))) return false;
+  return Math.min(...builds.map((b) => statSync(b).mtimeMs)) >= Math.max(newest(`${root}cli/src`), newest(`${root}sdk/src`));
+}
+
 async function main(): Promise<void> {
   const [load] = loadavg();
-  const mode = existsSync(new URL('../packages/cli/dist/main.js', import.meta.url)) ? 'built (dist)' : 'from source (tsx)';
+  const mode = distIsCurrent() ? 'built (dist)' : 'from source (tsx)';
   console.log(`transfer bench: ${SIZE / MIB} MiB file, ${REPS} alternating repetitions, oascmd ${mode}, load average ${load!.toFixed(2)}`);
   await mkdir(`${dir}home`, { recursive: true });
   let server: OasServer | undefined;

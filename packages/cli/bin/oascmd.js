@@ -1,14 +1,46 @@
 #!/usr/bin/env node
 // Runs the built CLI (dist/) when there is one. In the workspace without a build (right
-// after `npm ci`), or with OASCMD_FROM_SOURCE=1, it runs the TypeScript sources in this
-// same process through tsx: the workspace packages are resolved with their `source`
-// export condition, so @oas/sdk is loaded from src/ too. Staying in one process keeps
-// signals (Ctrl-C, kill) and the exit code direct.
-import { existsSync } from 'node:fs';
+// after `npm ci`), with a build older than the sources (edited since `npm run build`), or
+// with OASCMD_FROM_SOURCE=1, it runs the TypeScript sources in this same process through
+// tsx: the workspace packages are resolved with their `source` export condition, so
+// @oas/sdk is loaded from src/ too. Staying in one process keeps signals (Ctrl-C, kill)
+// and the exit code direct.
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { register } from 'node:module';
 
 const dist = new URL('../dist/main.js', import.meta.url);
-if (existsSync(dist) && process.env.OASCMD_FROM_SOURCE !== '1') {
+
+/** The newest modification time of the files under `dir` (0 when there is none). */
+function newest(dir) {
+  let max = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = new URL(entry.name + (entry.isDirectory() ? '/' : ''), dir);
+    max = Math.max(max, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs);
+  }
+  return max;
+}
+
+/**
+ * Whether dist/ is the CLI to run. An installed package has no src/: always. In the
+ * workspace, only if this package's and the SDK's builds are newer than their sources.
+ */
+function distIsCurrent() {
+  if (process.env.OASCMD_FROM_SOURCE === '1' || !existsSync(dist)) return false;
+  const src = new URL('../src/', import.meta.url);
+  if (!existsSync(src)) return true;
+  try {
+    const sdk = new URL('../../sdk/', import.meta.url);
+    const sdkDist = new URL('dist/index.js', sdk);
+    if (!existsSync(sdkDist)) return false; // dist/ would import @oas/sdk from there
+    const built = Math.min(statSync(dist).mtimeMs, statSync(sdkDist).mtimeMs);
+    const sdkSrc = new URL('src/', sdk);
+    return built >= Math.max(newest(src), existsSync(sdkSrc) ? newest(sdkSrc) : 0);
+  } catch {
+    return true;
+  }
+}
+
+if (distIsCurrent()) {
   await import(dist.href);
 } else {
   let tsx;

@@ -1,5 +1,6 @@
 // Progress of uploads, downloads and hashing: a bar with rate and ETA when the terminal is
-// interactive, a line on stderr every few seconds otherwise, nothing with --quiet.
+// interactive, a line on stderr every few seconds otherwise, nothing with --quiet. At the
+// end a summary line on stderr: `uploaded 2.0 GiB in 14.5 s (141 MiB/s)`.
 import cliProgress from 'cli-progress';
 import type { Output } from './output.js';
 import { shortDuration, shortSize } from './size.js';
@@ -16,6 +17,20 @@ export interface ProgressOptions {
   minBarTotal?: number;
   /** Milliseconds between lines when not on a terminal (OASCMD_PROGRESS_INTERVAL overrides). */
   interval?: number;
+  /**
+   * The summary line's verb (`uploaded`, `downloaded`): printed after every successful
+   * transfer. Without it the summary only follows progress that was actually shown.
+   */
+  summary?: string;
+}
+
+const VERBS: Record<string, string> = { upload: 'uploaded', download: 'downloaded', hash: 'hashed' };
+
+/** `uploaded 2.0 GiB in 14.5 s (141 MiB/s)`. */
+export function summaryLine(verb: string, bytes: number, seconds: number): string {
+  const time = seconds < 60 ? `${seconds.toFixed(1)} s` : shortDuration(seconds);
+  const rate = seconds > 0 ? `${shortSize(bytes / seconds)}/s` : '-';
+  return `${verb} ${shortSize(bytes)} in ${time} (${rate})`;
 }
 
 const NOOP: Progress = { update() {}, stop() {} };
@@ -53,12 +68,33 @@ function describe(done: number, total: number | undefined, rate: number): { amou
 export function startProgress(out: Output, label: string, total: number | undefined, options: ProgressOptions = {}): Progress {
   if (out.quiet) return NOOP;
   const interactive = Boolean(out.stderr.isTTY && out.stdout.isTTY);
-  if (interactive && total !== undefined && total >= (options.minBarTotal ?? 0)) return barProgress(out, label, total);
-  const env = Number(process.env.OASCMD_PROGRESS_INTERVAL);
-  return lineProgress(out, label, total, Number.isFinite(env) && env >= 0 ? env : options.interval ?? 3000);
+  const started = Date.now();
+  let done = 0;
+  let shown = false;
+  const inner = interactive && total !== undefined && total >= (options.minBarTotal ?? 0)
+    ? barProgress(out, label, total)
+    : lineProgress(out, label, total, intervalOf(options), () => { shown = true; });
+  if (inner.shown) shown = true;
+  return {
+    update(value, newTotal) {
+      done = value;
+      inner.update(value, newTotal);
+    },
+    stop(ok = true) {
+      inner.stop(ok);
+      if (ok && (options.summary || shown)) {
+        out.stderr.write(`${summaryLine(options.summary ?? VERBS[label] ?? label, done, (Date.now() - started) / 1000)}\n`);
+      }
+    },
+  };
 }
 
-function barProgress(out: Output, label: string, initialTotal: number): Progress {
+function intervalOf(options: ProgressOptions): number {
+  const env = Number(process.env.OASCMD_PROGRESS_INTERVAL);
+  return Number.isFinite(env) && env >= 0 && process.env.OASCMD_PROGRESS_INTERVAL !== '' ? env : options.interval ?? 3000;
+}
+
+function barProgress(out: Output, label: string, initialTotal: number): Progress & { shown: boolean } {
   const meter = new RateMeter();
   let total = initialTotal;
   const bar = new cliProgress.SingleBar({
@@ -74,6 +110,7 @@ function barProgress(out: Output, label: string, initialTotal: number): Progress
   // Other output would land on the bar's line: clear it first, the bar redraws itself.
   const restore = out.setBeforeWrite(() => out.stderr.write('\r\x1b[2K'));
   return {
+    shown: true,
     update(done, newTotal) {
       if (newTotal !== undefined && newTotal !== total) {
         total = newTotal;
@@ -90,30 +127,22 @@ function barProgress(out: Output, label: string, initialTotal: number): Progress
   };
 }
 
-function lineProgress(out: Output, label: string, initialTotal: number | undefined, interval: number): Progress {
+function lineProgress(out: Output, label: string, initialTotal: number | undefined, interval: number, onShown: () => void): Progress & { shown: boolean } {
   const meter = new RateMeter();
-  const started = Date.now();
   let total = initialTotal;
-  let last = started;
-  let printed = false;
-  let done = 0;
+  let last = Date.now();
   return {
+    shown: false,
     update(value, newTotal) {
-      done = value;
       if (newTotal !== undefined) total = newTotal;
       const now = Date.now();
       meter.add(value, now);
       if (now - last < interval) return;
       last = now;
-      printed = true;
+      onShown();
       const d = describe(value, total, meter.rate);
       out.stderr.write(`${label}: ${d.amount}${d.percent ? ` (${d.percent})` : ''}, ${d.rate}, ETA ${d.eta}\n`);
     },
-    stop(ok = true) {
-      if (!printed || !ok) return;
-      const seconds = (Date.now() - started) / 1000;
-      const rate = seconds > 0 ? `${shortSize(done / seconds)}/s` : '-';
-      out.stderr.write(`${label}: ${shortSize(done)} in ${shortDuration(seconds)} (${rate})\n`);
-    },
+    stop() {},
   };
 }

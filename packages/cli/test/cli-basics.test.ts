@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { pattern } from '../../sdk/test/helpers/pattern.js';
 import { run as runInProcess } from '../src/cli.js';
-import { ACCESS_ID, ACCESS_KEY, json, officialIni, oneLine, startHarness, type Harness } from './helpers/cli.js';
+import { ACCESS_ID, ACCESS_KEY, collect, json, officialIni, oneLine, startHarness, type Harness } from './helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 const MIB = 1024 * 1024;
 let h: Harness;
@@ -24,9 +26,11 @@ const COMMANDS = ['ls', 'listvault', 'cv', 'createvault', 'rm', 'deletevault', '
   'fileetag', 'partetag', 'createmupload', 'listmupload', 'postmpart', 'listmpart', 'completemupload', 'deletemupload', 'createjob',
   'cp', 'getjobdesc', 'fetch', 'fetchjoboutput', 'listjob', 'config', 'help', 'wait'];
 
-async function inProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
+async function inProcess(args: string[], options: { tty?: boolean } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  // A terminal, as far as oascmd can tell: isTTY and a width (cli-progress writes its escape codes to it).
+  const term = <T extends PassThrough>(stream: T): T => (options.tty ? Object.assign(stream, { isTTY: true, columns: 120 }) : stream);
+  const stdout = term(new PassThrough());
+  const stderr = term(new PassThrough());
   let out = '';
   let err = '';
   stdout.on('data', (c: Buffer) => (out += c));
@@ -50,6 +54,53 @@ test('help lists every command and alias; every command has --help with examples
   assert.equal(viaHelp.code, 0);
   assert.match(viaHelp.stdout, /Usage: oascmd upload \[options\] <vault> <file> \[uploadid\]/);
   assert.match((await h.run(['--version'])).stdout, /^\d+\.\d+\.\d+\n$/);
+});
+
+test('npx oascmd works from the workspace root (the bin linked by the @oas/cli workspace package)', async () => {
+  const root = fileURLToPath(new URL('../../../', import.meta.url));
+  const r = await collect(spawn('npx', ['--offline', 'oascmd', '--help'], { cwd: root, env: h.env(), stdio: ['pipe', 'pipe', 'pipe'] }));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Usage: oascmd \[options\] \[command\]\n/);
+  assert.match(r.stdout, /\nQuick start \(a local server\):\n/);
+  const v = await collect(spawn('npx', ['--offline', 'oascmd', 'fileetag', '--help'], { cwd: root, env: h.env(), stdio: ['pipe', 'pipe', 'pipe'] }));
+  assert.equal(v.code, 0, v.stderr);
+  assert.match(v.stdout, /^Usage: oascmd fileetag \[options\] <local_file>\n[^]*\nExamples:\n/);
+});
+
+test('on a terminal: progress bars with percentage, amount, rate and ETA for upload, download and hashing, then a summary', async () => {
+  await h.run(['cv', 'oas://bars']);
+  const data = pattern(20 * MIB + 3, 2);
+  const file = join(h.dir, 'bar.bin');
+  await writeFile(file, data);
+  const bar = (label: string) => new RegExp(`${label} \\[[\u2588\u2591]{30}\\] 100% \\| 20\\.0 MiB / 20\\.0 MiB \\| (-|[\\d.]+ [KMG]?i?B/s) \\| ETA \\S+`);
+
+  const up = await inProcess(['upload', 'oas://bars', file, '--json'], { tty: true });
+  assert.equal(up.code, 0, up.stderr);
+  assert.match(up.stderr, bar('upload'));
+  assert.match(up.stderr, /\nuploaded 20\.0 MiB in \d+\.\d s \([\d.]+ [KMG]iB\/s\)\n$/);
+  const { ArchiveId } = JSON.parse(up.stdout) as { ArchiveId: string };
+
+  const job = json<{ JobId: string }>(await h.run(['createjob', 'oas://bars', ArchiveId, '--json']));
+  assert.equal((await h.run(['wait', 'oas://bars', job.JobId, '--interval', '0.05'])).code, 0);
+  const down = await inProcess(['fetch', 'oas://bars', job.JobId, join(h.dir, 'bar.out')], { tty: true });
+  assert.equal(down.code, 0, down.stderr);
+  assert.match(down.stderr, bar('download'));
+  assert.match(down.stderr, /\ndownloaded 20\.0 MiB in \d+\.\d s \([\d.]+ [KMG]iB\/s\)\n$/);
+  assert.match(down.stdout, /Download job output success\n$/);
+
+  const hashed = await inProcess(['fileetag', file], { tty: true });
+  assert.equal(hashed.code, 0, hashed.stderr);
+  assert.match(hashed.stderr, bar('hash'));
+  assert.match(hashed.stderr, /\nhashed 20\.0 MiB in \d+\.\d s/);
+  assert.match(hashed.stdout, /etag {5}: [0-9A-F]{32}\ntree_etag: [0-9A-F]{32}\n$/);
+
+  // Not a terminal: no bar (plain lines, if any were due), the summary last; --quiet: not even that.
+  const plain = await inProcess(['upload', 'oas://bars', file]);
+  assert.doesNotMatch(plain.stderr, /\x1b/);
+  assert.match(plain.stderr, /(^|\n)uploaded 20\.0 MiB in \d+\.\d s \([\d.]+ [KMG]iB\/s\)\n$/);
+  const quiet = await inProcess(['upload', 'oas://bars', file, '-q']);
+  assert.equal(quiet.stderr, '');
+  assert.match(quiet.stdout, /Archive ID: [0-9A-F]{32}\n$/);
 });
 
 test('usage errors: one line on stderr, exit 2, no stack trace', async () => {

@@ -2,19 +2,24 @@
 // fetch of a job that is still in progress.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pattern } from '../../sdk/test/helpers/pattern.js';
 import { json, oneLine, startHarness, type Harness } from './helpers/cli.js';
+import { startS3, type S3Store } from './helpers/s3.js';
 
 const MIB = 1024 * 1024;
 const SIZE = 8 * MIB + 3;
 let h: Harness;
 let idle: Harness;
+let s3: S3Store;
 let archiveId: string;
+/** The OSS hosts the tests name; the server maps them all to one local S3 store (s3rver). */
+const OSS_HOSTS = ['oss-cn-hangzhou.aliyuncs.com', 'oss-cn-beijing.aliyuncs.com', 'oss-cn-qingdao.aliyuncs.com', 'oss-x'];
 
 before(async () => {
-  h = await startHarness();
+  s3 = await startS3(['bucket']);
+  h = await startHarness({ ossHosts: s3.ossHosts(OSS_HOSTS) });
   // A server whose jobs wait an hour before they run: they stay InProgress.
   idle = await startHarness({ jobDelayMs: 3_600_000 });
   const file = join(h.dir, 'archive.bin');
@@ -25,6 +30,7 @@ before(async () => {
 after(async () => {
   await h?.close();
   await idle?.close();
+  await s3?.stop();
 });
 
 type JobJson = Record<string, string | number | boolean>;
@@ -139,7 +145,7 @@ test('cp starts pull-from-oss and push-to-oss jobs; the OSS host comes from --os
 });
 
 test('wait: exit 0 once a job succeeds, exit 1 (after printing it) when it fails', async () => {
-  // This server runs no OSS transfers, so a pull job fails at once.
+  // There is no object oss://bucket/o: the pull job fails.
   const job = json<JobJson>(await h.run(['cp', 'oss://bucket/o', 'oas://jobs', '--osshost', 'oss-x', '--json']));
   const r = await h.run(['wait', 'oas://jobs', String(job.JobId), '--interval', '0.05']);
   assert.equal(r.code, 1);
@@ -153,7 +159,53 @@ test('wait: exit 0 once a job succeeds, exit 1 (after printing it) when it fails
   const ok = await h.run(['wait', 'oas://jobs', String(inv.JobId), '--interval', '0.05', '--json']);
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(json<JobJson>(ok).StatusCode, 'Succeeded');
-  const fetched = await h.run(['fetch', 'oas://jobs', String(job.JobId), join(h.dir, 'failed.out')]);
+});
+
+test('fetch of a failed job: exit 1 with one line carrying the job\'s StatusMessage, with or without --wait', async () => {
+  // There is no object oss://bucket/o: the pull job fails.
+  const job = json<JobJson>(await h.run(['cp', 'oss://bucket/o', 'oas://jobs', '--osshost', 'oss-x', '--json']));
+  const id = String(job.JobId);
+  const waited = await h.run(['fetch', 'oas://jobs', id, join(h.dir, 'failed.out'), '--wait', '--interval', '0.05']);
+  const described = await describe(id);
+  assert.equal(described.StatusCode, 'Failed');
+  const message = String(described.StatusMessage);
+  assert.ok(message.length > 0);
+  assert.equal(waited.code, 1);
+  assert.match(waited.stderr, new RegExp(`(^|\n)oascmd: job ${id} failed: ${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n$`));
+  const fetched = await h.run(['fetch', 'oas://jobs', id, join(h.dir, 'failed.out')]);
   assert.equal(fetched.code, 1);
-  assert.match(fetched.stderr, /job [0-9A-F]{32} failed/);
+  assert.equal(fetched.stderr, `oascmd: job ${id} failed: ${message}\n`);
+  assert.equal(fetched.stdout, '');
+  await assert.rejects(access(join(h.dir, 'failed.out')));
+  const asJson = await h.run(['fetchjoboutput', 'oas://jobs', id, join(h.dir, 'failed.out'), '--json']);
+  assert.equal(asJson.code, 1);
+  assert.deepEqual(json(asJson), { error: { code: 'CliError', message: `job ${id} failed: ${message}`, exitCode: 1 } });
+});
+
+test('cp --wait: a push and a pull through a real S3 store, then fetch gives the archive back; a failed copy is exit 1', async () => {
+  const failedPull = await h.run(['cp', 'oss://bucket/no-such-object', 'oas://jobs', '--osshost', 'oss-x', '--wait', '--interval', '0.05']);
+  assert.equal(failedPull.code, 1);
+  const failedId = /^oss transfer job created, job ID: ([0-9A-F]{32})\n$/.exec(failedPull.stdout)?.[1];
+  assert.ok(failedId, failedPull.stdout);
+  const failure = await describe(failedId);
+  assert.equal(failure.StatusCode, 'Failed');
+  assert.ok(failedPull.stderr.endsWith(`oascmd: job ${failedId} failed: ${failure.StatusMessage}\n`), failedPull.stderr);
+
+  const push = await h.run(['cp', `oas://jobs/${archiveId}`, 'oss://bucket/copies/a.bin', '--osshost', 'oss-x', '--wait', '--interval', '0.05']);
+  assert.equal(push.code, 0, push.stderr);
+  assert.match(push.stdout, /^oss transfer job created, job ID: [0-9A-F]{32}\nCopied to oss:\/\/bucket\/copies\/a\.bin\n$/);
+
+  const pull = await h.run(['cp', 'oss://bucket/copies/a.bin', 'oas://jobs', '--osshost', 'oss-x', '--wait', '--interval', '0.05', '--json']);
+  assert.equal(pull.code, 0, pull.stderr);
+  const pulled = json<JobJson>(pull);
+  assert.deepEqual([pulled.Action, pulled.StatusCode, pulled.Completed], ['PullFromOSS', 'Succeeded', true]);
+  assert.match(String(pulled.ArchiveId), /^[0-9A-F]{32}$/);
+  assert.notEqual(pulled.ArchiveId, archiveId);
+  assert.match(pull.stderr, new RegExp(`oss transfer job created, job ID: ${pulled.JobId}\n`));
+
+  const job = json<JobJson>(await h.run(['createjob', 'oas://jobs', String(pulled.ArchiveId), '--json']));
+  const out = join(h.dir, 'pulled.bin');
+  const fetched = await h.run(['fetch', 'oas://jobs', String(job.JobId), out, '--wait', '--interval', '0.05']);
+  assert.equal(fetched.code, 0, fetched.stderr);
+  assert.ok((await readFile(out)).equals(pattern(SIZE)));
 });

@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pattern } from '../../sdk/test/helpers/pattern.js';
 import { json, startHarness, type Harness } from './helpers/cli.js';
+import { callOk, combineTreeEtags, type VaultJson } from '@oas/sdk';
 
 const MIB = 1024 * 1024;
 const SIZE = 64 * MIB + 7;
@@ -80,7 +81,36 @@ test('completemupload with a missing part fails with the server\'s code; deletem
   const del = await h.run(['deletemupload', 'oas://parts', id]);
   assert.equal(del.code, 0, del.stderr);
   assert.equal(del.stdout, 'Delete success\n');
+  const other = json<{ MultipartUploadId: string }>(await h.run(['createmupload', 'oas://parts', '1M', '--json'])).MultipartUploadId;
+  const delJson = await h.run(['deletemupload', 'oas://parts', other, '--json']);
+  assert.equal(delJson.code, 0, delJson.stderr);
+  assert.deepEqual(json(delJson), { MultipartUploadId: other, Deleted: true });
   const gone = await h.run(['listmpart', 'oas://parts', id]);
   assert.equal(gone.code, 1);
   assert.match(gone.stderr, /MultipartUploadNotExist/);
+});
+
+test('a part size that is not 1 MiB × 2^k (3M) by hand: completemupload takes the combined part tree etags (--json)', async () => {
+  const small = join(h.dir, 'seven.bin');
+  const size = 7 * MIB + 5;
+  await writeFile(small, pattern(size, 3));
+  const id = json<{ MultipartUploadId: string }>(await h.run(['createmupload', 'oas://parts', '3M', '--json'])).MultipartUploadId;
+  const partEtags: string[] = [];
+  for (const [start, end] of [['0', '3M'], ['3M', '6M'], ['6M', String(size - 1)]] as const) {
+    const sums = json<{ TreeEtag: string; Start: number; End: number }>(await h.run(['partetag', small, start, end, '--json']));
+    partEtags.push(sums.TreeEtag);
+    const put = await h.run(['postmpart', 'oas://parts', id, small, String(sums.Start), String(sums.End)]);
+    assert.equal(put.code, 0, put.stderr);
+  }
+  const combined = combineTreeEtags(partEtags);
+  const whole = json<{ TreeEtag: string }>(await h.run(['fileetag', small, '--json'])).TreeEtag;
+  assert.notEqual(combined, whole, '3 MiB parts are not subtrees: the two values differ (spec 3.4)');
+  const done = await h.run(['completemupload', 'oas://parts', id, String(size), combined, '--json']);
+  assert.equal(done.code, 0, done.stderr);
+  const result = json<{ ArchiveId: string; ArchiveSizeInBytes: number; TreeEtag: string }>(done);
+  assert.deepEqual([result.ArchiveSizeInBytes, result.TreeEtag], [size, combined]);
+  // The archive itself carries the whole file's tree etag.
+  const vaultId = (await (await callOk(h.api.listVault())).json<{ VaultList: VaultJson[] }>()).VaultList.find((v) => v.VaultName === 'parts')!.VaultId;
+  const head = await (await callOk(h.api.headArchive(vaultId, result.ArchiveId))).json<{ ArchiveTreeEtag: string }>();
+  assert.equal(head.ArchiveTreeEtag, whole);
 });

@@ -60,7 +60,7 @@ test('upload of a large file: parallel multipart, --json result, verified downlo
     { env: { OASCMD_PROGRESS_INTERVAL: '1' } });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /\nupload: [\d.]+ [KMG]?i?B \/ 100 MiB \(\d+%\), /);
-  assert.match(r.stderr, /\nupload: 100 MiB in \d+s \([\d.]+ [KMG]iB\/s\)\n$/);
+  assert.match(r.stderr, /\nuploaded 100 MiB in \d+\.\d s \([\d.]+ [KMG]iB\/s\)\n$/);
   const result = json<{ ArchiveId: string; TreeEtag: string; ArchiveSizeInBytes: number; MultipartUploadId: string; Parts: number }>(r);
   assert.equal(result.ArchiveSizeInBytes, data.length);
   assert.equal(result.Parts, 4);
@@ -70,6 +70,37 @@ test('upload of a large file: parallel multipart, --json result, verified downlo
   const sums = json<{ TreeEtag: string }>(await h.run(['fileetag', file, '--json']));
   assert.equal(result.TreeEtag, sums.TreeEtag);
   assert.ok((await retrieve(result.ArchiveId)).equals(data));
+});
+
+test('upload -p 96M (not 1 MiB × 2^k): the archive\'s tree etag is the file\'s; summary lines; ranges across the part boundary verify', async () => {
+  const data = pattern(100 * MIB + 7, 13);
+  const file = join(h.dir, 'p96.bin');
+  await writeFile(file, data);
+  const r = await h.run(['upload', 'oas://data', file, '-p', '96M']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^MultiPartUpload ID: [0-9A-F]{32}\nUploaded 100 MiB in 2 parts; tree etag [0-9A-F]{32}\nArchive ID: [0-9A-F]{32}\n$/);
+  // Elapsed time on stderr after every upload (after progress lines, if a slow machine printed any).
+  assert.match(r.stderr, /(^|\n)uploaded 100 MiB in \d+\.\d s \([\d.]+ [KMG]iB\/s\)\n$/);
+  const archiveId = /Archive ID: ([0-9A-F]{32})/.exec(r.stdout)![1]!;
+  const treeEtag = /tree etag ([0-9A-F]{32})/.exec(r.stdout)![1]!;
+  const local = json<{ TreeEtag: string }>(await h.run(['fileetag', file, '--json']));
+  assert.equal(treeEtag, local.TreeEtag);
+  const head = await (await callOk(h.api.headArchive(vaultId, archiveId))).json<{ ArchiveTreeEtag: string }>();
+  assert.equal(head.ArchiveTreeEtag, local.TreeEtag);
+
+  const job = json<{ JobId: string; TreeEtag: string }>(await h.run(['createjob', 'oas://data', archiveId, '--json']));
+  const out = join(h.dir, 'p96.out');
+  const whole = await h.run(['fetch', 'oas://data', job.JobId, out, '--wait', '--interval', '0.05']);
+  assert.equal(whole.code, 0, whole.stderr);
+  assert.match(whole.stdout, /^100 MiB written to .*p96\.out, verified against the job's tree etag\nDownload job output success\n$/);
+  assert.match(whole.stderr, /downloaded 100 MiB in \d+\.\d s \([\d.]+ [KMG]iB\/s\)\n$/);
+  assert.ok((await readFile(out)).equals(data));
+  // 90M..100M+7 straddles the 96 MiB part boundary: two pieces, each checked against its header.
+  const part = await h.run(['fetch', 'oas://data', job.JobId, out, '-f', '--start', '90M', '--json']);
+  assert.equal(part.code, 0, part.stderr);
+  const pj = json<{ Size: number; RangeInBytes: string; Verified: string }>(part);
+  assert.deepEqual([pj.Size, pj.RangeInBytes, pj.Verified], [10 * MIB + 7, `${90 * MIB}-${data.length - 1}`, 'pieces']);
+  assert.ok((await readFile(out)).equals(data.subarray(90 * MIB)));
 });
 
 test('upload from standard input (-), small and multipart', async () => {
@@ -194,6 +225,26 @@ test('fetch: range with --start/--size, an existing file needs -f, an unknown jo
   assert.equal(result.Size, data.length);
   assert.equal(result.Verified, 'full');
   assert.ok((await readFile(out)).equals(data));
+
+  // --start/--size go through the same verified download: resumable, JSON with the range.
+  const ranged = await h.run(['fetch', 'oas://data', job, out, '-f', '--start', '4M', '--size', '4M', '--concurrency', '2', '--json']);
+  assert.equal(ranged.code, 0, ranged.stderr);
+  assert.deepEqual(json(ranged), {
+    JobId: job, File: out, Size: 4 * MIB, RangeInBytes: `${4 * MIB}-${8 * MIB - 1}`,
+    TreeEtag: json<{ TreeEtag: string }>(await h.run(['partetag', file, '4M', '8M', '--json'])).TreeEtag, Verified: 'pieces', PiecesReused: 0,
+  });
+  for (const [args, re] of [
+    [['--start', '1000'], /bad --start\/--size: range 1000-\d+ must start at a multiple of 1 MiB/],
+    [['--size', '1000'], /bad --start\/--size: range 0-999 must end just before a multiple of 1 MiB, or at the end of the output/],
+    [['--start', '9M'], /bad --start 9437184: the output has only 8388611 bytes/],
+    [['--start', '8M', '--size', '1M'], /ends past the job's output/],
+  ] as Array<[string[], RegExp]>) {
+    const bad = await h.run(['fetch', 'oas://data', job, join(h.dir, 'never.out'), ...args]);
+    assert.equal(bad.code, 2, `${args.join(' ')}: ${bad.stderr}`);
+    assert.ok(oneLine(bad.stderr), bad.stderr);
+    assert.match(bad.stderr, re, args.join(' '));
+    await assert.rejects(access(join(h.dir, 'never.out')));
+  }
 
   const unknown = await h.run(['fetch', 'oas://data', 'NOSUCHJOB', join(h.dir, 'x')]);
   assert.equal(unknown.code, 1);

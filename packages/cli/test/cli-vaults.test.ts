@@ -87,6 +87,10 @@ test('postarchive uploads in one request (etags computed or given); deletearchiv
   const again = await h.run(['deletearchive', 'oas://alpha', archive1]);
   assert.equal(again.code, 1);
   assert.match(again.stderr, /ArchiveNotExist/);
+  const fourth = json<{ ArchiveId: string }>(await h.run(['postarchive', 'oas://alpha', file, '--json'])).ArchiveId;
+  const delJson = await h.run(['deletearchive', 'oas://alpha', fourth, '--json']);
+  assert.equal(delJson.code, 0, delJson.stderr);
+  assert.deepEqual(json<{ ArchiveId: string; Deleted: boolean }>(delJson), { VaultId: json<{ VaultId: string }>(await h.run(['getvaultdesc', 'oas://alpha', '--json'])).VaultId, ArchiveId: fourth, Deleted: true });
 
   const rm = await h.run(['rm', `oas://alpha/${archive2.ArchiveId}`, '--json']);
   assert.equal(rm.code, 0, rm.stderr);

@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { MIB, hashBuffer } from '../src/protocol/etag.js';
 import { Vault } from '../src/ease/vault.js';
 import { Job } from '../src/ease/job.js';
+import { callOk } from '../src/ease/call.js';
+import type { JobJson } from '../src/ease/wire-types.js';
 import { downloadTempPaths } from '../src/ease/download.js';
-import { JobFailedError, JobStateError } from '../src/ease/errors.js';
-import { failed } from '../../server/src/jobs/types.js';
+import { ChecksumMismatchError, JobFailedError, JobStateError } from '../src/ease/errors.js';
 import { startTestServer, type TestServer } from './helpers/ease-server.js';
 import type { SeenRequest } from './helpers/fault-proxy.js';
 import { pattern } from './helpers/pattern.js';
@@ -183,6 +184,57 @@ describe('archive retrieval download', () => {
     assert.deepEqual(await readFile(out2), data.subarray(MIB));
   });
 
+  test('range: only part of the output, in parallel verified pieces, resumable', async () => {
+    const out = target();
+    const { api, proxy } = await t.proxied();
+    const viaProxy = await Job.get(api, vault.id, job.id);
+    const result = await viaProxy.downloadToFile(out, { range: { start: 3 * MIB, end: 8 * MIB - 1 }, pieceSize: 2 * MIB, concurrency: 3 });
+    assert.deepEqual(await readFile(out), data.subarray(3 * MIB, 8 * MIB));
+    assert.equal(result.size, 5 * MIB);
+    assert.equal(result.verified, 'pieces');
+    assert.equal(result.treeEtag, hashBuffer(data.subarray(3 * MIB, 8 * MIB)).treeEtag);
+    assert.deepEqual(proxy.requests.filter(isOutput).map(rangeOf).sort(),
+      [`bytes=${3 * MIB}-${5 * MIB - 1}`, `bytes=${5 * MIB}-${7 * MIB - 1}`, `bytes=${7 * MIB}-${8 * MIB - 1}`].sort());
+
+    // To the end of the output (not a MiB multiple), as a string; interrupted, then resumed.
+    const tail = target();
+    const controller = new AbortController();
+    let gets = 0;
+    const first = await t.proxied((req) => {
+      if (req.url.endsWith('/output') && ++gets === 3) controller.abort();
+      return { kind: 'pass' };
+    });
+    const range = `${6 * MIB}-${data.length - 1}`;
+    await assert.rejects((await Job.get(first.api, vault.id, job.id)).downloadToFile(tail, { range, pieceSize: MIB, concurrency: 1, signal: controller.signal }),
+      { name: 'AbortError' });
+    const second = await t.proxied();
+    const resumed = await (await Job.get(second.api, vault.id, job.id)).downloadToFile(tail, { range, pieceSize: MIB });
+    assert.ok(resumed.piecesReused >= 2, `reused ${resumed.piecesReused}`);
+    assert.equal(resumed.piecesReused + resumed.piecesFetched, 5);
+    assert.deepEqual(await readFile(tail), data.subarray(6 * MIB));
+    // The same file with another range starts afresh rather than mixing the two.
+    const whole = await job.downloadToFile(tail, { overwrite: true, range: `0-${data.length - 1}` });
+    assert.equal(whole.verified, 'full');
+    assert.deepEqual(await readFile(tail), data);
+
+    for (const bad of [{ start: 1, end: MIB - 1 }, { start: 0, end: MIB }, { start: 0, end: data.length }, '5-1', 'x']) {
+      await assert.rejects(job.downloadToFile(target(), { range: bad }), RangeError, JSON.stringify(bad));
+    }
+  });
+
+  test('the whole file is checked against the job\'s TreeEtag: a mismatch fails and leaves no file', async () => {
+    // The job as a client would see it if the description's TreeEtag disagreed with the bytes.
+    const described = await (await callOk(t.api.getJobDesc(vault.id, job.id))).json<JobJson>();
+    const wrong = new Job(t.api, vault.id, { ...described, TreeEtag: '0'.repeat(32) });
+    const out = target();
+    const error = await wrong.downloadToFile(out, { pieceSize: 4 * MIB }).then(() => null, (e: unknown) => e);
+    assert.ok(error instanceof ChecksumMismatchError, String(error));
+    assert.match(error.message, /has tree etag [0-9A-F]{32}, the job says 0{32}/);
+    assert.equal(error.actual, job.treeEtag);
+    const { temp, state } = downloadTempPaths(out);
+    for (const p of [out, temp, state]) assert.equal(await exists(p), false, p);
+  });
+
   test('bad ranges are refused before a request', async () => {
     await assert.rejects(vault.retrieveArchive(archiveId, { range: 'nope' }), RangeError);
   });
@@ -247,7 +299,12 @@ describe('waiting', () => {
 
   test('a failed job makes wait throw with its StatusMessage; pull/push jobs have nothing to download', async () => {
     const failing = await startTestServer({
-      runners: { 'pull-from-oss': async () => failed('the OSS bucket mybucket does not exist') },
+      runners: {
+        'pull-from-oss': async () => ({ status: 'Failed', statusMessage: 'the OSS bucket mybucket does not exist' }),
+        'archive-retrieval': async () => ({ status: 'Failed', statusMessage: 'the archive could not be read' }),
+      },
+      // Jobs may only name configured OSS hosts; the runner above never contacts this one.
+      ossHosts: { 'oss-cn-hangzhou.aliyuncs.com': { endpoint: 'http://127.0.0.1:9', accessKeyId: 'id', secretAccessKey: 'secret' } },
     });
     try {
       const v = await Vault.create(failing.api, 'failing');
@@ -259,6 +316,21 @@ describe('waiting', () => {
       assert.match(error.message, /failed: the OSS bucket mybucket does not exist/);
       assert.equal(pull.statusCode, 'Failed');
       await assert.rejects(pull.downloadToFile(join(failing.dir, 'x')), JobStateError);
+      // push-to-oss: a job carrying the archive id.
+      await writeFile(join(failing.dir, 'p.bin'), 'push me');
+      const { archiveId: pushed } = await v.uploadArchive(join(failing.dir, 'p.bin'));
+
+      // A failed archive retrieval: downloading it says why (no wait needed).
+      const retrieval = await v.retrieveArchive(pushed);
+      await assert.rejects(retrieval.wait(POLL), JobFailedError);
+      await assert.rejects((await v.getJob(retrieval.id)).downloadToFile(join(failing.dir, 'y')), (e: unknown) =>
+        e instanceof JobFailedError && e.message === `job ${retrieval.id} failed: the archive could not be read`);
+
+      const push = await v.pushToOss(pushed, 'oss-cn-hangzhou.aliyuncs.com', 'mybucket', 'restore/p.bin', { description: 'push' });
+      assert.equal(push.action, 'PushToOSS');
+      assert.equal(push.archiveId, pushed);
+      assert.equal(push.description, 'push');
+      assert.ok((await v.listJobs()).some((j) => j.id === push.id && j.action === 'PushToOSS'));
     } finally {
       await failing.close();
     }

@@ -3,11 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { MIB, treeEtag } from '../src/protocol/etag.js';
+import { MIB, combineTreeEtags, hashBuffer, treeEtag } from '../src/protocol/etag.js';
 import { OASError } from '../src/protocol/errors.js';
 import { OASAbortError, OASTransportError } from '../src/client/errors.js';
 import {
-  GIB, MAX_ARCHIVE_SIZE, calcPartSize, calcPieceSize, splitRanges, isPowerOfTwoMib, rangeLength,
+  GIB, MAX_ARCHIVE_SIZE, calcPartSize, calcPieceSize, splitRanges, isPowerOfTwoMib, isValidPartSize, rangeLength,
 } from '../src/ease/sizes.js';
 import { backoffDelay, isRetryable, withRetry } from '../src/ease/retry.js';
 import { planParts } from '../src/ease/uploader.js';
@@ -15,7 +15,7 @@ import { PartMismatchError, ChecksumMismatchError, TransferError } from '../src/
 import { ChunkReader } from '../src/ease/sources.js';
 import { runWorkers, sleep } from '../src/ease/abort.js';
 import { parseInventory } from '../src/ease/inventory.js';
-import { TreeEtagHasher, hashBytes } from '../src/ease/hashing.js';
+import { SubtreeFolder, TreeEtagHasher, hashBytes, treeEtagOfSubtrees, type Subtree } from '../src/ease/hashing.js';
 import { ProgressTracker } from '../src/ease/progress.js';
 import { toDate } from '../src/ease/model.js';
 import { pattern } from './helpers/pattern.js';
@@ -30,12 +30,19 @@ test('part size: default 64 MiB, grown to the smallest power of two keeping ≤ 
   assert.throws(() => calcPartSize(MAX_ARCHIVE_SIZE + 1), /larger than/);
 });
 
-test('part size: an explicit size must be 1 MiB × 2^k and need ≤ 10,000 parts', () => {
+test('part size: an explicit size is any multiple of 1 MiB from 1 MiB to 4 GiB needing ≤ 10,000 parts', () => {
   assert.equal(calcPartSize(10 * MIB, MIB), MIB);
   assert.equal(calcPartSize(undefined, 2 * MIB), 2 * MIB);
-  for (const bad of [0, MIB - 1, 3 * MIB, 96 * MIB, 8 * GIB, 1.5]) assert.throws(() => calcPartSize(10 * MIB, bad), /1 MiB × 2\^k/, String(bad));
+  // Not only powers of two: oascmd -p 96M, 3M, 4G - 1M.
+  for (const ok of [3 * MIB, 96 * MIB, 100 * MIB, 4 * GIB - MIB, 4 * GIB]) assert.equal(calcPartSize(10 * MIB, ok), ok, String(ok));
+  assert.equal(calcPartSize(undefined, 96 * MIB), 96 * MIB);
+  for (const bad of [0, -MIB, MIB - 1, MIB + 1, 96 * MIB + 512, 4 * GIB + MIB, 8 * GIB, 1.5, NaN]) {
+    assert.throws(() => calcPartSize(10 * MIB, bad), /part size must be a multiple of 1 MiB from 1 MiB to 4 GiB/, String(bad));
+    assert.equal(isValidPartSize(bad), false, String(bad));
+  }
   assert.throws(() => calcPartSize(10_000 * MIB + 1, MIB), /10001 parts.*at most 10000/);
   assert.equal(calcPartSize(10_000 * MIB, MIB), MIB);
+  assert.throws(() => calcPartSize(10_000 * 3 * MIB + 1, 3 * MIB), /10001 parts/);
 });
 
 test('power-of-two MiB sizes', () => {
@@ -236,6 +243,39 @@ test('tree etag hasher matches the protocol on the spec vectors', async () => {
   assert.deepEqual(sums, { etag: '4C28640DC8DF1933AAEA192100D50AE0', treeEtag: 'DC4530AD763DB8493C5BD3A6A2650CA3', size: 5 * MIB });
   const big = await hashBytes(pattern(10 * MIB + 7));
   assert.equal(big.treeEtag, 'CF0DA8B83FD87A5261D1B4B1E0D43BDF');
+});
+
+/** Folds `data` in parts of `partSize` the way the uploader does, in any part order. */
+function subtreesOf(data: Buffer, partSize: number): Subtree[][] {
+  const parts: Subtree[][] = [];
+  for (let start = 0; start < data.length; start += partSize) {
+    const folder = new SubtreeFolder(start / MIB);
+    const part = data.subarray(start, Math.min(start + partSize, data.length));
+    for (let at = 0; at < part.length; at += MIB) folder.push(hashBuffer(part.subarray(at, at + MIB)).etag);
+    parts.push(folder.nodes);
+  }
+  return parts;
+}
+
+test('archive tree etag from part subtrees: any MiB-multiple part size gives the whole-data tree etag (spec §3.4)', () => {
+  // The spec's table: 10 MiB + 7 in 3 MiB parts combines to 22A6…, the data's tree etag is CF0D….
+  const data = pattern(10 * MIB + 7);
+  const parts = subtreesOf(data, 3 * MIB);
+  assert.equal(parts.length, 4);
+  const partEtags = splitRanges(data.length, 3 * MIB).map((r) => treeEtag(data.subarray(r.start, r.end + 1)));
+  assert.equal(combineTreeEtags(partEtags), '22A6C28BB2DB230C9A96FA49A21B68E9');
+  assert.equal(treeEtagOfSubtrees(parts.flat()), 'CF0DA8B83FD87A5261D1B4B1E0D43BDF');
+  // A part at leaf 3 of 3 leaves: leaf 3 alone (a right child), then 4-5 as one subtree.
+  assert.deepEqual(parts[1]!.map(({ first, level }) => [first, level]), [[3, 0], [4, 1]]);
+  // Every shape against the tree over all leaves, including power-of-two sizes (one subtree each).
+  for (const [size, partMib] of [[MIB, 1], [7 * MIB, 3], [13 * MIB + 1, 5], [16 * MIB, 6], [17 * MIB - 3, 7], [12 * MIB, 4], [9 * MIB + 9, 2]] as const) {
+    const d = pattern(size, partMib);
+    const nodes = subtreesOf(d, partMib * MIB);
+    assert.equal(treeEtagOfSubtrees(nodes.flat()), treeEtag(d), `${size} in ${partMib} MiB parts`);
+    if (isPowerOfTwoMib(partMib * MIB)) assert.ok(nodes.slice(0, -1).every((n) => n.length === 1), `${partMib} MiB parts are single subtrees`);
+  }
+  assert.equal(treeEtagOfSubtrees([]), '');
+  assert.throws(() => treeEtagOfSubtrees([parts[0]!, parts[2]!].flat()), /does not follow/);
 });
 
 test('inventory parsing', () => {

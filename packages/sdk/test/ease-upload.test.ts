@@ -3,15 +3,18 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile, open } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { MIB, hashBuffer } from '../src/protocol/etag.js';
+import { MIB, combineTreeEtags, hashBuffer, treeEtag } from '../src/protocol/etag.js';
 import { OASError } from '../src/protocol/errors.js';
 import { Vault } from '../src/ease/vault.js';
 import { callOk } from '../src/ease/call.js';
 import { PartMismatchError } from '../src/ease/errors.js';
 import type { SeenRequest } from './helpers/fault-proxy.js';
-import { startTestServer, type TestServer } from './helpers/ease-server.js';
+import { startTestServer, KEY_ID, KEY_SECRET, type TestServer } from './helpers/ease-server.js';
+import { OASAPI } from '../src/client/api.js';
 import { pattern } from './helpers/pattern.js';
 
 const FAST_RETRY = { baseDelayMs: 1, maxDelayMs: 5 };
@@ -93,9 +96,164 @@ describe('single and multipart uploads', () => {
     await assert.rejects(vault.uploadArchive(path), /zero-byte/);
   });
 
-  test('an explicit part size must be 1 MiB × 2^k', async () => {
+  test('an explicit part size must be a multiple of 1 MiB from 1 MiB to 4 GiB', async () => {
     const { path } = await localFile(3 * MIB);
-    await assert.rejects(vault.uploadArchive(path, { ...SMALL, partSize: 3 * MIB }), /1 MiB × 2\^k/);
+    const { api, proxy } = await t.proxied();
+    const v = await Vault.getById(api, vault.id);
+    for (const bad of [MIB + 1, MIB / 2, 5 * 1024 * MIB]) {
+      await assert.rejects(v.uploadArchive(path, { ...SMALL, partSize: bad }), (e: unknown) =>
+        e instanceof RangeError && /part size must be a multiple of 1 MiB from 1 MiB to 4 GiB/.test(e.message), String(bad));
+    }
+    assert.equal(proxy.count('POST'), 0, 'refused before any request');
+  });
+});
+
+describe('part sizes that are not 1 MiB × 2^k', () => {
+  /** The x-oas-tree-etag of each complete request that went through the proxy. */
+  const completes = (requests: SeenRequest[]) =>
+    requests.filter((r) => r.method === 'POST' && /\/multipart-uploads\/[0-9A-F]{32}$/.test(r.url)).map((r) => String(r.headers['x-oas-tree-etag']));
+
+  test('3 MiB parts from a file: complete carries the combined part tree etags, the result is the archive\'s tree etag', async () => {
+    // The spec's §3.4 example: 10 MiB + 7 in 3 MiB parts.
+    const { path, data } = await localFile(10 * MIB + 7);
+    const { api, proxy } = await t.proxied();
+    const v = await Vault.getById(api, vault.id);
+    const result = await v.uploadArchive(path, { ...SMALL, partSize: 3 * MIB, concurrency: 3 });
+    assert.equal(result.parts, 4);
+    assert.deepEqual(completes(proxy.requests), ['22A6C28BB2DB230C9A96FA49A21B68E9']);
+    assert.equal(result.treeEtag, 'CF0DA8B83FD87A5261D1B4B1E0D43BDF');
+    assert.equal(result.treeEtag, hashBuffer(data).treeEtag);
+    await assertArchive(vault, result.archiveId, data);
+    // Range retrieval and verified download work as for any archive.
+    const job = await (await vault.retrieveArchive(result.archiveId)).wait({ pollInterval: 20 });
+    assert.equal(job.treeEtag, result.treeEtag);
+  });
+
+  test('5 MiB parts from a stream of unknown length', async () => {
+    const data = pattern(23 * MIB + 3, 2);
+    const result = await vault.uploadArchive(Readable.from(generate(data, 300_000)), { ...SMALL, partSize: 5 * MIB });
+    assert.equal(result.parts, 5);
+    assert.equal(result.treeEtag, hashBuffer(data).treeEtag);
+    await assertArchive(vault, result.archiveId, data);
+  });
+
+  test('resume of a 3 MiB-part upload checks and folds the parts already there; complete alone asks the server', async () => {
+    const { path, data } = await localFile(13 * MIB + 1, 7);
+    const controller = new AbortController();
+    let uploadId = '';
+    let puts = 0;
+    const { api } = await t.proxied((req) => {
+      if (req.method === 'PUT' && ++puts === 3) controller.abort();
+      return { kind: 'pass' };
+    });
+    const v = await Vault.getById(api, vault.id);
+    await assert.rejects(v.uploadArchive(path, { ...SMALL, partSize: 3 * MIB, concurrency: 1, signal: controller.signal, onUploadId: (id) => { uploadId = id; } }),
+      { name: 'AbortError' });
+    const result = await vault.uploadArchive(path, { ...SMALL, partSize: 3 * MIB, uploadId });
+    assert.ok(result.partsReused && result.partsReused >= 2, `reused ${result.partsReused}`);
+    assert.equal(result.treeEtag, treeEtag(data));
+    await assertArchive(vault, result.archiveId, data);
+
+    // Parts put by hand, then only complete() through an Uploader that hashed nothing.
+    const byHand = await vault.initiateUploader({ partSize: 3 * MIB });
+    const partEtags: string[] = [];
+    for (let start = 0; start < data.length; start += 3 * MIB) {
+      const part = data.subarray(start, Math.min(start + 3 * MIB, data.length));
+      const sums = hashBuffer(part);
+      partEtags.push(sums.treeEtag);
+      (await callOk(t.api.postMultipart(vault.id, byHand.id, part, `${start}-${start + part.length - 1}`, sums.etag, sums.treeEtag))).dispose();
+    }
+    const counting = await t.proxied();
+    const recovered = await (await Vault.getById(counting.api, vault.id)).recoverUploader(byHand.id);
+    const done = await recovered.complete(data.length);
+    assert.deepEqual(completes(counting.proxy.requests), [combineTreeEtags(partEtags)]);
+    assert.notEqual(combineTreeEtags(partEtags), treeEtag(data));
+    assert.equal(done.treeEtag, treeEtag(data));
+    assert.equal(counting.proxy.count('GET', (r) => r.url.includes(`/archives/${done.archiveId}`)), 1);
+  });
+});
+
+/**
+ * A proxy that holds every PUT until `gate` of them are waiting at once, then lets them
+ * all through (and everything after). It only opens if the client really sends `gate`
+ * parts in parallel (otherwise the upload stalls and the test's timeout reports it);
+ * `onFull` runs at that moment, while the uploader can do nothing else.
+ */
+async function startGateProxy(port: number, gate: number, onFull: () => void): Promise<{ port: number; close(): Promise<void> }> {
+  const held: Array<() => void> = [];
+  let open = false;
+  const agent = new http.Agent({ keepAlive: false });
+  const server = http.createServer((req, res) => {
+    const forward = (): void => {
+      const up = http.request({ host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers, agent }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    };
+    if (open || req.method !== 'PUT') return forward();
+    held.push(forward);
+    if (held.length === gate) {
+      onFull();
+      open = true;
+      for (const go of held) go();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      agent.destroy();
+    },
+  };
+}
+
+describe('parallelism and memory', () => {
+  test('parts go up `concurrency` at a time, and a stream is read no further ahead than part size × concurrency', { timeout: 120_000 }, async () => {
+    const data = pattern(12 * MIB + 5, 8);
+    const chunk = 64 * 1024;
+    let read = 0;
+    async function* counting(): AsyncGenerator<Uint8Array> {
+      for await (const c of generate(data, chunk)) {
+        read += c.length;
+        yield c;
+      }
+    }
+    let readWhenFull = -1;
+    const gate = await startGateProxy(t.server.port, 4, () => { readWhenFull = read; });
+    const api = new OASAPI('127.0.0.1', KEY_ID, KEY_SECRET, { port: gate.port });
+    try {
+      const v = await Vault.getById(api, vault.id);
+      const result = await v.uploadArchive(counting(), { partSize: 2 * MIB, singleUploadThreshold: MIB, concurrency: 4, retry: FAST_RETRY });
+      // Four parts were in flight together (the gate opened), and at that moment the
+      // stream had been read only into the four part buffers.
+      assert.ok(readWhenFull >= 4 * 2 * MIB, `read ${readWhenFull}`);
+      assert.ok(readWhenFull <= 4 * 2 * MIB + chunk, `read ahead: ${readWhenFull} bytes with 4 parts of 2 MiB in flight`);
+      assert.equal(result.parts, 7);
+      await assertArchive(vault, result.archiveId, data);
+    } finally {
+      api.close();
+      await gate.close();
+    }
+  });
+
+  test('file parts go up in parallel too (default concurrency 4)', { timeout: 120_000 }, async () => {
+    const { path, data } = await localFile(9 * MIB);
+    let full = false;
+    const gate = await startGateProxy(t.server.port, 4, () => { full = true; });
+    const api = new OASAPI('127.0.0.1', KEY_ID, KEY_SECRET, { port: gate.port });
+    try {
+      const result = await (await Vault.getById(api, vault.id)).uploadArchive(path, SMALL);
+      assert.equal(full, true);
+      assert.equal(result.parts, 9);
+      await assertArchive(vault, result.archiveId, data);
+    } finally {
+      api.close();
+      await gate.close();
+    }
   });
 });
 

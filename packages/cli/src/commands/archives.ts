@@ -46,7 +46,7 @@ async function postArchive(s: Session, [address, path, etagArg, treeEtagArg]: st
     treeEtag ??= sums.treeEtag;
   }
   const api = await s.api();
-  const progress = startProgress(s.out, 'upload', size, { minBarTotal: BAR_MIN });
+  const progress = startProgress(s.out, 'upload', size, { minBarTotal: BAR_MIN, summary: 'uploaded' });
   let archiveId: string | undefined;
   try {
     const body = countingFileStream(path!, 0, size - 1, progress, s.signal);

@@ -1,11 +1,7 @@
 // fetch/fetchjoboutput: waits for the job if asked, then the SDK's verified, parallel,
-// resumable Job.downloadToFile (or, for --start/--size, one ranged request).
+// resumable Job.downloadToFile (of the whole output, or of --start/--size).
 import type { Command } from 'commander';
-import { callOk, Job, ChecksumMismatchError, TreeEtagHasher, downloadTempPaths } from '@oas/sdk';
-import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Job, ChecksumMismatchError, downloadTempPaths } from '@oas/sdk';
 import { parseVaultAddress } from '../address.js';
 import { examples, type Runner, type Runtime } from '../command.js';
 import { CliError, UsageError, isAbort } from '../errors.js';
@@ -31,7 +27,7 @@ async function fetch(s: Session, runtime: Runtime, [address, jobId, localFile]: 
   const length = optionalSize(opts.size, '--size');
   if (length === 0) throw new UsageError('bad --size 0: nothing to download');
   const concurrency = opts.concurrency === undefined ? undefined : parseCount(opts.concurrency, '--concurrency');
-  const interval = parseInterval(opts.interval, 30_000);
+  const interval = parseInterval(opts.interval);
   const vaultId = await s.vaultId(vault);
   const api = await s.api();
   const job = await Job.get(api, vaultId, jobId!, { signal: s.signal });
@@ -45,6 +41,17 @@ async function fetch(s: Session, runtime: Runtime, [address, jobId, localFile]: 
   }
   await waitForJob(s, job, interval);
 
+  const total = job.outputSize ?? undefined;
+  const ranged = start !== undefined || length !== undefined;
+  let range: { start: number; end: number } | undefined;
+  if (ranged) {
+    if (job.action === 'InventoryRetrieval') throw new UsageError('--start/--size apply to archive retrievals; an inventory downloads whole');
+    const from = start ?? 0;
+    const size = length ?? (total ?? 0) - from;
+    if (size <= 0) throw new UsageError(`bad --start ${from}: the output has only ${total} bytes`);
+    range = { start: from, end: from + size - 1 };
+  }
+
   if (!opts.force && (await exists(localFile!))) {
     if (!runtime.stdin.isTTY) throw new CliError(`${localFile} exists: pass -f to overwrite it`);
     if (!(await confirm(`Output file ${localFile} exists. Do you wish to overwrite it?`, runtime.stdin, runtime.stderr, s.signal))) {
@@ -53,25 +60,21 @@ async function fetch(s: Session, runtime: Runtime, [address, jobId, localFile]: 
     }
   }
 
-  const total = job.outputSize ?? undefined;
-  const progress = startProgress(s.out, 'download', total, { minBarTotal: BAR_MIN });
+  const progress = startProgress(s.out, 'download', range ? range.end - range.start + 1 : total, { minBarTotal: BAR_MIN, summary: 'downloaded' });
   try {
-    if (start !== undefined || length !== undefined) {
-      const from = start ?? 0;
-      const size = length ?? (total ?? 0) - from;
-      if (size <= 0) throw new UsageError(`bad --start ${from}: the output has only ${total} bytes`);
-      const r = await fetchRange(s, job, localFile!, from, from + size - 1, (done) => progress.update(done, size));
-      progress.stop(true);
-      s.out.result({ JobId: job.id, File: localFile, Size: r.size, RangeInBytes: `${from}-${from + size - 1}`, TreeEtag: r.treeEtag, Verified: r.verified },
-        () => s.out.line('Download job output success'));
-      return;
-    }
     const r = await job.downloadToFile(localFile!, {
-      concurrency, signal: s.signal, overwrite: true, onProgress: ({ done, total: t }) => progress.update(done, t ?? undefined),
+      concurrency, signal: s.signal, overwrite: true, range, onProgress: ({ done, total: t }) => progress.update(done, t ?? undefined),
     });
     progress.stop(true);
-    const verified = { full: 'verified against the job\'s tree etag', pieces: 'every piece verified', none: 'no checksum to verify against' }[r.verified];
-    s.out.result({ JobId: job.id, File: r.path, Size: r.size, TreeEtag: r.treeEtag, Verified: r.verified, PiecesReused: r.piecesReused }, () => {
+    const verified = {
+      full: 'verified against the job\'s tree etag',
+      pieces: range ? 'every piece verified' : 'every piece verified (the job has no tree etag for the whole)',
+      none: 'no checksum to verify against',
+    }[r.verified];
+    s.out.result({
+      JobId: job.id, File: r.path, Size: r.size, ...(range ? { RangeInBytes: `${range.start}-${range.end}` } : {}),
+      TreeEtag: r.treeEtag, Verified: r.verified, PiecesReused: r.piecesReused,
+    }, () => {
       s.out.note(`${shortSize(r.size)} written to ${r.path}, ${verified}${r.piecesReused ? ` (${r.piecesReused} pieces kept from before)` : ''}`);
       s.out.line('Download job output success');
     });
@@ -81,37 +84,8 @@ async function fetch(s: Session, runtime: Runtime, [address, jobId, localFile]: 
       s.out.important(`Download interrupted; verified pieces are kept in ${downloadTempPaths(localFile!).temp}. Run the same command again to resume.`);
     }
     if (e instanceof ChecksumMismatchError) throw new CliError(`download failed verification: ${e.message}`);
-    throw e;
-  }
-}
-
-/**
- * `--start/--size`: one ranged request of the output (as the official fetch does), written
- * to a temp file and renamed into place; checked against the x-oas-tree-etag it came with.
- */
-async function fetchRange(s: Session, job: Job, path: string, start: number, end: number,
-  onProgress: (done: number) => void): Promise<{ size: number; treeEtag: string; verified: 'pieces' | 'none' }> {
-  const response = await callOk(job.api.fetchJobOutput(job.vaultId, job.id, `bytes=${start}-${end}`, { signal: s.signal }));
-  const expected = response.getHeader('x-oas-tree-etag')?.trim().toUpperCase();
-  const hasher = new TreeEtagHasher();
-  let done = 0;
-  const temp = downloadTempPaths(path).temp;
-  try {
-    await pipeline(response.body, new Transform({
-      transform(chunk: Buffer, _enc, callback) {
-        hasher.update(chunk);
-        done += chunk.length;
-        onProgress(done);
-        callback(null, chunk);
-      },
-    }), createWriteStream(temp), { signal: s.signal });
-    if (done !== end - start + 1) throw new CliError(`the server sent ${done} bytes for range ${start}-${end}`);
-    const treeEtag = hasher.digest();
-    if (expected && expected !== treeEtag) throw new CliError(`range ${start}-${end} has tree etag ${treeEtag}, the server's x-oas-tree-etag says ${expected}`);
-    await rename(temp, path);
-    return { size: done, treeEtag, verified: expected ? 'pieces' : 'none' };
-  } catch (e) {
-    await rm(temp, { force: true });
+    // The SDK checks a range against the output and the server's alignment rule.
+    if (e instanceof RangeError && range) throw new UsageError(`bad --start/--size: ${e.message}`);
     throw e;
   }
 }
@@ -120,9 +94,9 @@ export function registerFetchCommand(program: Command, run: Runner, runtime: Run
   const fe = program.command('fetch').alias('fetchjoboutput').argument('<vault>', 'oas://vault-name')
     .argument('<job_id>', 'job id createjob printed').argument('<local_file>', 'where to write the output')
     .option('--wait', 'wait for the job to finish first (otherwise an unfinished job just says so)')
-    .option('--interval <seconds>', 'with --wait: seconds between status checks (default 30)')
+    .option('--interval <seconds>', 'with --wait: seconds between status checks (default: 1, doubling up to 30)')
     .option('--start <offset>', 'download only from this byte of the output (a multiple of 1 MiB)')
-    .option('--size <size>', 'download only this many bytes')
+    .option('--size <size>', 'download only this many bytes (to a multiple of 1 MiB, or to the end)')
     .option('-f, --force', 'overwrite local_file if it exists')
     .option('--concurrency <n>', 'pieces in flight at once (default 4)')
     .summary('download a job\'s output (verified, parallel, resumable)')
@@ -130,7 +104,9 @@ export function registerFetchCommand(program: Command, run: Runner, runtime: Run
       + 'unfinished job only prints a message (exit status 0), like the official tool. The archive '
       + 'output comes down in parallel pieces, each checked against its tree etag, the whole file '
       + 'against the job\'s tree etag; it is written to local_file.oasdownload and renamed into place '
-      + 'only when complete and verified. Run the same command again after an interruption to resume.')
+      + 'only when complete and verified. Run the same command again after an interruption to resume. '
+      + '--start/--size download part of the output the same way. A failed job is an error (exit 1) '
+      + 'with the job\'s status message.')
     .action(run<FetchOpts>((s, args, opts) => fetch(s, runtime, args, opts)));
   examples(fe, [
     ['oascmd fetch oas://backup 6D2F... disk.img', 'download if the job is done'],

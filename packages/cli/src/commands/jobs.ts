@@ -18,8 +18,8 @@ export function printJob(s: Session, job: Record<string, unknown>): void {
 }
 
 /** `--interval` in seconds (fractions allowed) → milliseconds. */
-export function parseInterval(text: string | undefined, fallbackMs: number): number {
-  if (text === undefined) return fallbackMs;
+export function parseInterval(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
   const seconds = /^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) : NaN;
   if (!(seconds >= 0)) throw new UsageError(`bad --interval '${text}': expected a number of seconds`);
   return Math.round(seconds * 1000);
@@ -61,7 +61,15 @@ async function createJob(s: Session, [address, archiveId]: string[], opts: Creat
   });
 }
 
-async function cp(s: Session, [source, destination]: string[], opts: { osshost?: string; desc?: string }): Promise<void> {
+interface CpOpts {
+  osshost?: string;
+  desc?: string;
+  wait?: boolean;
+  interval?: string;
+}
+
+async function cp(s: Session, [source, destination]: string[], opts: CpOpts): Promise<void> {
+  const interval = parseInterval(opts.interval);
   let pull: boolean;
   if (isOssAddress(source!) && isOasAddress(destination!)) pull = true;
   else if (isOasAddress(source!) && isOssAddress(destination!)) pull = false;
@@ -77,6 +85,16 @@ async function cp(s: Session, [source, destination]: string[], opts: { osshost?:
   const job = pull
     ? await vault.pullFromOss(ossHost, oss.bucket, oss.object, { description, signal: s.signal })
     : await vault.pushToOss(oas.archiveId!, ossHost, oss.bucket, oss.object, { description, signal: s.signal });
+  if (opts.wait) {
+    // The id first (also with --json, on stderr), so the job can be followed if the wait is cut short.
+    s.out.important(`oss transfer job created, job ID: ${job.id}`);
+    await waitForJob(s, job, interval);
+    s.out.result(jobToWire(job), () => {
+      if (pull) s.out.line(`Archive ID: ${job.archiveId ?? ''}`);
+      else s.out.line(`Copied to oss://${ossText}`);
+    });
+    return;
+  }
   s.out.result(jobToWire(job), () => {
     s.out.line(`oss transfer job created, job ID: ${job.id}`);
     const tip = pull ? ' and retrieve corresponding Archive ID from job status' : '.';
@@ -109,9 +127,10 @@ async function listJob(s: Session, [address]: string[], opts: { marker?: string;
 }
 
 /** Waits for a job (telling about it on stderr); a failed job is a CliError with its message. */
-export async function waitForJob(s: Session, job: Job, intervalMs: number): Promise<void> {
+export async function waitForJob(s: Session, job: Job, intervalMs: number | undefined): Promise<void> {
   if (!job.completed) {
-    s.out.warn(`waiting for job ${job.id} (${job.action}, ${job.statusCode}); polling every ${intervalMs / 1000}s`);
+    const every = intervalMs === undefined ? 'from every 1s up to every 30s' : `every ${intervalMs / 1000}s`;
+    s.out.warn(`waiting for job ${job.id} (${job.action}, ${job.statusCode}); polling ${every}`);
     try {
       await job.wait({ pollInterval: intervalMs, signal: s.signal });
     } catch (e) {
@@ -122,7 +141,7 @@ export async function waitForJob(s: Session, job: Job, intervalMs: number): Prom
 }
 
 async function wait(s: Session, [address, jobId]: string[], opts: { interval?: string }): Promise<void> {
-  const interval = parseInterval(opts.interval, 30_000);
+  const interval = parseInterval(opts.interval);
   const vault = await s.vault(parseVaultAddress(address!).vault);
   const job = await vault.getJob(jobId!, { signal: s.signal });
   let failure: unknown;
@@ -159,12 +178,16 @@ export function registerJobCommands(program: Command, run: Runner): void {
     .argument('<destination>', 'oas://vault-name, or oss://bucket/object')
     .option('--osshost <host>', 'OSS endpoint (default: osshost of the credentials file, then host of ~/.osscredentials)')
     .option('--desc <description>', 'job description (default: "copy from/to bucket/object")')
+    .option('--wait', 'wait for the copy to finish; a pull then prints the new Archive ID')
+    .option('--interval <seconds>', 'with --wait: seconds between status checks (default: 1, doubling up to 30)')
     .summary('copy between OSS and OAS (a pull or push job)')
     .description('Start a job that copies an OSS object into a new archive (pull-from-oss), or an archive '
-      + 'to an OSS object (push-to-oss). The copy happens on the service; follow it with getjobdesc/wait.')
-    .action(run(cp));
+      + 'to an OSS object (push-to-oss). The copy happens on the service; follow it with getjobdesc/wait, '
+      + 'or pass --wait (exit status 1 with the job\'s status message if the copy fails).')
+    .action(run<CpOpts>(cp));
   examples(cpCmd, [['oascmd cp oss://mybucket/dir/obj.bin oas://photos --osshost oss-cn-hangzhou.aliyuncs.com', 'pull into a new archive'],
-    ['oascmd cp oas://photos/0E3F... oss://mybucket/restore.bin', 'push an archive to OSS']]);
+    ['oascmd cp oas://photos/0E3F... oss://mybucket/restore.bin', 'push an archive to OSS'],
+    ['oascmd cp oss://mybucket/obj.bin oas://photos --wait --interval 10', 'prints: Archive ID: ... once copied']]);
 
   const gj = program.command('getjobdesc').argument('<vault>', 'oas://vault-name').argument('<job_id>', 'job id createjob printed')
     .summary('describe a job').description('Print the 14 fields of a job: status, archive, sizes, tree etags, range, dates.')
@@ -177,7 +200,7 @@ export function registerJobCommands(program: Command, run: Runner): void {
   examples(lj, [['oascmd listjob oas://photos', ''], ['oascmd listjob oas://photos --limit 5 --json', '']]);
 
   const w = program.command('wait').argument('<vault>', 'oas://vault-name').argument('<job_id>', 'job to wait for')
-    .option('--interval <seconds>', 'seconds between status checks (default 30)')
+    .option('--interval <seconds>', 'seconds between status checks (default: 1, doubling up to 30)')
     .summary('wait until a job has finished')
     .description('Poll a job until it completes, then print it. Exit status 1 if the job failed.')
     .action(run(wait));

@@ -68,7 +68,7 @@ async function postMpart(s: Session, [address, uploadId, path, startText, endTex
   }
   const vaultId = await s.vaultId(vault);
   const api = await s.api();
-  const progress = startProgress(s.out, 'upload', length, { minBarTotal: BAR_MIN });
+  const progress = startProgress(s.out, 'upload', length, { minBarTotal: BAR_MIN, summary: 'uploaded' });
   try {
     const body = countingFileStream(path!, start, end, progress, s.signal);
     (await callOk(api.postMultipartFromReader(vaultId, uploadId!, body, length, `${start}-${end}`, etag, treeEtag, { signal: s.signal }))).dispose();
@@ -127,7 +127,7 @@ export function registerMultipartCommands(program: Command, run: Runner): void {
   const cm = program.command('createmupload').argument('<vault>', 'oas://vault-name').argument('<part_size>', 'part size, e.g. 64M')
     .option('--desc <description>', 'archive description').summary('start a multipart upload')
     .description('Start a multipart upload and print its id. Every part but the last must be exactly part_size '
-      + 'bytes; this server accepts 1 MiB x 2^k up to 4 GiB (32M, 64M, 128M...).')
+      + 'bytes: a multiple of 1 MiB from 1M to 4G (32M, 64M, 96M...).')
     .action(run(createMupload));
   examples(cm, [['oascmd createmupload oas://photos 64M --desc "disk image"', 'prints: MultiPartUpload ID: 0C7A...']]);
 
@@ -153,7 +153,10 @@ export function registerMultipartCommands(program: Command, run: Runner): void {
 
   const cp = program.command('completemupload').argument('<vault>', 'oas://vault-name').argument('<upload_id>', 'multipart upload id')
     .argument('<size>', 'size of the whole archive').argument('<tree_etag>', 'tree etag of the whole file (fileetag prints it)')
-    .summary('finish a multipart upload').description('Complete a multipart upload once every part is uploaded; prints the archive id.')
+    .summary('finish a multipart upload')
+    .description('Complete a multipart upload once every part is uploaded; prints the archive id. tree_etag is the '
+      + 'parts\' tree etags combined (spec 3.4); with parts of 1 MiB x 2^k (32M, 64M...) that is the whole file\'s '
+      + 'tree etag, as fileetag prints it.')
     .action(run(completeMupload));
   examples(cp, [['oascmd completemupload oas://photos 0C7A... 209715200 5E863328970BD2F6C6CE6C8CEA5AEB59', 'prints: Archive ID: ...']]);
 

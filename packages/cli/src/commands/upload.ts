@@ -42,7 +42,7 @@ async function upload(s: Session, runtime: Runtime, [address, path, uploadId]: s
   let currentId = uploadId;
   const resumeHint = (id: string): string => `    oascmd upload ${shellWord(address!)} ${stdin ? '<file with the same bytes>' : shellWord(path!)} ${id}`;
 
-  const progress = startProgress(s.out, 'upload', size, { minBarTotal: BAR_MIN });
+  const progress = startProgress(s.out, 'upload', size, { minBarTotal: BAR_MIN, summary: 'uploaded' });
   let result: UploadResult;
   try {
     result = await uploadArchive(api, vaultId, stdin ? runtime.stdin : path!, {
@@ -80,7 +80,7 @@ export function registerUploadCommand(program: Command, run: Runner, runtime: Ru
   const up = program.command('upload').argument('<vault>', 'oas://vault-name')
     .argument('<file>', 'file to upload, or - for standard input')
     .argument('[uploadid]', 'MultiPartUpload ID of an interrupted upload to resume')
-    .option('-p, --part-size <size>', 'multipart part size: 1 MiB x 2^k, e.g. 32M, 64M (default 64M, grown for huge files)')
+    .option('-p, --part-size <size>', 'multipart part size: a multiple of 1 MiB up to 4G, e.g. 32M, 64M, 96M (default 64M, grown for huge files)')
     .option('--desc <description>', 'archive description (default: the file name, first 128 characters)')
     .option('--concurrency <n>', 'parts in flight at once (default 4); memory is about part size x this')
     .summary('upload a file of any size (parallel, resumable)')
@@ -89,12 +89,14 @@ export function registerUploadCommand(program: Command, run: Runner, runtime: Ru
       + 'each with its checksums, retried on network errors and 5xx. The MultiPartUpload ID is printed '
       + 'as soon as it exists: if the upload is interrupted (Ctrl-C, a crash, the network), run the '
       + 'same command with that id to resume; parts already on the server are checked against the '
-      + 'file and only the missing ones are sent. Prints the archive id at the end.')
+      + 'file and only the missing ones are sent. Prints the archive id at the end, and on stderr how '
+      + 'long the upload took (uploaded 2.0 GiB in 14.5 s (141 MiB/s)).')
     .action(run<UploadOpts>((s, args, opts) => upload(s, runtime, args, opts)));
   examples(up, [
     ['oascmd upload oas://backup disk.img', 'prints: MultiPartUpload ID: ... then Archive ID: ...'],
     ['oascmd upload oas://backup disk.img 0C7A3B...', 'resume that upload after an interruption'],
     ['oascmd upload oas://backup disk.img -p 256M --concurrency 8', 'bigger parts, more in flight'],
+    ['oascmd upload oas://backup disk.img -p 96M', 'any multiple of 1 MiB works as a part size'],
     ['tar c photos/ | oascmd upload oas://backup - --desc "photos.tar"', 'from standard input'],
     ['oascmd upload oas://backup disk.img --json', '{"ArchiveId": ..., "TreeEtag": ..., ...}'],
   ]);

@@ -11,8 +11,8 @@
 import { constants } from 'node:fs';
 import { access, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { combineTreeEtags } from '../protocol/etag.js';
-import type { ByteRange } from '../protocol/ranges.js';
+import { MIB, combineTreeEtags } from '../protocol/etag.js';
+import { parseRange, type ByteRange } from '../protocol/ranges.js';
 import { isAbortError, abortError, runWorkers, throwIfAborted } from './abort.js';
 import { callOk } from './call.js';
 import { ChecksumMismatchError, JobStateError, TransferError } from './errors.js';
@@ -32,6 +32,13 @@ export interface DownloadOptions {
   retry?: RetryOptions;
   /** Replace an existing file at `path` (default false: an existing file is an error). */
   overwrite?: boolean;
+  /**
+   * Only these bytes of the output (archive retrievals), inclusive and relative to the
+   * output: start a multiple of 1 MiB, end + 1 a multiple of 1 MiB or the output's end
+   * (the server's rule). The file then holds just that range; each piece is still
+   * verified against its x-oas-tree-etag, and the download resumes like a whole one.
+   */
+  range?: ByteRange | string;
 }
 
 export interface DownloadResult {
@@ -41,8 +48,10 @@ export interface DownloadResult {
   treeEtag: string;
   /**
    * What was verified: 'full' = the whole file against the job's TreeEtag (and every piece
-   * against its x-oas-tree-etag); 'pieces' = every piece against its header, but the job
-   * has no TreeEtag (range not tree-hash aligned); 'none' = the server sent no checksums.
+   * against its x-oas-tree-etag); 'pieces' = every piece against its header, but there is
+   * no whole-file value to compare with (the job has no TreeEtag because its range is not
+   * tree-hash aligned, or `range` asked for part of the output); 'none' = the server sent
+   * no checksums.
    */
   verified: 'full' | 'pieces' | 'none';
   piecesFetched: number;
@@ -66,6 +75,8 @@ interface DownloadState {
   vaultId: string;
   jobId: string;
   size: number;
+  /** Where the file starts in the job's output (`range`). */
+  offset: number;
   pieceSize: number;
   jobTreeEtag: string | null;
   /** Verified pieces by start offset. */
@@ -79,17 +90,42 @@ export async function downloadJobOutput(job: Job, path: string, options: Downloa
   if (!options.overwrite && (await exists(path))) {
     throw Object.assign(new Error(`${path} already exists (pass overwrite: true to replace it)`), { code: 'EEXIST' });
   }
-  return job.action === 'InventoryRetrieval' ? downloadWhole(job, path, options) : downloadPieces(job, path, options);
+  if (job.action === 'InventoryRetrieval') {
+    if (options.range !== undefined) throw new RangeError('range applies to archive retrievals; an inventory downloads whole');
+    return downloadWhole(job, path, options);
+  }
+  return downloadPieces(job, path, options);
+}
+
+/** `range` checked against the output's size and the server's alignment rule; null for the whole output. */
+function outputRange(range: ByteRange | string | undefined, outputSize: number): ByteRange | null {
+  if (range === undefined) return null;
+  const r = typeof range === 'string' ? parseRange(range) : range;
+  const text = typeof range === 'string' ? range : `${range.start}-${range.end}`;
+  if (!r || !Number.isSafeInteger(r.start) || !Number.isSafeInteger(r.end) || r.start < 0 || r.end < r.start) {
+    throw new RangeError(`range must be start-end with 0 <= start <= end, got ${JSON.stringify(text)}`);
+  }
+  if (r.end >= outputSize) throw new RangeError(`range ${text} ends past the job's output (${outputSize} bytes)`);
+  if (r.start % MIB !== 0) throw new RangeError(`range ${text} must start at a multiple of 1 MiB`);
+  if ((r.end + 1) % MIB !== 0 && r.end !== outputSize - 1) {
+    throw new RangeError(`range ${text} must end just before a multiple of 1 MiB, or at the end of the output (${outputSize - 1})`);
+  }
+  return r.start === 0 && r.end === outputSize - 1 ? null : r;
 }
 
 async function downloadPieces(job: Job, path: string, options: DownloadOptions): Promise<DownloadResult> {
-  const size = job.outputSize;
-  if (size === null) throw new JobStateError(job.id, `job ${job.id} does not say how large its output is`);
+  const outputSize = job.outputSize;
+  if (outputSize === null) throw new JobStateError(job.id, `job ${job.id} does not say how large its output is`);
+  const range = outputRange(options.range, outputSize);
+  const offset = range?.start ?? 0;
+  const size = range ? rangeLength(range) : outputSize;
+  // Only the whole output can be checked against the job's TreeEtag.
+  const wholeEtag = range ? null : job.treeEtag;
   const pieceSize = calcPieceSize(size, options.pieceSize);
-  const pieces = splitRanges(size, pieceSize);
+  const pieces = splitRanges(size, pieceSize, offset);
   const { temp, state: statePath } = downloadTempPaths(path);
   const fresh: DownloadState = {
-    version: 1, vaultId: job.vaultId, jobId: job.id, size, pieceSize, jobTreeEtag: job.treeEtag, pieces: {},
+    version: 1, vaultId: job.vaultId, jobId: job.id, size, offset, pieceSize, jobTreeEtag: job.treeEtag, pieces: {},
   };
   const previous = await loadState(statePath, fresh, temp);
   const file = await open(temp, previous ? 'r+' : 'w');
@@ -106,13 +142,13 @@ async function downloadPieces(job: Job, path: string, options: DownloadOptions):
     const progress = new ProgressTracker(size, options.onProgress);
     const saver = new StateSaver(statePath, state);
     let reused = 0;
-    if (previous) reused = await recheckPieces(temp, pieces, previous, state, progress, options);
+    if (previous) reused = await recheckPieces(temp, offset, pieces, previous, state, progress, options);
     const todo = pieces.filter((p) => !state.pieces[p.start]);
     let cursor = 0;
     await runWorkers(Math.min(Math.max(1, options.concurrency ?? 4), Math.max(1, todo.length)), options.signal, async (signal) => {
       for (let range = todo[cursor++]; range; range = todo[cursor++]) {
         const piece = range;
-        const record = await withRetry(() => fetchPiece(job, file, piece, progress, signal), options.retry, signal, 'downloadToFile');
+        const record = await withRetry(() => fetchPiece(job, file, offset, piece, progress, signal), options.retry, signal, 'downloadToFile');
         state.pieces[piece.start] = record;
         progress.finish(piece.start, rangeLength(piece));
         await saver.save();
@@ -122,35 +158,40 @@ async function downloadPieces(job: Job, path: string, options: DownloadOptions):
 
     const records = pieces.map((p) => state.pieces[p.start]!);
     const treeEtag = combineTreeEtags(records.map((r) => r.treeEtag));
-    if (job.treeEtag && job.treeEtag !== treeEtag) {
+    if (wholeEtag && wholeEtag !== treeEtag) {
       // Every piece matched its own header, so the server contradicts itself: start over next time.
       await closeFile();
       await rm(temp, { force: true });
       await rm(statePath, { force: true });
-      throw new ChecksumMismatchError(`the downloaded output of job ${job.id} has tree etag ${treeEtag}, the job says ${job.treeEtag}`,
-        { start: 0, end: size - 1 }, job.treeEtag, treeEtag, false);
+      throw new ChecksumMismatchError(`the downloaded output of job ${job.id} has tree etag ${treeEtag}, the job says ${wholeEtag}`,
+        { start: 0, end: size - 1 }, wholeEtag, treeEtag, false);
     }
     await file.sync();
     await closeFile();
     await commit(temp, path);
     await rm(statePath, { force: true });
-    const verified = job.treeEtag ? 'full' : records.every((r) => r.checked) ? 'pieces' : 'none';
+    const verified = wholeEtag ? 'full' : records.every((r) => r.checked) ? 'pieces' : 'none';
     return { path, size, treeEtag, verified, piecesFetched: todo.length, piecesReused: reused };
   } finally {
     await closeFile();
   }
 }
 
-/** One ranged GET streamed into the file at its offset, hashed on the way, checked against its header. */
-async function fetchPiece(job: Job, file: FileHandle, range: ByteRange, progress: ProgressTracker, signal: AbortSignal): Promise<PieceRecord> {
+/**
+ * One ranged GET (output offsets) streamed into the file at `range.start − offset`, hashed on
+ * the way, checked against its header.
+ */
+async function fetchPiece(job: Job, file: FileHandle, offset: number, range: ByteRange, progress: ProgressTracker,
+  signal: AbortSignal): Promise<PieceRecord> {
   progress.reset(range.start);
   const response = await callOk(job.api.fetchJobOutput(job.vaultId, job.id, `bytes=${range.start}-${range.end}`, { signal }));
   const expected = response.getHeader('x-oas-tree-etag')?.trim().toUpperCase() || null;
   const hasher = new TreeEtagHasher();
-  const out = new CoalescingWriter(file, range.start);
+  const end = range.end + 1 - offset;
+  const out = new CoalescingWriter(file, range.start - offset);
   try {
     for await (const chunk of response.body as AsyncIterable<Buffer>) {
-      if (out.position + chunk.length > range.end + 1) throw new TransferError(`piece ${range.start}-${range.end}: the server sent more bytes than asked for`);
+      if (out.position + chunk.length > end) throw new TransferError(`piece ${range.start}-${range.end}: the server sent more bytes than asked for`);
       hasher.update(chunk);
       await out.write(chunk);
       progress.add(range.start, chunk.length);
@@ -164,8 +205,8 @@ async function fetchPiece(job: Job, file: FileHandle, range: ByteRange, progress
     throw new TransferError(`piece ${range.start}-${range.end}: ${(error as Error).message}`, error);
   }
   const position = out.position;
-  if (position !== range.end + 1) {
-    throw new TransferError(`piece ${range.start}-${range.end}: got ${position - range.start} of ${rangeLength(range)} bytes`);
+  if (position !== end) {
+    throw new TransferError(`piece ${range.start}-${range.end}: got ${position - (range.start - offset)} of ${rangeLength(range)} bytes`);
   }
   const treeEtag = hasher.digest();
   if (expected && expected !== treeEtag) {
@@ -215,7 +256,7 @@ class CoalescingWriter {
 }
 
 /** Re-hashes the pieces an earlier run verified; keeps those still intact. Returns how many. */
-async function recheckPieces(temp: string, pieces: ByteRange[], previous: DownloadState, state: DownloadState,
+async function recheckPieces(temp: string, offset: number, pieces: ByteRange[], previous: DownloadState, state: DownloadState,
   progress: ProgressTracker, options: DownloadOptions): Promise<number> {
   const candidates = pieces.filter((p) => previous.pieces[p.start]);
   let cursor = 0;
@@ -223,7 +264,7 @@ async function recheckPieces(temp: string, pieces: ByteRange[], previous: Downlo
   await runWorkers(Math.min(Math.max(1, options.concurrency ?? 4), Math.max(1, candidates.length)), options.signal, async (signal) => {
     for (let range = candidates[cursor++]; range; range = candidates[cursor++]) {
       const record = previous.pieces[range.start]!;
-      const { treeEtag } = await hashFileRange(temp, range.start, rangeLength(range), signal);
+      const { treeEtag } = await hashFileRange(temp, range.start - offset, rangeLength(range), signal);
       if (treeEtag !== record.treeEtag) continue; // lost or torn write: fetch it again
       state.pieces[range.start] = record;
       progress.finish(range.start, rangeLength(range));
@@ -242,7 +283,8 @@ async function loadState(statePath: string, fresh: DownloadState, temp: string):
     return null;
   }
   const same = previous && previous.version === 1 && previous.vaultId === fresh.vaultId && previous.jobId === fresh.jobId &&
-    previous.size === fresh.size && previous.pieceSize === fresh.pieceSize && previous.jobTreeEtag === fresh.jobTreeEtag &&
+    previous.size === fresh.size && (previous.offset ?? 0) === fresh.offset && previous.pieceSize === fresh.pieceSize &&
+    previous.jobTreeEtag === fresh.jobTreeEtag &&
     previous.pieces && typeof previous.pieces === 'object';
   if (!same) return null;
   try {

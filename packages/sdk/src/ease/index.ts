@@ -9,13 +9,13 @@ export { callOk, callJson, callHeaders, paged, listAllVaults, listAllUploads, li
 export { withRetry, isRetryable, backoffDelay, type RetryOptions } from './retry.js';
 export { sleep, isAbortError } from './abort.js';
 export { ChecksumMismatchError, PartMismatchError, JobFailedError, JobStateError, TransferError } from './errors.js';
-export { TreeEtagHasher } from './hashing.js';
+export { TreeEtagHasher, SubtreeFolder, treeEtagOfSubtrees, type Subtree } from './hashing.js';
 export { toDate, type UploadInfo, type PartInfo, type ArchiveInfo } from './model.js';
 export type { TransferProgress, ProgressCallback } from './progress.js';
 export type { UploadSource } from './sources.js';
 export type { VaultJson, UploadJson, PartJson, JobJson, ArchiveJson, InventoryJson } from './wire-types.js';
 export {
-  calcPartSize, calcPieceSize, splitRanges, rangeLength, isPowerOfTwoMib, formatSize,
+  calcPartSize, calcPieceSize, splitRanges, rangeLength, isPowerOfTwoMib, isValidPartSize, formatSize,
   GIB, MAX_PARTS, MAX_ARCHIVE_SIZE, MAX_PART_SIZE, DEFAULT_PART_SIZE, DEFAULT_SINGLE_UPLOAD_THRESHOLD,
   MAX_SINGLE_UPLOAD, MAX_PIECES, DEFAULT_PIECE_SIZE,
 } from './sizes.js';

@@ -15,7 +15,7 @@ import type { JobJson } from './wire-types.js';
 export type JobAction = 'ArchiveRetrieval' | 'InventoryRetrieval' | 'PullFromOSS' | 'PushToOSS';
 
 export interface WaitOptions {
-  /** Between describes (default 30 s). */
+  /** Fixed time between describes in ms (default: 1 s, doubling up to 30 s). */
   pollInterval?: number;
   signal?: AbortSignal;
   /** Told the job after every describe. */
@@ -88,7 +88,9 @@ export class Job {
    * JobFailedError (with the StatusMessage) when it failed.
    */
   async wait(options: WaitOptions = {}): Promise<this> {
-    const interval = options.pollInterval ?? 30_000;
+    // Without a fixed interval: 1 s, doubling up to 30 s, so a job on a fast server is
+    // picked up at once and a job of hours still costs few requests.
+    let interval = options.pollInterval ?? 1_000;
     for (let first = true; ; first = false) {
       if (!first || !this.completed) {
         await withRetry(() => this.refresh({ signal: options.signal }), options.retry, options.signal, 'wait');
@@ -99,6 +101,7 @@ export class Job {
         return this;
       }
       await sleep(interval, options.signal, 'wait');
+      if (options.pollInterval === undefined) interval = Math.min(interval * 2, 30_000);
     }
   }
 

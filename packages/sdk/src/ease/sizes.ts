@@ -44,9 +44,17 @@ function checkSize(what: string, size: number): void {
   if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`${what} must be a non-negative integer, got ${size}`);
 }
 
+/** Whether `size` is a part size the service accepts: a multiple of 1 MiB from 1 MiB to 4 GiB. */
+export function isValidPartSize(size: number): boolean {
+  return Number.isSafeInteger(size) && size >= MIB && size <= MAX_PART_SIZE && size % MIB === 0;
+}
+
 /**
- * The part size for an archive of `size` bytes: `requested` if given (it must be 1 MiB × 2^k
- * and need at most 10,000 parts), otherwise 64 MiB doubled until 10,000 parts suffice.
+ * The part size for an archive of `size` bytes: `requested` if given (a multiple of 1 MiB
+ * from 1 MiB to 4 GiB needing at most 10,000 parts), otherwise 64 MiB doubled until
+ * 10,000 parts suffice. Sizes of 1 MiB × 2^k make every part a whole subtree of the
+ * archive's tree (spec §3.4); other multiples of 1 MiB (e.g. 96 MiB) work as well, the
+ * uploader then builds the archive's tree etag from the parts' leaf hashes.
  * `size` undefined (a stream of unknown length) gives the requested or default size.
  */
 export function calcPartSize(size: number | undefined, requested?: number): number {
@@ -57,8 +65,8 @@ export function calcPartSize(size: number | undefined, requested?: number): numb
     }
   }
   if (requested !== undefined) {
-    if (!isPowerOfTwoMib(requested) || requested > MAX_PART_SIZE) {
-      throw new RangeError(`part size must be 1 MiB × 2^k up to 4 GiB (1M, 2M, 4M … 64M … 4G), got ${requested}`);
+    if (!isValidPartSize(requested)) {
+      throw new RangeError(`part size must be a multiple of 1 MiB from 1 MiB to 4 GiB (e.g. 32M, 64M, 96M), got ${requested}`);
     }
     if (size !== undefined && Math.ceil(size / requested) > MAX_PARTS) {
       throw new RangeError(`part size ${formatSize(requested)} would need ${Math.ceil(size / requested)} parts for ${size} bytes; ` +

@@ -18,7 +18,10 @@ import { Uploader, type PartTransferOptions, type UploadResult } from './uploade
 export interface UploadOptions extends PartTransferOptions {
   /** Archive description (`x-oas-archive-description`). */
   description?: string;
-  /** Multipart part size: 1 MiB × 2^k (default 64 MiB, grown to keep ≤ 10,000 parts). */
+  /**
+   * Multipart part size: a multiple of 1 MiB from 1 MiB to 4 GiB (default 64 MiB, doubled to
+   * keep ≤ 10,000 parts). 1 MiB × 2^k is the protocol's natural shape; others (96 MiB) work too.
+   */
   partSize?: number;
   /** Resume this multipart upload instead of starting a new one. */
   uploadId?: string;

@@ -2,19 +2,25 @@
 // hashed once from memory, sent in parallel with retries, then completed with the combined
 // part tree etags. Resume lists the parts already on the server, checks them against the
 // local bytes and sends only what is missing.
+//
+// Part sizes of 1 MiB × 2^k make the combined part tree etags the archive's tree etag. Any
+// other multiple of 1 MiB (e.g. 96 MiB) is allowed too: complete still carries the
+// combined part values (the protocol's check), and the archive's own tree etag is built
+// from the parts' leaf hashes, folded while each part is hashed (a few nodes per part),
+// so the file is not read again.
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import type { OASAPI } from '../client/api.js';
-import { combineTreeEtags, type Checksums } from '../protocol/etag.js';
+import { MIB, combineTreeEtags, type Checksums } from '../protocol/etag.js';
 import { formatRange, type ByteRange } from '../protocol/ranges.js';
 import { runWorkers, throwIfAborted } from './abort.js';
-import { callHeaders, listAllParts, requiredHeader } from './call.js';
+import { callHeaders, callJson, listAllParts, requiredHeader } from './call.js';
 import { PartMismatchError } from './errors.js';
-import { hashBytes, hashFileRange } from './hashing.js';
+import { SubtreeFolder, hashBytes, hashFileRange, treeEtagOfSubtrees, type LeafCallback, type Subtree } from './hashing.js';
 import { toPartInfo, toUploadInfo, type PartInfo, type UploadInfo } from './model.js';
 import { ProgressTracker, type ProgressCallback } from './progress.js';
 import { withRetry, type RetryOptions } from './retry.js';
-import { MAX_PARTS, formatSize, rangeLength } from './sizes.js';
+import { MAX_PARTS, formatSize, isPowerOfTwoMib, rangeLength } from './sizes.js';
 import { ChunkReader, counted, readFileRange, sliced, type UploadSource } from './sources.js';
 
 export interface PartTransferOptions {
@@ -29,7 +35,10 @@ export interface PartTransferOptions {
 
 export interface UploadResult {
   archiveId: string;
-  /** Tree etag of the whole archive (the combined part tree etags for a multipart upload). */
+  /**
+   * Tree etag of the whole archive (its ArchiveTreeEtag). For a multipart upload with parts
+   * of 1 MiB × 2^k it equals the combined part tree etags sent with complete.
+   */
   treeEtag: string;
   size: number;
   /** The multipart upload used, when there was one. */
@@ -58,6 +67,11 @@ export class Uploader {
   readonly creationDate: Date | null;
   /** Parts known to be on the server, by start offset. */
   private readonly parts = new Map<number, PartInfo>();
+  /**
+   * Part sizes other than 1 MiB × 2^k: each part's subtrees of the archive's tree, by start
+   * offset, for the parts hashed here (sent, or checked on resume).
+   */
+  private readonly subtrees = new Map<number, Subtree[]>();
 
   constructor(api: OASAPI, vaultId: string, info: UploadInfo, parts: Iterable<PartInfo> = []) {
     if (!Number.isSafeInteger(info.partSize) || info.partSize <= 0) throw new Error(`upload ${info.id} has an invalid part size ${info.partSize}`);
@@ -100,6 +114,7 @@ export class Uploader {
     const fresh = await Uploader.recover(this.api, this.vaultId, this.id, options);
     this.parts.clear();
     for (const part of fresh.parts.values()) this.parts.set(part.range.start, part);
+    for (const start of this.subtrees.keys()) if (!this.parts.has(start)) this.subtrees.delete(start);
     return this;
   }
 
@@ -133,12 +148,39 @@ export class Uploader {
     if (next !== size || parts.length === 0) {
       throw new Error(`upload ${this.id} cannot complete: parts cover bytes 0-${next - 1} of ${size}`);
     }
-    const treeEtag = combineTreeEtags(parts.map((p) => p.treeEtag));
+    // What the protocol checks on complete: the part tree etags combined (spec §3.4).
+    const combined = combineTreeEtags(parts.map((p) => p.treeEtag));
     const response = await withRetry(
-      () => callHeaders(this.api.completeMultipartUpload(this.vaultId, this.id, size, treeEtag, { signal: options.signal })),
+      () => callHeaders(this.api.completeMultipartUpload(this.vaultId, this.id, size, combined, { signal: options.signal })),
       options.retry, options.signal, 'completeMultipartUpload');
     const archiveId = requiredHeader(response, 'x-oas-archive-id', 'completeMultipartUpload');
+    const treeEtag = await this.archiveTreeEtag(parts, combined, archiveId, options);
     return { archiveId, treeEtag, size, uploadId: this.id, parts: parts.length };
+  }
+
+  /**
+   * The archive's tree etag: the combined value for 2^k MiB parts; otherwise folded from
+   * the parts' subtrees, or (parts completed without being hashed here) asked of the server.
+   */
+  private async archiveTreeEtag(parts: PartInfo[], combined: string, archiveId: string,
+    options: { signal?: AbortSignal; retry?: RetryOptions }): Promise<string> {
+    if (isPowerOfTwoMib(this.partSize)) return combined;
+    if (parts.every((p) => this.subtrees.has(p.range.start))) {
+      return treeEtagOfSubtrees(parts.flatMap((p) => this.subtrees.get(p.range.start)!));
+    }
+    const meta = await withRetry(() => callJson<{ ArchiveTreeEtag?: string }>(this.api.headArchive(this.vaultId, archiveId, { signal: options.signal })),
+      options.retry, options.signal, 'headArchive');
+    return (meta.ArchiveTreeEtag ?? '').toUpperCase();
+  }
+
+  /**
+   * For part sizes other than 1 MiB × 2^k: a leaf callback that folds the part's leaves
+   * into its subtrees, and `keep()` to record them once the part is on the server.
+   */
+  private folder(start: number): { onLeaf?: LeafCallback; keep(): void } {
+    if (isPowerOfTwoMib(this.partSize)) return { keep() {} };
+    const folder = new SubtreeFolder(start / MIB);
+    return { onLeaf: (digest) => folder.push(digest), keep: () => this.subtrees.set(start, folder.nodes) };
   }
 
   /** Aborts the upload on the server (its parts are discarded). */
@@ -190,7 +232,8 @@ export class Uploader {
       for (let range = missing[cursor++]; range; range = missing[cursor++]) {
         const part = range;
         const length = rangeLength(part);
-        const sums = await hashFileRange(path, part.start, length, signal);
+        const tree = this.folder(part.start);
+        const sums = await hashFileRange(path, part.start, length, signal, tree.onLeaf);
         const index = part.start / this.partSize;
         await withRetry(async () => {
           run.progress.reset(index);
@@ -203,6 +246,7 @@ export class Uploader {
           }
         }, options.retry, signal, 'postMultipart');
         this.parts.set(part.start, { range: part, contentEtag: sums.etag, treeEtag: sums.treeEtag });
+        tree.keep();
         run.progress.finish(index, length);
       }
     });
@@ -214,8 +258,10 @@ export class Uploader {
     let cursor = 0;
     await runWorkers(Math.min(options.concurrency ?? 4, listed.length), options.signal, async (signal) => {
       for (let part = listed[cursor++]; part; part = listed[cursor++]) {
-        const sums = await hashFileRange(path, part.range.start, rangeLength(part.range), signal);
+        const tree = this.folder(part.range.start);
+        const sums = await hashFileRange(path, part.range.start, rangeLength(part.range), signal, tree.onLeaf);
         this.checkAgainstServer(part, sums);
+        tree.keep();
         run.reused++;
         run.progress.finish(-1 - part.range.start, rangeLength(part.range));
       }
@@ -269,17 +315,20 @@ export class Uploader {
     await runWorkers(concurrency, options.signal, async (signal) => {
       const buffer = Buffer.allocUnsafeSlow(this.partSize);
       for (let task = await next(buffer, signal); task; task = await next(buffer, signal)) {
-        const sums = await hashBytes(task.data);
+        const tree = this.folder(task.range.start);
+        const sums = await hashBytes(task.data, tree.onLeaf);
         const existing = this.parts.get(task.range.start);
         if (existing) {
           // Resume from a stream: the server's part must be exactly these bytes.
           if (existing.range.end !== task.range.end) throw new PartMismatchError(existing.range, `the data has ${task.range.start}-${task.range.end} there`);
           this.checkAgainstServer(existing, sums);
+          tree.keep();
           run.reused++;
           run.progress.finish(task.index, task.data.length);
           continue;
         }
         await this.sendPart(task, sums, run.progress, signal, options.retry);
+        tree.keep();
       }
     });
   }

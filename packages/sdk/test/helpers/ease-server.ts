@@ -3,7 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer, type CreateServerOptions, type OasServer } from '../../../server/src/app.js';
+import { createServer, type CreateServerOptions, type OasServer } from '@oas/server';
 import { OASAPI } from '../../src/client/api.js';
 import { startFaultProxy, type FaultProxy, type FaultRule } from './fault-proxy.js';
 
