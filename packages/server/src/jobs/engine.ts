@@ -140,6 +140,7 @@ export class JobEngine {
       } else {
         result = await this.opts.runners[job.type](job, {
           meta, blobs, signal: controller.signal, now: this.now, inventoryIntervalMs: this.opts.inventoryIntervalMs,
+          saveCheckpoint: (checkpoint) => meta.saveCheckpoint(job.id, nodeId, checkpoint),
         });
       }
     } catch (err) {

@@ -11,6 +11,11 @@ export interface JobRunContext {
   now(): number;
   /** Live statistics (null) or the periodic inventory interval. */
   inventoryIntervalMs: number | null;
+  /**
+   * Stores the job's progress (JSON text) under its lease, so that a run after a restart
+   * can resume. Resolves false when the lease was lost (the run is being aborted).
+   */
+  saveCheckpoint(checkpoint: string): Promise<boolean>;
 }
 
 /** The fields a finished job gets (status and message at least). */

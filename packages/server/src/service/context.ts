@@ -16,4 +16,6 @@ export interface ServiceContext {
   now(): number;
   /** Tells the job engine a job was created (so a due job starts without waiting for a poll). */
   nudgeJobs(): void;
+  /** Whether OSS transfer jobs may name this OSSHost (configured hosts only; none when absent). */
+  isOssHostAllowed?(ossHost: string): boolean;
 }

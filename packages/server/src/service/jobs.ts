@@ -91,6 +91,23 @@ async function liveArchive(ctx: ServiceContext, vault: VaultRecord, archiveId: s
   return archive;
 }
 
+/** S3 bucket names (3-63 of a-z 0-9 . - _; some stores allow upper case). */
+const BUCKET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$/;
+
+/** An OSS transfer may only name a host this server is configured for, and a valid bucket and key. */
+function checkOssTarget(ctx: ServiceContext, ossHost: string, bucket: string, object: string): void {
+  if (!ctx.isOssHostAllowed?.(ossHost)) {
+    throw OASError.of('InvalidArgument', `OSSHost ${JSON.stringify(ossHost)} is not an OSS host this server is configured to transfer with`);
+  }
+  if (!BUCKET_NAME.test(bucket) || bucket.includes('..')) {
+    throw OASError.of('InvalidArgument', `Bucket ${JSON.stringify(bucket)} is not a valid bucket name (3 to 63 characters of a-z, 0-9, ".", "-")`);
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(object) || Buffer.from(object, 'utf8').toString('utf8') !== object) {
+    throw OASError.of('InvalidArgument', 'Object must be UTF-8 text without control characters');
+  }
+}
+
 export async function initiateJob(ctx: ServiceContext, vault: VaultRecord, bodyText: string): Promise<JobRecord> {
   const body = parseJobBody(bodyText);
   const type = stringField(body, 'Type');
@@ -130,6 +147,7 @@ export async function initiateJob(ctx: ServiceContext, vault: VaultRecord, bodyT
       job.bucket = requiredField(body, 'Bucket', 255);
       job.object = requiredField(body, 'Object');
       if (job.type === 'push-to-oss') job.archiveId = (await liveArchive(ctx, vault, requiredField(body, 'ArchiveId'))).id;
+      checkOssTarget(ctx, job.ossHost, job.bucket, job.object);
       break;
     case 'inventory-retrieval':
       // Periodic mode serves the inventory as of the vault's last snapshot at this moment.

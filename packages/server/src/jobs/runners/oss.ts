@@ -1,7 +1,11 @@
-// pull-from-oss / push-to-oss: validated at creation; the transfer itself arrives with the
-// OSS transfer issue. Until then they fail at once with a clear message (never hang).
-import { failed, type JobRunner } from '../types.js';
+// pull-from-oss / push-to-oss: the runners for the hosts configured on this server (see
+// oss-config.ts). A job names its store by OSSHost; only configured hosts are accepted
+// when the job is created, and the runners connect to nothing else.
+import type { OssHosts } from '../../oss-config.js';
+import type { JobRunner } from '../types.js';
+import { pullFromOss } from './oss-pull.js';
+import { pushToOss } from './oss-push.js';
 
-export const OSS_NOT_CONFIGURED = 'OSS transfers are not configured on this server';
-
-export const ossTransferNotConfigured: JobRunner = async () => failed(OSS_NOT_CONFIGURED);
+export function ossTransferRunners(hosts: OssHosts): { 'pull-from-oss': JobRunner; 'push-to-oss': JobRunner } {
+  return { 'pull-from-oss': pullFromOss(hosts), 'push-to-oss': pushToOss(hosts) };
+}
