@@ -11,7 +11,10 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { MIB, isId, newId } from '@oas/sdk';
-import type { BlobStore, BlobWriter } from './types.js';
+import { BlobNotFoundError, type BlobStore, type BlobWriter } from './types.js';
+
+// Defined in types.ts (the S3 store raises it too); still exported here for old importers.
+export { BlobNotFoundError };
 
 /** Big buffers: fewer syscalls and event-loop turns per GiB streamed. */
 const WRITE_HIGH_WATER_MARK = 4 * MIB;
@@ -21,16 +24,6 @@ const LEAVES_SUFFIX = '.leaves';
 
 const openFd = promisify(fs.open);
 const fsyncFd = promisify(fs.fsync);
-const closeFd = promisify(fs.close);
-
-/** A read of a blob (or its leaves) that is not there. */
-export class BlobNotFoundError extends Error {
-  readonly code = 'ENOENT';
-  constructor(readonly key: string) {
-    super(`blob ${key} does not exist`);
-    this.name = 'BlobNotFoundError';
-  }
-}
 
 /** Every key is checked before it becomes part of a path: no traversal, no odd names. */
 function checkKey(key: string): void {
@@ -87,7 +80,7 @@ type WriterState = 'open' | 'committing' | 'committed' | 'failed' | 'aborted';
 class FileBlobWriter implements BlobWriter {
   readonly stream: fs.WriteStream;
   private state: WriterState = 'open';
-  private fd: number | null;
+  private readonly fd: number;
   private commitDone: Promise<void> | null = null;
   private abortDone: Promise<void> | null = null;
 
@@ -97,7 +90,9 @@ class FileBlobWriter implements BlobWriter {
     private readonly store: FileBlobStore,
   ) {
     this.fd = fd;
-    // autoClose off: the descriptor must outlive 'finish' so commit can fsync it.
+    // autoClose off: the descriptor must outlive 'finish' so commit can fsync it. The stream
+    // still closes it when destroyed, so closeStream is the one place it is closed: a second
+    // close could hit the same number already reused by a socket or another file.
     const path = store.paths(key).tmpData; // only for error messages: the stream writes to fd
     this.stream = fs.createWriteStream(path, { fd, autoClose: false, highWaterMark: WRITE_HIGH_WATER_MARK });
     // The caller's pipeline sees write errors; this keeps a late one from crashing the
@@ -134,19 +129,22 @@ class FileBlobWriter implements BlobWriter {
     // Order matters (see the file comment): leaves file, fsync both, rename leaves then
     // data, fsync the directory.
     await writeFileSynced(paths.tmpLeaves, leaves);
-    await fsyncFd(this.fd!);
-    await this.closeFd();
+    await fsyncFd(this.fd);
+    await this.closeStream();
+    if (s.errored) throw s.errored; // the close itself failed
     await this.store.ensureShard(paths.shard);
     await rename(paths.tmpLeaves, paths.leaves);
     await rename(paths.tmpData, paths.data);
     await fsyncDir(paths.shard);
   }
 
-  private async closeFd(): Promise<void> {
-    const fd = this.fd;
-    if (fd === null) return;
-    this.fd = null;
-    await closeFd(fd);
+  /** Destroys the stream, which closes the descriptor once any in-flight write is done. */
+  private async closeStream(): Promise<void> {
+    const s = this.stream;
+    if (s.closed) return;
+    const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
+    s.destroy();
+    await closed;
   }
 
   abort(): Promise<void> {
@@ -159,15 +157,9 @@ class FileBlobWriter implements BlobWriter {
     if (this.state === 'committed') return; // nothing to discard: the blob is the caller's now
     const failedCommit = this.state === 'failed';
     this.state = 'aborted';
-    const s = this.stream;
-    // Let any in-flight write finish before closing the descriptor (a closed fd number can
-    // be reused at once by another open, and a late write would land in that file).
-    if (!s.closed) {
-      const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
-      s.destroy();
-      await closed;
-    }
-    await this.closeFd().catch(() => {});
+    // The stream lets an in-flight write finish before it closes the descriptor (a closed
+    // fd number can be reused at once by another open, and a late write would land there).
+    await this.closeStream();
     const paths = this.store.paths(this.key);
     await unlinkIfPresent(paths.tmpData);
     await unlinkIfPresent(paths.tmpLeaves);

@@ -2,6 +2,15 @@
 // default keeps them as files; the scale-out backend keeps them as S3 objects.
 import type { Readable, Writable } from 'node:stream';
 
+/** A read of a blob (or its leaves) that is not there; every backend raises this one. */
+export class BlobNotFoundError extends Error {
+  readonly code = 'ENOENT';
+  constructor(readonly key: string) {
+    super(`blob ${key} does not exist`);
+    this.name = 'BlobNotFoundError';
+  }
+}
+
 /** A blob being written. Nothing is visible to readers until commit resolves. */
 export interface BlobWriter {
   readonly key: string;
