@@ -26,7 +26,7 @@ export interface Ingested {
 
 /** Reads the whole body into a committed blob whose checksums match `expect`. */
 export async function ingest(blobs: BlobStore, body: Readable, expect: IngestExpect): Promise<Ingested> {
-  const hasher = createStreamHasher();
+  const hasher = createStreamHasher(expect.size);
   let received = 0;
   const tap = new Transform({
     transform(chunk: Buffer, _enc, cb) {

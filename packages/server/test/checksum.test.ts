@@ -1,0 +1,98 @@
+// Upload verification hashing (src/util/checksum.ts): large streams hash their leaves on the
+// sdk's shared worker, small ones and those past the concurrency cap on their own thread;
+// every path gives the same digests, frees what it holds, and the worker thread does not
+// outlive the last server.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ChecksumHasher, hashBuffer, leafWorkerStats } from '@oas/sdk';
+import { createStreamHasher } from '../src/util/checksum.js';
+import { startServer } from './helpers/server.js';
+import { assertError } from './helpers/assert.js';
+
+const MIB = 1048576;
+
+/** The reference: the single-threaded hasher with its leaves collected. */
+function reference(data: Buffer) {
+  const leaves: Buffer[] = [];
+  const digest = new ChecksumHasher((leaf) => leaves.push(leaf)).update(data).digest();
+  return { ...digest, leaves: Buffer.concat(leaves) };
+}
+
+/** Feeds `data` in uneven chunks (as a socket delivers it). */
+function feed(hasher: ReturnType<typeof createStreamHasher>, data: Buffer): void {
+  for (let at = 0, i = 0; at < data.length; i++) {
+    const n = [65536, 1, 3 * MIB + 7, 16384, 777][i % 5]!;
+    hasher.update(data.subarray(at, at + n));
+    at += n;
+  }
+}
+
+async function settled(): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const s = leafWorkerStats();
+    if (s.inflight === 0 && s.free === s.slots) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.fail(`leaf slots not given back: ${JSON.stringify(leafWorkerStats())}`);
+}
+
+test('digests equal the single-threaded reference at every size, inline or on the worker', async () => {
+  for (const size of [1, MIB, 8 * MIB, 8 * MIB + 1, 20 * MIB + 5]) {
+    const data = randomBytes(size);
+    const hasher = createStreamHasher(size);
+    feed(hasher, data);
+    assert.deepEqual(await hasher.digest(), reference(data), `size ${size}`);
+  }
+  await settled();
+});
+
+test('three large streams at once: one on the worker, the others inline, all correct', async () => {
+  const inputs = [randomBytes(17 * MIB + 3), randomBytes(25 * MIB), randomBytes(9 * MIB + 1)];
+  const hashers = inputs.map((d) => createStreamHasher(d.length));
+  // Interleaved, like concurrent uploads.
+  for (let at = 0; at < 25 * MIB; at += MIB) {
+    inputs.forEach((d, i) => { if (at < d.length) hashers[i]!.update(d.subarray(at, at + MIB)); });
+  }
+  const digests = await Promise.all(hashers.map((h) => h.digest()));
+  digests.forEach((d, i) => assert.deepEqual(d, reference(inputs[i]!)));
+  await settled();
+});
+
+test('a destroyed hash gives its slots back and lets the next large stream use the worker', async () => {
+  const first = createStreamHasher(40 * MIB);
+  first.update(randomBytes(30 * MIB));
+  first.destroy();
+  first.destroy(); // twice is harmless
+  await settled();
+  const data = randomBytes(24 * MIB);
+  const next = createStreamHasher(data.length);
+  feed(next, data);
+  assert.deepEqual(await next.digest(), reference(data));
+  await settled();
+});
+
+test('server: a large upload is verified and stored, a bad one leaves nothing, and close stops the worker', async () => {
+  const s = await startServer();
+  try {
+    const vault = await s.client.vaultId('hashing');
+    const data = randomBytes(20 * MIB + 5);
+    const id = await s.client.archiveId(vault, data);
+    const job = await s.client.jobId(vault, { Type: 'archive-retrieval', ArchiveId: id });
+    await s.client.waitJob(vault, job);
+    const out = await s.client.get(`/vaults/${vault}/jobs/${job}/output`);
+    assert.equal(out.status, 200);
+    assert.ok(out.body.equals(data));
+    assert.equal(out.headers['x-oas-tree-etag'], hashBuffer(data).treeEtag);
+
+    const bad = await s.client.uploadArchive(vault, data, undefined, { 'x-oas-tree-etag': 'F'.repeat(32) });
+    assertError(bad, 400, 'InvalidDigest');
+    assert.deepEqual(await readdir(join(s.dataDir, 'blobs', 'tmp')), []);
+    assert.equal(leafWorkerStats().running, true, 'the large uploads hashed their leaves on the worker');
+  } finally {
+    await s.close();
+  }
+  assert.equal(leafWorkerStats().running, false, 'the leaf worker outlived the last server');
+});
