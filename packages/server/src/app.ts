@@ -1,9 +1,7 @@
 // Assembles the server: stores, start-up cleanup, the root key, fastify with the OAS
 // routes, the job engine and the housekeeping timers. Used by main.ts and, in-process on
 // port 0, by the tests.
-import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { OASError, formatRfc1123, newId } from '@oas/sdk';
@@ -15,17 +13,18 @@ import { matchRoute } from './http/routes.js';
 import { newState, parseTarget, sendJson } from './http/state.js';
 import { JobEngine } from './jobs/engine.js';
 import { inventoryRetrieval } from './jobs/runners/inventory.js';
-import { ossTransferNotConfigured } from './jobs/runners/oss.js';
+import { ossTransferRunners } from './jobs/runners/oss.js';
+import { loadOssHosts, type OssHostInput } from './oss-config.js';
 import { archiveRetrieval } from './jobs/runners/retrieval.js';
 import type { JobRunners } from './jobs/types.js';
-import { purgeExpired, startupCleanup, type CleanupReport } from './maintenance.js';
+import { OrphanSweeper, purgeExpired, startupCleanup, type CleanupReport } from './maintenance.js';
 import { createLogger } from './logging.js';
 import { Metrics } from './metrics.js';
 import { ensureRootKey, type RootKeyResult } from './service/accounts.js';
+import { releaseHashWorker, retainHashWorker } from './util/checksum.js';
 import type { ServiceContext } from './service/context.js';
-import { openFileBlobStore } from './store/blob/file.js';
 import type { BlobStore } from './store/blob/types.js';
-import { openSqliteStore } from './store/meta/sqlite.js';
+import { describeBlobs, describeMetadata, isSharedMetadata, leftoversSafeWhenShared, openBlobs, openMetadata, parseBlobsUri, parseMetadataUri } from './store/open.js';
 import type { MetadataStore } from './store/meta/types.js';
 
 export interface CreateServerOptions extends Partial<ServerOptions> {
@@ -34,11 +33,20 @@ export interface CreateServerOptions extends Partial<ServerOptions> {
   blobs?: BlobStore;
   /** Job runners replacing the built-in ones (e.g. OSS transfers). */
   runners?: Partial<JobRunners>;
+  /** OSS hosts transfer jobs may use, by OSSHost (added to --oss-config / --oss-host ones). */
+  ossHosts?: Record<string, OssHostInput>;
   /** Job engine tuning (tests). */
   jobPollMs?: number;
   jobLeaseMs?: number;
   /** Do not start the job engine (tests that inspect jobs before they run). */
   startJobs?: boolean;
+  /**
+   * Other nodes may share the stores (default: true for PostgreSQL metadata, false for
+   * SQLite or given stores): no start-up sweep of unreferenced blobs, see maintenance.ts.
+   */
+  sharedStores?: boolean;
+  /** Grace of the orphan-blob sweep in shared mode (default 15 minutes; tests shorten it). */
+  orphanGraceMs?: number;
 }
 
 export interface OasServer {
@@ -55,6 +63,10 @@ export interface OasServer {
   /** What happened to the root key at start-up (generated keys are printed by main). */
   rootKey: RootKeyResult;
   cleanup: CleanupReport;
+  /** The metadata and blob stores in use, for logs (no passwords). */
+  backends: { metadata: string; blobs: string; shared: boolean; leftoversSafe: boolean };
+  /** Shared mode only: one orphan-blob sweep now (also on a timer); returns blobs deleted. */
+  sweepOrphans(): Promise<number>;
   /** Purges expired jobs and unneeded deleted archives now (also runs on a timer). */
   runMaintenance(): Promise<number>;
   /** Takes a periodic inventory snapshot now (--inventory-interval mode). */
@@ -81,19 +93,26 @@ export async function createServer(given: CreateServerOptions = {}): Promise<Oas
   options.rootAccessKeyId = given.rootAccessKeyId;
   options.rootAccessKeySecret = given.rootAccessKeySecret;
 
+  const metaSpec = parseMetadataUri(options.metadataUri, options);
+  const blobsSpec = parseBlobsUri(options.blobsUri, options);
+  const backends = {
+    metadata: given.meta ? 'given' : describeMetadata(metaSpec),
+    blobs: given.blobs ? 'given' : describeBlobs(blobsSpec),
+    shared: given.sharedStores ?? (given.meta ? false : isSharedMetadata(metaSpec)),
+    leftoversSafe: !given.blobs && leftoversSafeWhenShared(blobsSpec),
+  };
   let meta = given.meta;
   let blobs = given.blobs;
-  if (!meta || !blobs) await mkdir(options.dataDir, { recursive: true });
-  meta ??= await openSqliteStore(join(options.dataDir, 'meta.sqlite'));
+  meta ??= await openMetadata(metaSpec);
   try {
-    blobs ??= await openFileBlobStore(join(options.dataDir, 'blobs'));
+    blobs ??= await openBlobs(blobsSpec);
   } catch (err) {
     await meta.close();
     throw err;
   }
   const stores = { meta, blobs };
   try {
-    return await start(given, options, stores.meta, stores.blobs);
+    return await start(given, options, stores.meta, stores.blobs, backends);
   } catch (err) {
     await stores.meta.close().catch(() => undefined);
     await stores.blobs.close().catch(() => undefined);
@@ -101,8 +120,11 @@ export async function createServer(given: CreateServerOptions = {}): Promise<Oas
   }
 }
 
-async function start(given: CreateServerOptions, options: ServerOptions, meta: MetadataStore, blobs: BlobStore): Promise<OasServer> {
-  const cleanup = await startupCleanup(meta, blobs, Date.now());
+async function start(given: CreateServerOptions, options: ServerOptions, meta: MetadataStore, blobs: BlobStore,
+  backends: OasServer['backends']): Promise<OasServer> {
+  // A bad OSS host configuration stops the start before anything else happens.
+  const ossHosts = await loadOssHosts({ file: options.ossConfigFile, specs: options.ossHostSpecs, hosts: given.ossHosts });
+  const cleanup = await startupCleanup(meta, blobs, Date.now(), { shared: backends.shared, leftoversSafe: backends.leftoversSafe });
   const rootKey = await ensureRootKey(meta, options.rootAccessKeyId, options.rootAccessKeySecret);
   if (options.inventoryIntervalMs !== null) await meta.snapshotInventories(Date.now());
 
@@ -113,15 +135,14 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
     runners: {
       'archive-retrieval': archiveRetrieval,
       'inventory-retrieval': inventoryRetrieval,
-      'pull-from-oss': ossTransferNotConfigured,
-      'push-to-oss': ossTransferNotConfigured,
+      ...ossTransferRunners(ossHosts),
       ...given.runners,
     },
     concurrency: options.jobConcurrency,
     outputTtlMs: options.jobOutputTtlMs,
     inventoryIntervalMs: options.inventoryIntervalMs,
     ...(given.jobPollMs !== undefined ? { pollMs: given.jobPollMs } : {}),
-    ...(given.jobLeaseMs !== undefined ? { leaseMs: given.jobLeaseMs } : {}),
+    leaseMs: options.jobLeaseMs,
     onError: (err, job) => app.log.error({ err, jobId: job?.id }, 'job engine error'),
   });
   const ctx: ServiceContext = {
@@ -129,6 +150,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
     limits: { maxVaults: options.maxVaults, inventoryIntervalMs: options.inventoryIntervalMs, jobDelayMs: options.jobDelayMs },
     now: Date.now,
     nudgeJobs: () => engine.nudge(),
+    isOssHostAllowed: (ossHost) => ossHosts.has(ossHost),
   };
   const handlers: Record<string, Handler> = buildHandlers(ctx);
 
@@ -174,6 +196,9 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
     socket.on('error', () => socket.destroy());
     socket.end(rawResponse(405, 'Method Not Allowed', id, body));
   });
+  // An Expect other than 100-continue would get node's bare 417 (no OAS error, no request
+  // id); RFC 9110 lets a server ignore it, so the request goes through like any other.
+  app.server.on('checkExpectation', (req, res) => app.server.emit('request', req, res));
 
   app.decorateRequest('oas', null as never);
   // Bodies are never parsed by fastify: every Content-Type (or none) passes the raw
@@ -274,6 +299,14 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
     runMaintenance().catch((err: unknown) => app.log.error({ err }, 'purge failed'));
   }, purgeEvery);
   purgeTimer.unref();
+  // Shared stores: orphan blobs are collected by mark and sweep over time, not at start-up.
+  const orphanGraceMs = given.orphanGraceMs ?? 15 * 60_000;
+  const sweeper = new OrphanSweeper(meta, blobs, orphanGraceMs, backends.leftoversSafe);
+  const sweepOrphans = () => (backends.shared ? sweeper.sweep(Date.now()) : Promise.resolve(0));
+  const sweepTimer = backends.shared ? setInterval(() => {
+    sweepOrphans().catch((err: unknown) => app.log.error({ err }, 'orphan sweep failed'));
+  }, orphanGraceMs) : null;
+  sweepTimer?.unref();
   const snapshotInventories = () => meta.snapshotInventories(Date.now());
   const snapshotTimer = options.inventoryIntervalMs === null ? null : setInterval(() => {
     snapshotInventories().catch((err: unknown) => app.log.error({ err }, 'inventory snapshot failed'));
@@ -281,12 +314,14 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
   snapshotTimer?.unref();
 
   if (given.startJobs !== false) engine.start();
+  retainHashWorker();
 
   let closed: Promise<void> | null = null;
   const close = (graceMs = options.shutdownGraceMs): Promise<void> => {
     closed ??= (async () => {
       closing = true;
       clearInterval(purgeTimer);
+      if (sweepTimer) clearInterval(sweepTimer);
       if (snapshotTimer) clearInterval(snapshotTimer);
       const appClosed = app.close();
       const finished = await Promise.race([appClosed.then(() => true), delay(graceMs).then(() => false)]);
@@ -300,6 +335,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
       await engine.stop();
       await meta.close();
       await blobs.close();
+      await releaseHashWorker(); // no leaf hash thread outlives the last server
       log.flush();
     })();
     return closed;
@@ -307,6 +343,6 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
 
   return {
     app, url: `http://${urlHost}:${port}`, host: options.host, port, options, meta, blobs, engine, metrics,
-    rootKey, cleanup, runMaintenance, snapshotInventories, close,
+    rootKey, cleanup, backends, sweepOrphans, runMaintenance, snapshotInventories, close,
   };
 }

@@ -25,9 +25,31 @@ export interface ServerOptions {
   /** The first account's key (OAS_ROOT_ACCESS_KEY_ID / OAS_ROOT_ACCESS_KEY_SECRET). */
   rootAccessKeyId?: string | undefined;
   rootAccessKeySecret?: string | undefined;
+  /** JSON file of the OSS hosts transfer jobs may use (oss-config.ts, docs/oss.md). */
+  ossConfigFile?: string | undefined;
+  /** `--oss-host NAME=URL` specs (repeatable; env OAS_OSS_HOSTS, separated by white space). */
+  ossHostSpecs: string[];
+  // Scale-out backends (store/open.ts, docs/scale-out.md).
+  /** `sqlite:<path>` or `postgres://...`; unset: sqlite in the data directory. */
+  metadataUri?: string | undefined;
+  /** Connections in each node's PostgreSQL pool. */
+  pgPoolSize: number;
+  /** `file:<dir>` or `s3://<bucket>[/<prefix>]`; unset: files in the data directory. */
+  blobsUri?: string | undefined;
+  s3Endpoint?: string | undefined;
+  s3Region?: string | undefined;
+  /** Also from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY; unset: the AWS SDK's default chain. */
+  s3AccessKeyId?: string | undefined;
+  s3SecretAccessKey?: string | undefined;
+  /** Path-style addressing (`endpoint/bucket/key`), as most self-hosted S3 servers need. */
+  s3ForcePathStyle: boolean;
+  /** Key prefix inside the bucket (also the path part of an `s3://bucket/prefix` URI). */
+  s3Prefix?: string | undefined;
+  /** A job's lease; a node that dies loses its jobs to other nodes after this. */
+  jobLeaseMs: number;
 }
 
-type Kind = 'string' | 'port' | 'count' | 'duration' | 'optional-duration' | 'level';
+type Kind = 'string' | 'port' | 'count' | 'duration' | 'optional-duration' | 'level' | 'boolean';
 
 interface OptionSpec {
   key: keyof ServerOptions;
@@ -49,6 +71,17 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 'shutdownGraceMs', flag: 'shutdown-grace', env: 'OAS_SHUTDOWN_GRACE', kind: 'duration', help: 'on SIGTERM/SIGINT, time in-flight requests get to finish' },
   { key: 'logLevel', flag: 'log-level', env: 'OAS_LOG_LEVEL', kind: 'level', help: `log level (${LOG_LEVELS.join(', ')})` },
   { key: 'maxSkewMs', flag: 'max-skew', env: 'OAS_MAX_SKEW', kind: 'duration', help: 'largest accepted clock difference of a signed request' },
+  { key: 'ossConfigFile', flag: 'oss-config', env: 'OAS_OSS_CONFIG', kind: 'string', help: 'JSON file of the OSS hosts pull/push jobs may use (docs/oss.md)' },
+  { key: 'metadataUri', flag: 'metadata', env: 'OAS_METADATA', kind: 'string', help: 'metadata store: sqlite:<path> or postgres://user:password@host:port/db; unset: sqlite in the data directory' },
+  { key: 'pgPoolSize', flag: 'pg-pool-size', env: 'OAS_PG_POOL_SIZE', kind: 'count', help: 'PostgreSQL connections per node' },
+  { key: 'blobsUri', flag: 'blobs', env: 'OAS_BLOBS', kind: 'string', help: 'blob store: file:<dir> or s3://<bucket>[/<prefix>]; unset: files in the data directory' },
+  { key: 's3Endpoint', flag: 's3-endpoint', env: 'OAS_S3_ENDPOINT', kind: 'string', help: 'S3 endpoint URL; unset: AWS' },
+  { key: 's3Region', flag: 's3-region', env: 'OAS_S3_REGION', kind: 'string', help: 'S3 region (also AWS_REGION)' },
+  { key: 's3AccessKeyId', flag: 's3-access-key-id', env: 'OAS_S3_ACCESS_KEY_ID', kind: 'string', help: 'S3 access key id (also AWS_ACCESS_KEY_ID)' },
+  { key: 's3SecretAccessKey', flag: 's3-secret-access-key', env: 'OAS_S3_SECRET_ACCESS_KEY', kind: 'string', help: 'S3 secret key; prefer the environment (also AWS_SECRET_ACCESS_KEY)' },
+  { key: 's3ForcePathStyle', flag: 's3-force-path-style', env: 'OAS_S3_FORCE_PATH_STYLE', kind: 'boolean', help: 'path-style S3 addressing (endpoint/bucket/key) instead of bucket.endpoint' },
+  { key: 's3Prefix', flag: 's3-prefix', env: 'OAS_S3_PREFIX', kind: 'string', help: 'key prefix inside the bucket' },
+  { key: 'jobLeaseMs', flag: 'job-lease', env: 'OAS_JOB_LEASE', kind: 'duration', help: 'job lease: a dead node\'s jobs move to another node after this' },
 ];
 
 export const DEFAULT_OPTIONS: ServerOptions = {
@@ -63,6 +96,18 @@ export const DEFAULT_OPTIONS: ServerOptions = {
   shutdownGraceMs: 10_000,
   logLevel: 'info',
   maxSkewMs: 15 * 60_000,
+  ossConfigFile: undefined,
+  ossHostSpecs: [],
+  metadataUri: undefined,
+  pgPoolSize: 10,
+  blobsUri: undefined,
+  s3Endpoint: undefined,
+  s3Region: undefined,
+  s3AccessKeyId: undefined,
+  s3SecretAccessKey: undefined,
+  s3ForcePathStyle: false,
+  s3Prefix: undefined,
+  jobLeaseMs: 30_000,
 };
 
 /** A bad option value: main prints the message on one line and exits 2. */
@@ -92,6 +137,10 @@ function convert(spec: OptionSpec, text: string, from: string): ServerOptions[ke
       if (spec.kind === 'optional-duration' && ms < 100) throw bad('must be at least 100ms');
       return ms;
     }
+    case 'boolean':
+      if (/^(1|true|yes|on)$/i.test(text)) return true;
+      if (/^(0|false|no|off)$/i.test(text)) return false;
+      throw bad('expected true or false');
     case 'level':
       if (!(LOG_LEVELS as readonly string[]).includes(text)) throw bad(`expected one of ${LOG_LEVELS.join(', ')}`);
       return text as LogLevel;
@@ -123,6 +172,12 @@ export function resolveOptions(flags: Record<string, string | undefined>, env: N
   }
   options.rootAccessKeyId = id;
   options.rootAccessKeySecret = secret;
+  // The AWS SDK's usual variables, when the OAS_S3_* ones are not set.
+  options.s3AccessKeyId ??= env.AWS_ACCESS_KEY_ID || undefined;
+  options.s3SecretAccessKey ??= env.AWS_SECRET_ACCESS_KEY || undefined;
+  options.s3Region ??= env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined;
+  if (options.jobLeaseMs < 1000) throw new ConfigError(`invalid job lease ${options.jobLeaseMs}ms (must be at least 1s)`);
+  options.ossHostSpecs = (env.OAS_OSS_HOSTS ?? '').split(/\s+/).filter((spec) => spec !== '');
   return options;
 }
 
@@ -141,7 +196,8 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv): ParsedSe
       allowPositionals: false,
       options: {
         help: { type: 'boolean', short: 'h' },
-        ...Object.fromEntries(OPTION_SPECS.map((s) => [s.flag, { type: 'string' as const }])),
+        ...Object.fromEntries(OPTION_SPECS.map((s) => [s.flag, { type: s.kind === 'boolean' ? 'boolean' as const : 'string' as const }])),
+        'oss-host': { type: 'string', multiple: true },
       },
     });
   } catch (err) {
@@ -150,8 +206,14 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv): ParsedSe
   const values = parsed.values as Record<string, string | boolean | undefined>;
   if (values.help) return { help: true, options: { ...DEFAULT_OPTIONS } };
   const flags: Record<string, string | undefined> = {};
-  for (const spec of OPTION_SPECS) flags[spec.flag] = values[spec.flag] as string | undefined;
-  return { help: false, options: resolveOptions(flags, env) };
+  for (const spec of OPTION_SPECS) {
+    const value = values[spec.flag];
+    flags[spec.flag] = value === true ? 'true' : value as string | undefined;
+  }
+  const options = resolveOptions(flags, env);
+  const ossHosts = values['oss-host'] as unknown as string[] | undefined;
+  if (ossHosts !== undefined) options.ossHostSpecs = ossHosts;
+  return { help: false, options };
 }
 
 function defaultText(spec: OptionSpec): string {
@@ -162,23 +224,30 @@ function defaultText(spec: OptionSpec): string {
 }
 
 export function helpText(): string {
-  const rows = OPTION_SPECS.map((s) => [`  --${s.flag} <${s.kind === 'duration' || s.kind === 'optional-duration' ? 'duration' : 'value'}>`, s.help, `default ${defaultText(s)}, env ${s.env}`]);
+  const rows = OPTION_SPECS.map((s) => [`  --${s.flag}${s.kind === 'boolean' ? '' : ` <${s.kind === 'duration' || s.kind === 'optional-duration' ? 'duration' : 'value'}>`}`, s.help, `default ${defaultText(s)}, env ${s.env}`]);
   const width = Math.max(...rows.map((r) => r[0]!.length)) + 2;
   return [
     'Usage: oas-server [serve] [options]',
-    '       oas-server keys create|list|delete [<AccessKeyId>] [--data-dir <dir>]',
+    '       oas-server keys create|list|delete [<AccessKeyId>] [--data-dir <dir>] [--metadata <uri>]',
+    '       oas-server migrate [--metadata <uri>]          apply schema migrations and exit',
+    '       oas-server copy-data --from <meta,blobs> --to <meta,blobs>   move everything to other stores',
     '',
     'A server speaking the Aliyun Open Archive Service (OAS) protocol.',
     '',
     'Options (flags win over environment variables):',
     ...rows.map(([flag, help, def]) => `${flag!.padEnd(width)}${help} (${def})`),
+    `${'  --oss-host <NAME=URL>'.padEnd(width)}an OSS host pull/push jobs may use, repeatable (env OAS_OSS_HOSTS)`,
     `  ${'-h, --help'.padEnd(width - 2)}show this help`,
     '',
     'Durations: 0, 500ms, 30s, 5m, 4h, 1d (a bare number is seconds).',
     '',
     'Credentials: OAS_ROOT_ACCESS_KEY_ID and OAS_ROOT_ACCESS_KEY_SECRET define the first',
     'account\'s key. Without them, the first start generates a key pair, stores it in the',
-    'data directory and prints it once.',
+    'metadata store and prints it once. In a cluster, give every node the same pair.',
+    '',
+    'OSS transfers: a job\'s OSSHost must be configured, e.g.',
+    '  --oss-host \'oss-cn-hangzhou.aliyuncs.com=https://KEYID:SECRET@oss-cn-hangzhou.aliyuncs.com?region=cn-hangzhou\'',
+    'or in the --oss-config file (see docs/oss.md for both formats and every setting).',
     '',
   ].join('\n');
 }

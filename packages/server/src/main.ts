@@ -1,12 +1,15 @@
 // The oas-server command: `oas-server [serve] [options]` runs the server,
-// `oas-server keys create|list|delete` manages access keys (one key pair per account).
+// `oas-server keys create|list|delete` manages access keys (one key pair per account),
+// `oas-server migrate` applies the metadata schema migrations, `oas-server copy-data` moves
+// everything to another backend pair (copy-data.ts).
 import { mkdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createServer, type OasServer } from './app.js';
 import { ConfigError, DEFAULT_OPTIONS, helpText, parseServeArgs } from './config.js';
+import { copyDataCommand } from './copy-data.js';
 import { ROOT_ACCOUNT_ID, createAccount } from './service/accounts.js';
-import { openSqliteStore } from './store/meta/sqlite.js';
+import { describeMetadata, migrateMetadata, openMetadata, parseMetadataUri } from './store/open.js';
 
 class UsageError extends Error {}
 
@@ -18,22 +21,28 @@ function fail(message: string, code: number): never {
 async function keysCommand(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: { 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: { 'data-dir': { type: 'string' }, metadata: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   } catch (err) {
     throw new UsageError((err as Error).message.split('\n')[0]!);
   }
   const [action, ...rest] = parsed.positionals;
   if (parsed.values.help || !action) {
-    process.stdout.write('Usage: oas-server keys create|list|delete <AccessKeyId> [--data-dir <dir>]\n');
+    process.stdout.write('Usage: oas-server keys create|list|delete <AccessKeyId> [--data-dir <dir>] [--metadata <uri>]\n');
     return parsed.values.help ? 0 : 2;
   }
   const dataDir = parsed.values['data-dir'] ?? (process.env.OAS_DATA_DIR || DEFAULT_OPTIONS.dataDir);
   if (!['create', 'list', 'delete'].includes(action)) throw new UsageError(`unknown keys command "${action}" (create, list or delete)`);
   if (action === 'delete' && rest.length !== 1) throw new UsageError('keys delete takes one AccessKeyId');
   if (action !== 'delete' && rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
-  if (action === 'create') await mkdir(dataDir, { recursive: true });
-  else if (!(await stat(join(dataDir, 'meta.sqlite')).catch(() => null))) throw new UsageError(`no server data in ${resolve(dataDir)}`);
-  const meta = await openSqliteStore(join(dataDir, 'meta.sqlite'));
+  const metadataUri = parsed.values.metadata ?? (process.env.OAS_METADATA || undefined);
+  const spec = parseMetadataUri(metadataUri, { dataDir, pgPoolSize: 1 });
+  if (spec.kind === 'sqlite') {
+    if (action === 'create') await mkdir(dataDir, { recursive: true });
+    else if (!(await stat(spec.path).catch(() => null))) {
+      throw new UsageError(metadataUri === undefined ? `no server data in ${resolve(dataDir)}` : `no metadata file ${spec.path}`);
+    }
+  }
+  const meta = await openMetadata(spec);
   try {
     if (action === 'create') {
       const account = await createAccount(meta);
@@ -55,6 +64,20 @@ async function keysCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+async function migrateCommand(args: string[]): Promise<number> {
+  const { help, options } = parseServeArgs(args, process.env);
+  if (help) {
+    process.stdout.write('Usage: oas-server migrate [--metadata <uri> | --data-dir <dir>]\n\n'
+      + 'Applies the metadata schema migrations (the server also applies them on start; nodes\n'
+      + 'starting at once are safe) and exits. The metadata URI also comes from OAS_METADATA.\n');
+    return 0;
+  }
+  const spec = parseMetadataUri(options.metadataUri, options);
+  const version = await migrateMetadata(spec);
+  process.stdout.write(`${describeMetadata(spec)}: schema version ${version}\n`);
+  return 0;
+}
+
 async function serveCommand(args: string[]): Promise<void> {
   const { help, options } = parseServeArgs(args, process.env);
   if (help) {
@@ -66,17 +89,18 @@ async function serveCommand(args: string[]): Promise<void> {
     server = await createServer(options);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
+    if (e.name === 'OssConfigError' || err instanceof ConfigError) fail(e.message, 2);
     fail(e.code === 'EADDRINUSE' ? `${options.host}:${options.port} is already in use` : `cannot start: ${e.message}`, 1);
   }
   const hintHost = ['0.0.0.0', '::'].includes(server.host) ? '127.0.0.1' : server.host;
   if (server.rootKey.kind === 'generated') {
     const { accessKeyId, accessKeySecret } = server.rootKey.account;
     process.stdout.write(
-      `Generated the root access key (stored in ${resolve(options.dataDir)}; shown only this once):\n` +
+      `Generated the root access key (stored in ${server.backends.metadata}; shown only this once):\n` +
       `  AccessKeyId:     ${accessKeyId}\n  AccessKeySecret: ${accessKeySecret}\n` +
       `Use it with: oascmd config --host ${hintHost} --port ${server.port} -i ${accessKeyId} -k ${accessKeySecret}\n`);
   }
-  server.app.log.info({ url: server.url, dataDir: resolve(options.dataDir), cleanup: server.cleanup }, 'oas-server listening');
+  server.app.log.info({ url: server.url, dataDir: resolve(options.dataDir), metadata: server.backends.metadata, blobs: server.backends.blobs, cleanup: server.cleanup }, 'oas-server listening');
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -95,6 +119,8 @@ async function main(argv: string[]): Promise<void> {
   const [first, ...rest] = argv;
   try {
     if (first === 'keys') process.exit(await keysCommand(rest));
+    if (first === 'migrate') process.exit(await migrateCommand(rest));
+    if (first === 'copy-data') process.exit(await copyDataCommand(rest, process.env, (line) => process.stdout.write(`${line.replace(/\n$/, '')}\n`)));
     if (first === 'help') {
       process.stdout.write(helpText());
       return;

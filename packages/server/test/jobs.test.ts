@@ -1,11 +1,11 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { open } from 'node:fs/promises';
-import { join } from 'node:path';
 import { combineTreeEtags, hashBuffer, isId, parseRfc1123, treeEtag } from '@oas/sdk';
 import { startServer, type TestServer } from './helpers/server.js';
 import { assertError, blobFiles } from './helpers/assert.js';
+import { corruptBlobByte } from './helpers/backends.js';
 import { pattern } from './helpers/pattern.js';
+import { freePort } from './helpers/oss.js';
 
 const MIB = 1048576;
 const JOB_FIELDS = ['Action', 'ArchiveId', 'ArchiveSizeInBytes', 'ArchiveTreeEtag', 'Completed', 'CompletionDate', 'CreationDate',
@@ -20,7 +20,8 @@ const BIG = pattern(10 * MIB + 7, 11);
 let bigId: string;
 
 before(async () => {
-  t = await startServer();
+  // One OSS host, whose endpoint does not answer (OSS transfers proper: oss-*.test.ts).
+  t = await startServer({ ossHosts: { 'oss-cn-hangzhou.aliyuncs.com': { endpoint: `http://127.0.0.1:${await freePort()}`, accessKeyId: 'id', secretAccessKey: 'secret', maxAttempts: 1 } } });
   vault = await t.client.vaultId('jobs');
   smallId = await t.client.archiveId(vault, SMALL, 'small');
   const up = await t.client.request({ method: 'POST', path: `/vaults/${vault}/multipart-uploads`, headers: { 'x-oas-part-size': 3 * MIB } });
@@ -186,7 +187,10 @@ test('inventory retrieval: streamed JSON of spec 4.16, deleted archives left out
   assert.ok(ranged.body.equals(res.body));
 });
 
-test('OSS transfer jobs are validated, then fail with a clear message; they have no output', async () => {
+test('OSS transfer jobs are validated (only configured hosts), then fail with a clear message; they have no output', async () => {
+  const unknown = await t.client.createJob(vault, { OSSHost: 'oss-cn-beijing.aliyuncs.com', Bucket: 'mybucket', Object: 'o', Type: 'pull-from-oss' });
+  assertError(unknown, 400, 'InvalidArgument');
+  assert.match(unknown.json.message, /OSSHost "oss-cn-beijing\.aliyuncs\.com" is not an OSS host this server is configured/);
   const pull = await t.client.jobId(vault, { OSSHost: 'oss-cn-hangzhou.aliyuncs.com', Bucket: 'mybucket', Object: 'dir/obj.bin', Type: 'pull-from-oss', Description: 'pull' });
   const push = await t.client.jobId(vault, { OSSHost: 'oss-cn-hangzhou.aliyuncs.com', Description: 'push', Object: 'dir/obj.bin', Bucket: 'mybucket', ArchiveId: smallId, Type: 'push-to-oss' });
   const p1 = await t.client.waitJob(vault, pull);
@@ -196,7 +200,7 @@ test('OSS transfer jobs are validated, then fail with a clear message; they have
   for (const job of [p1, p2]) {
     assert.equal(job.StatusCode, 'Failed');
     assert.equal(job.Completed, true);
-    assert.equal(job.StatusMessage, 'OSS transfers are not configured on this server');
+    assert.match(job.StatusMessage, /cannot reach the OSS endpoint http:\/\/127\.0\.0\.1:\d+ of oss-cn-hangzhou\.aliyuncs\.com \(ECONNREFUSED\)/);
   }
   assert.equal(p2.ArchiveId, smallId);
   assert.equal(p1.ArchiveId, '');
@@ -208,13 +212,7 @@ test('corrupted stored data fails the retrieval job with a message naming the by
   const data = pattern(3 * MIB, 3);
   const archiveId = await t.client.archiveId(vault, data);
   const [segment] = await t.server.meta.getSegments(archiveId);
-  const file = join(t.dataDir, 'blobs', 'blobs', segment!.blobKey.slice(0, 2), segment!.blobKey);
-  const fh = await open(file, 'r+');
-  try {
-    await fh.write(Buffer.from([data[MIB + 1000]! ^ 0xff]), 0, 1, MIB + 1000);
-  } finally {
-    await fh.close();
-  }
+  await corruptBlobByte(t.dataDir, segment!.blobKey, MIB + 1000);
   const jobId = await t.client.jobId(vault, { Type: 'archive-retrieval', ArchiveId: archiveId });
   const job = await t.client.waitJob(vault, jobId);
   assert.equal(job.StatusCode, 'Failed');

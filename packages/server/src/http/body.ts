@@ -7,6 +7,11 @@ export function readSmallBody(req: IncomingMessage, max: number): Promise<Buffer
   if (declared !== undefined && Number(declared) > max) {
     return Promise.reject(OASError.of('InvalidArgument', `the request body is larger than ${max} bytes`));
   }
+  // The client may have gone while the handler awaited the store (with PostgreSQL a real
+  // wait, so socket events get in first): a destroyed request emits nothing any more.
+  if (req.destroyed && !req.readableEnded) {
+    return Promise.reject(OASError.of('IncompleteBody', 'the request body could not be read: the client closed the connection'));
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let total = 0;
@@ -14,6 +19,12 @@ export function readSmallBody(req: IncomingMessage, max: number): Promise<Buffer
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
+      req.off('close', onClose);
+    };
+    // Closed before its end (and without an error event): the body is incomplete.
+    const onClose = () => {
+      cleanup();
+      reject(OASError.of('IncompleteBody', 'the request body could not be read: the client closed the connection'));
     };
     const onData = (chunk: Buffer) => {
       total += chunk.byteLength;
@@ -36,5 +47,6 @@ export function readSmallBody(req: IncomingMessage, max: number): Promise<Buffer
     req.on('data', onData);
     req.once('end', onEnd);
     req.once('error', onError);
+    req.once('close', onClose);
   });
 }

@@ -39,10 +39,17 @@ export type RootKeyResult =
  */
 export async function ensureRootKey(meta: MetadataStore, accessKeyId: string | undefined, accessKeySecret: string | undefined, now = Date.now()): Promise<RootKeyResult> {
   if (accessKeyId !== undefined && accessKeySecret !== undefined) {
-    const existing = await meta.getAccountByKeyId(accessKeyId);
+    let existing = await meta.getAccountByKeyId(accessKeyId);
     if (!existing) {
-      await meta.createAccount({ id: ROOT_ACCOUNT_ID, accessKeyId, accessKeySecret, createdAt: now });
-      return { kind: 'configured', accessKeyId, created: true, updated: false };
+      try {
+        await meta.createAccount({ id: ROOT_ACCOUNT_ID, accessKeyId, accessKeySecret, createdAt: now });
+        return { kind: 'configured', accessKeyId, created: true, updated: false };
+      } catch (err) {
+        // Several nodes of a cluster starting at once on a fresh database: another one
+        // inserted the same key first (primary key violation). Continue with its row.
+        existing = await meta.getAccountByKeyId(accessKeyId);
+        if (!existing) throw err;
+      }
     }
     if (existing.accessKeySecret === accessKeySecret) return { kind: 'configured', accessKeyId, created: false, updated: false };
     if (meta.updateAccountSecret) {
@@ -56,5 +63,17 @@ export async function ensureRootKey(meta: MetadataStore, accessKeyId: string | u
   if ((await meta.listAccounts()).length > 0) return { kind: 'existing' };
   const account: AccountRecord = { id: ROOT_ACCOUNT_ID, ...generateKeyPair(), createdAt: now };
   await meta.createAccount(account);
+  // Nodes sharing one fresh database may each have generated a root key at the same moment.
+  // They all keep the first one (oldest, then smallest id; every node sees the same order)
+  // and withdraw their own otherwise, so the cluster ends up with one root key, printed by
+  // the node that made it. (With clocks far apart two nodes can both believe they won;
+  // both keys then stay valid for the root account. Clusters should set the key in the
+  // environment of every node: docs/scale-out.md.)
+  const roots = (await meta.listAccounts()).filter((a) => a.id === ROOT_ACCOUNT_ID);
+  const first = roots[0];
+  if (first && first.accessKeyId !== account.accessKeyId && roots.some((a) => a.accessKeyId === account.accessKeyId)) {
+    await meta.deleteAccountByKeyId(account.accessKeyId);
+    return { kind: 'existing' };
+  }
   return { kind: 'generated', account };
 }

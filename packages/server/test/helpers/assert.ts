@@ -3,6 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isId } from '@oas/sdk';
 import type { Resp } from './client.js';
+import { s3BlobObjects } from './backends.js';
 
 /** An OAS JSON error with its request id in header and body. */
 export function assertError(res: Resp, status: number, code: string): void {
@@ -30,9 +31,13 @@ export async function listFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** Blob files (committed and temporary) of a test server's data directory. */
+/**
+ * Blob files (committed and temporary) of a test server's data directory; for a server on
+ * S3 (OAS_TEST_BACKEND), the objects under its prefix (committed blobs and markers of
+ * writes in progress), which count the same way: two per committed blob.
+ */
 export async function blobFiles(dataDir: string): Promise<string[]> {
-  return listFiles(join(dataDir, 'blobs'));
+  return (await s3BlobObjects(dataDir)) ?? listFiles(join(dataDir, 'blobs'));
 }
 
 export async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {

@@ -1,9 +1,11 @@
-// Starts an in-process server on port 0 over a temporary data directory.
+// Starts an in-process server on port 0 over a temporary data directory, on the stores
+// OAS_TEST_BACKEND selects (helpers/backends.ts; default: the embedded ones in the data dir).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type CreateServerOptions, type OasServer } from '../../src/app.js';
 import { Client } from './client.js';
+import { backendFor, releaseBackend } from './backends.js';
 
 export const ROOT_ID = 'TESTROOTACCESSKEY';
 export const ROOT_SECRET = 'test-root-secret-0123456789';
@@ -25,9 +27,12 @@ export async function tempDir(prefix = 'oas-server-test-'): Promise<string> {
 
 export async function startServer(opts: CreateServerOptions = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? (await tempDir());
+  // Explicit stores or URIs win; otherwise this data directory's place in the test backend.
+  const chosen = opts.meta || opts.blobs || opts.metadataUri || opts.blobsUri;
+  const backend = chosen ? {} : (await backendFor(dataDir)).options;
   const server = await createServer({
     host: '127.0.0.1', port: 0, logLevel: 'silent', jobPollMs: 100,
-    rootAccessKeyId: ROOT_ID, rootAccessKeySecret: ROOT_SECRET, ...opts, dataDir,
+    rootAccessKeyId: ROOT_ID, rootAccessKeySecret: ROOT_SECRET, ...backend, ...opts, dataDir,
   });
   const stop = () => server.close(2000);
   return {
@@ -36,6 +41,7 @@ export async function startServer(opts: CreateServerOptions = {}): Promise<TestS
     stop,
     async close() {
       await stop();
+      await releaseBackend(dataDir);
       await rm(dataDir, { recursive: true, force: true });
     },
   };

@@ -1,0 +1,488 @@
+// `oas-server copy-data --from <metadata,blobs> --to <metadata,blobs>`: moves everything a
+// server holds (access keys, vaults, archives with their leaf digests, open multipart
+// uploads with their parts, unexpired jobs with their outputs) from one backend pair to
+// another, e.g. from the embedded sqlite+file default to a PostgreSQL + S3 cluster, or back.
+//
+// - Blobs are streamed from the source store into the target store, never buffered whole.
+//   On the way every 1 MiB leaf is hashed; the leaves must equal the digests the source
+//   stored, and an archive's leaves must combine to its tree etag (a part's to the part's
+//   tree etag). Only then is the blob committed, with the leaves just computed.
+// - Everything goes through the MetadataStore and BlobStore interfaces, so any pair of
+//   backends works. Ids (vaults, archives, uploads, jobs, keys) are kept; blob keys are new.
+// - Resumable: each item is written to the target metadata only after its blobs are
+//   committed and verified, and items already in the target are skipped, so a run that was
+//   interrupted (even by kill -9) is simply run again. Blobs an interrupted run committed
+//   without metadata are removed at the start of the next run.
+// - No server may use the target while copying; the source should not be written to
+//   (stop the servers, or accept that writes after an item was copied are not carried over).
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createHash } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { MIB, TreeEtagBuilder } from '@oas/sdk';
+import { ConfigError, OPTION_SPECS, resolveOptions } from './config.js';
+import { removeOrphanBlobs } from './maintenance.js';
+import {
+  describeBlobs, describeMetadata, openBlobs, openMetadata, parseBlobsUri, parseMetadataUri,
+  type BlobsSpec, type MetadataSpec,
+} from './store/open.js';
+import type { BlobStore } from './store/blob/types.js';
+import type { ArchiveRecord, JobRecord, MetadataStore, Segment, UploadRecord, VaultRecord } from './store/meta/types.js';
+
+export interface StorePair {
+  meta: MetadataStore;
+  blobs: BlobStore;
+}
+
+export interface CopyDataOptions {
+  from: StorePair;
+  to: StorePair;
+  /** Archives copied at the same time (default 4). */
+  parallel?: number;
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+  now?: () => number;
+}
+
+export interface CopyReport {
+  accounts: { copied: number; skipped: number };
+  vaults: { copied: number; skipped: number };
+  archives: { copied: number; skipped: number; failed: number };
+  uploads: { copied: number; skipped: number };
+  parts: { copied: number; skipped: number };
+  jobs: { copied: number; skipped: number };
+  /** Blob bytes written to the target by this run. */
+  bytes: number;
+  /** Unreferenced blobs of an earlier, interrupted run removed from the target. */
+  cleaned: number;
+  /** What could not be copied (each also logged); the run exits non-zero when not empty. */
+  errors: string[];
+}
+
+/** A copy that would be wrong (checksum or size mismatch, conflicting target data). */
+export class CopyError extends Error {
+  override readonly name = 'CopyError';
+}
+
+const PAGE = 1000;
+const LEAF_BYTES = 16;
+
+/** Hashes 1 MiB leaves of a stream (raw 16-byte MD5s), nothing else. */
+class LeafHasher {
+  private leaf = createHash('md5');
+  private fill = 0;
+  private readonly digests: Buffer[] = [];
+  size = 0;
+
+  update(chunk: Buffer): void {
+    this.size += chunk.byteLength;
+    let offset = 0;
+    while (offset < chunk.byteLength) {
+      const take = Math.min(MIB - this.fill, chunk.byteLength - offset);
+      this.leaf.update(take === chunk.byteLength ? chunk : chunk.subarray(offset, offset + take));
+      this.fill += take;
+      offset += take;
+      if (this.fill === MIB) this.close();
+    }
+  }
+
+  private close(): void {
+    this.digests.push(this.leaf.digest());
+    this.leaf = createHash('md5');
+    this.fill = 0;
+  }
+
+  finish(): Buffer {
+    if (this.fill > 0) this.close();
+    return Buffer.concat(this.digests);
+  }
+}
+
+function treeOf(leaves: Buffer, builder = new TreeEtagBuilder()): TreeEtagBuilder {
+  for (let i = 0; i < leaves.byteLength; i += LEAF_BYTES) builder.push(leaves.toString('hex', i, i + LEAF_BYTES));
+  return builder;
+}
+
+/** Runs `fn` over the items with at most `limit` in flight; the first error is rethrown at the end. */
+async function forEachLimit<T>(items: AsyncIterable<T>, limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  const running = new Set<Promise<void>>();
+  for await (const item of items) {
+    const p: Promise<void> = fn(item).finally(() => running.delete(p));
+    running.add(p);
+    if (running.size >= limit) await Promise.race(running);
+  }
+  await Promise.all(running);
+}
+
+async function* pages<T>(fetch: (from: string | null) => Promise<{ items: T[]; next: string | null }>): AsyncGenerator<T> {
+  let from: string | null = null;
+  for (;;) {
+    const page = await fetch(from);
+    yield* page.items;
+    if (page.next === null) return;
+    from = page.next;
+  }
+}
+
+class Copier {
+  readonly report: CopyReport = {
+    accounts: { copied: 0, skipped: 0 }, vaults: { copied: 0, skipped: 0 },
+    archives: { copied: 0, skipped: 0, failed: 0 }, uploads: { copied: 0, skipped: 0 },
+    parts: { copied: 0, skipped: 0 }, jobs: { copied: 0, skipped: 0 }, bytes: 0, cleaned: 0, errors: [],
+  };
+  private readonly log: (line: string) => void;
+  private readonly now: () => number;
+  private readonly parallel: number;
+
+  constructor(private readonly from: StorePair, private readonly to: StorePair, opts: CopyDataOptions) {
+    this.log = opts.log ?? (() => undefined);
+    this.now = opts.now ?? Date.now;
+    this.parallel = opts.parallel ?? 4;
+    if (!Number.isSafeInteger(this.parallel) || this.parallel < 1) throw new RangeError(`parallel must be at least 1, got ${this.parallel}`);
+  }
+
+  private fail(what: string, err: unknown): void {
+    const message = `${what}: ${(err as Error).message}`;
+    this.report.errors.push(message);
+    this.log(`error: ${message}`);
+  }
+
+  /**
+   * Streams one blob into a new target blob, hashing its leaves on the way; commits only when
+   * the size and every leaf match the source's stored digests. Returns the new key and leaves.
+   */
+  private async copyBlob(key: string, size: number): Promise<{ key: string; leaves: Buffer }> {
+    const expected = await this.from.blobs.readLeaves(key);
+    const hasher = new LeafHasher();
+    const tap = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        hasher.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    const writer = await this.to.blobs.create();
+    let committed = false;
+    try {
+      await pipeline(this.from.blobs.read(key), tap, writer.stream);
+      const leaves = hasher.finish();
+      if (hasher.size !== size) throw new CopyError(`blob ${key} has ${hasher.size} bytes, expected ${size}`);
+      if (!leaves.equals(expected)) {
+        let i = 0;
+        while (i * LEAF_BYTES < leaves.byteLength && leaves.subarray(i * LEAF_BYTES, (i + 1) * LEAF_BYTES).equals(expected.subarray(i * LEAF_BYTES, (i + 1) * LEAF_BYTES))) i++;
+        throw new CopyError(`blob ${key}: bytes ${i * MIB}-${Math.min(size, (i + 1) * MIB) - 1} do not match their stored checksum (source data corrupt)`);
+      }
+      await writer.commit(leaves);
+      committed = true;
+      this.report.bytes += size;
+      return { key: writer.key, leaves };
+    } finally {
+      if (!committed) await writer.abort().catch(() => undefined);
+    }
+  }
+
+  /** Deletes target blobs this run created for an item that did not make it into the metadata. */
+  private async drop(keys: string[]): Promise<void> {
+    for (const key of keys) await this.to.blobs.delete(key).catch(() => undefined);
+  }
+
+  async run(): Promise<CopyReport> {
+    // Pieces of an interrupted earlier run: blobs committed whose metadata never followed.
+    this.report.cleaned = (await this.to.blobs.removeLeftovers()) + (await removeOrphanBlobs(this.to.meta, this.to.blobs));
+    if (this.report.cleaned > 0) this.log(`removed ${this.report.cleaned} unreferenced blobs of an earlier run from the target`);
+
+    const accountIds: string[] = [];
+    for (const account of await this.from.meta.listAccounts()) {
+      if (!accountIds.includes(account.id)) accountIds.push(account.id);
+      const there = await this.to.meta.getAccountByKeyId(account.accessKeyId);
+      if (!there) {
+        await this.to.meta.createAccount(account);
+        this.report.accounts.copied++;
+      } else if (there.id !== account.id) {
+        this.fail(`access key ${account.accessKeyId}`, new CopyError('the target has this key for another account'));
+      } else {
+        if (there.accessKeySecret !== account.accessKeySecret) {
+          if (this.to.meta.updateAccountSecret) await this.to.meta.updateAccountSecret(account.accessKeyId, account.accessKeySecret);
+          else {
+            await this.to.meta.deleteAccountByKeyId(account.accessKeyId);
+            await this.to.meta.createAccount(account);
+          }
+        }
+        this.report.accounts.skipped++;
+      }
+    }
+    for (const accountId of accountIds) {
+      for await (const vault of pages((from) => this.from.meta.listVaults(accountId, from, PAGE))) {
+        await this.copyVault(vault);
+      }
+    }
+    return this.report;
+  }
+
+  private async copyVault(vault: VaultRecord): Promise<void> {
+    const there = await this.to.meta.getVault(vault.accountId, vault.id);
+    if (there) {
+      this.report.vaults.skipped++;
+    } else {
+      // Counters start at zero: inserting the archives counts them in again.
+      const result = await this.to.meta.createVault({ ...vault, archiveCount: 0, sizeBytes: 0, lastWriteAt: null }, Number.MAX_SAFE_INTEGER);
+      if (result.kind !== 'created') {
+        const why = result.kind === 'exists' ? `the target has another vault of this name (${result.vault.id})` : 'vault limit';
+        this.fail(`vault ${vault.name} (${vault.id})`, new CopyError(why));
+        return;
+      }
+      this.report.vaults.copied++;
+    }
+    const before = { ...this.report.archives };
+    await forEachLimit(this.from.meta.iterateArchives(vault.id), this.parallel, (archive) => this.copyArchive(archive));
+    for await (const upload of pages((from) => this.from.meta.listUploads(vault.id, from, PAGE))) await this.copyUpload(upload);
+    for await (const job of pages((from) => this.from.meta.listJobs(vault.id, from, PAGE, this.now()))) await this.copyJob(job);
+    const a = this.report.archives;
+    this.log(`vault ${vault.name} (${vault.id}): ${a.copied - before.copied} archives copied, ${a.skipped - before.skipped} already there`
+      + `${a.failed > before.failed ? `, ${a.failed - before.failed} FAILED` : ''}`);
+  }
+
+  /** Copies an archive (live, or deleted but still read by a job) unless the target has it. */
+  private async copyArchive(archive: ArchiveRecord): Promise<void> {
+    try {
+      const there = await this.to.meta.getArchiveAnyState(archive.id);
+      if (there) {
+        if (there.size !== archive.size || there.treeEtag !== archive.treeEtag || there.vaultId !== archive.vaultId) {
+          throw new CopyError(`the target has a different archive with this id (size ${there.size}, tree etag ${there.treeEtag})`);
+        }
+        if (archive.deletedAt !== null && there.deletedAt === null) await this.to.meta.deleteArchive(there.vaultId, there.id, archive.deletedAt);
+        this.report.archives.skipped++;
+        return;
+      }
+      const segments = await this.from.meta.getSegments(archive.id);
+      const copied: Segment[] = [];
+      const tree = new TreeEtagBuilder();
+      try {
+        let offset = 0;
+        for (const segment of segments) {
+          if (offset % MIB !== 0) throw new CopyError(`segment at byte ${offset} does not start on a MiB boundary`);
+          const blob = await this.copyBlob(segment.blobKey, segment.size);
+          copied.push({ blobKey: blob.key, size: segment.size });
+          treeOf(blob.leaves, tree);
+          offset += segment.size;
+        }
+        if (offset !== archive.size) throw new CopyError(`its segments hold ${offset} bytes, expected ${archive.size}`);
+        const treeEtag = tree.digest();
+        if (treeEtag !== archive.treeEtag) {
+          throw new CopyError(`the copied data has tree etag ${treeEtag}, the archive says ${archive.treeEtag}`);
+        }
+        await this.to.meta.insertArchive({ ...archive, deletedAt: null }, copied);
+      } catch (err) {
+        await this.drop(copied.map((s) => s.blobKey));
+        throw err;
+      }
+      if (archive.deletedAt !== null) await this.to.meta.deleteArchive(archive.vaultId, archive.id, archive.deletedAt);
+      this.report.archives.copied++;
+    } catch (err) {
+      this.report.archives.failed++;
+      this.fail(`archive ${archive.id} of vault ${archive.vaultId}`, err);
+    }
+  }
+
+  private async copyUpload(upload: UploadRecord): Promise<void> {
+    try {
+      const there = await this.to.meta.getUpload(upload.vaultId, upload.id);
+      if (there?.completedAt != null) {
+        this.report.uploads.skipped++;
+        return;
+      }
+      if (!there) {
+        await this.to.meta.createUpload(upload);
+        this.report.uploads.copied++;
+      } else {
+        this.report.uploads.skipped++;
+      }
+      const have = new Map((await this.to.meta.allParts(upload.id)).map((p) => [p.start, p]));
+      for (const part of await this.from.meta.allParts(upload.id)) {
+        const t = have.get(part.start);
+        if (t && t.end === part.end && t.treeEtag === part.treeEtag && t.contentEtag === part.contentEtag) {
+          this.report.parts.skipped++;
+          continue;
+        }
+        const blob = await this.copyBlob(part.blobKey, part.end - part.start + 1);
+        const treeEtag = treeOf(blob.leaves).digest();
+        if (treeEtag !== part.treeEtag) {
+          await this.drop([blob.key]);
+          throw new CopyError(`part ${part.start}-${part.end}: the copied data has tree etag ${treeEtag}, the part says ${part.treeEtag}`);
+        }
+        const put = await this.to.meta.putPart({ ...part, blobKey: blob.key }).catch(async (err: unknown) => {
+          await this.drop([blob.key]);
+          throw err;
+        });
+        if (put === 'missing') {
+          await this.drop([blob.key]);
+          throw new CopyError('the upload vanished from the target');
+        }
+        if (put.replaced) await this.drop([put.replaced.blobKey]);
+        this.report.parts.copied++;
+      }
+    } catch (err) {
+      this.fail(`multipart upload ${upload.id} of vault ${upload.vaultId}`, err);
+    }
+  }
+
+  private async copyJob(job: JobRecord): Promise<void> {
+    try {
+      if (await this.to.meta.getJob(job.vaultId, job.id, this.now())) {
+        this.report.jobs.skipped++;
+        return;
+      }
+      // The archive the job reads (retrieval, push) or made (pull) must be there first; a
+      // deleted one is copied too, as deleted, since the job still serves its bytes.
+      if (job.archiveId !== '') {
+        const archive = await this.from.meta.getArchiveAnyState(job.archiveId);
+        const there = archive && await this.to.meta.getArchiveAnyState(archive.id);
+        if (archive && there) {
+          if (archive.deletedAt !== null && there.deletedAt === null) await this.to.meta.deleteArchive(there.vaultId, there.id, archive.deletedAt);
+        } else if (archive) {
+          const failedBefore = this.report.archives.failed;
+          await this.copyArchive(archive);
+          if (this.report.archives.failed > failedBefore) throw new CopyError(`its archive ${archive.id} could not be copied`);
+        }
+      }
+      let outputKey = '';
+      if (job.outputKey !== '') {
+        const size = await this.from.blobs.size(job.outputKey);
+        if (size === null) throw new CopyError(`its output blob ${job.outputKey} is missing in the source`);
+        outputKey = (await this.copyBlob(job.outputKey, size)).key;
+      }
+      try {
+        // The lease belonged to a node of the source; a target node claims the job afresh
+        // and resumes it from its checkpoint (which never names blob keys).
+        await this.to.meta.createJob({ ...job, outputKey, leaseOwner: null, leaseUntil: null });
+      } catch (err) {
+        if (outputKey) await this.drop([outputKey]);
+        throw err;
+      }
+      this.report.jobs.copied++;
+    } catch (err) {
+      this.fail(`job ${job.id} of vault ${job.vaultId}`, err);
+    }
+  }
+}
+
+/** Copies everything from one store pair to another (see the top of this file). */
+export async function copyData(opts: CopyDataOptions): Promise<CopyReport> {
+  return new Copier(opts.from, opts.to, opts).run();
+}
+
+// The command ---------------------------------------------------------------------------------
+
+export interface BackendPair {
+  metadata: MetadataSpec;
+  blobs: BlobsSpec;
+}
+
+/**
+ * One side of copy-data: `<metadata-uri>,<blobs-uri>` (e.g. `sqlite:./data/meta.sqlite,file:./data/blobs`
+ * or `postgres://oas@db/oas,s3://archive`), or a bare data directory meaning the embedded
+ * default pair inside it.
+ */
+export function parseBackendPair(text: string, opts: ReturnType<typeof resolveOptions>): BackendPair {
+  const m = /^(.*),((?:file:|s3:\/\/).*)$/i.exec(text);
+  if (m) return { metadata: parseMetadataUri(m[1]!, opts), blobs: parseBlobsUri(m[2]!, opts) };
+  if (/^[a-z][a-z0-9+.-]*:/i.test(text) && !/^[a-z]:[\\/]/i.test(text)) {
+    throw new ConfigError(`invalid backend pair ${JSON.stringify(text)} (expected <metadata-uri>,<blobs-uri> or a data directory)`);
+  }
+  if (text === '') throw new ConfigError('empty backend pair');
+  const dirOpts = { ...opts, dataDir: text };
+  return { metadata: parseMetadataUri(undefined, dirOpts), blobs: parseBlobsUri(undefined, dirOpts) };
+}
+
+export const COPY_DATA_HELP = `Usage: oas-server copy-data --from <metadata,blobs> --to <metadata,blobs> [options]
+
+Copies everything (access keys, vaults, archives, open multipart uploads, unexpired jobs and
+their outputs) from one backend pair to another, verifying every blob's 1 MiB checksums and
+every archive's tree etag as the bytes arrive. Run it again after an interruption: what is
+already in the target is skipped. Stop the servers of both sides first.
+
+A backend pair is <metadata-uri>,<blobs-uri>, e.g.
+  sqlite:/srv/oas/meta.sqlite,file:/srv/oas/blobs
+  postgres://oas:secret@db.internal:5432/oas,s3://oas-archive/prod
+or a data directory (the embedded default pair inside it).
+
+Options:
+  --from <pair>            source
+  --to <pair>              target
+  --parallel <n>           archives copied at the same time (default 4)
+  --pg-pool-size, --s3-endpoint, --s3-region, --s3-access-key-id, --s3-secret-access-key,
+  --s3-force-path-style    as for the server, applied to any side that uses them (and their
+                           OAS_* / AWS_* environment variables); an s3:// URI may override
+                           endpoint, region and path-style with ?endpoint=...&region=...&path-style=true
+  -h, --help               show this help
+`;
+
+const BACKEND_FLAGS = ['pg-pool-size', 's3-endpoint', 's3-region', 's3-access-key-id', 's3-secret-access-key', 's3-force-path-style'];
+
+/** `oas-server copy-data ...`; returns the exit code (ConfigError for bad usage). */
+export async function copyDataCommand(args: string[], env: NodeJS.ProcessEnv, out: (line: string) => void): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args, strict: true, allowPositionals: false,
+      options: {
+        from: { type: 'string' }, to: { type: 'string' }, parallel: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        ...Object.fromEntries(BACKEND_FLAGS.map((f) => [f, { type: f === 's3-force-path-style' ? 'boolean' as const : 'string' as const }])),
+      },
+    });
+  } catch (err) {
+    throw new ConfigError((err as Error).message.split('\n')[0]!);
+  }
+  const v = parsed.values as Record<string, string | boolean | undefined>;
+  if (v.help) {
+    out(COPY_DATA_HELP);
+    return 0;
+  }
+  if (typeof v.from !== 'string' || typeof v.to !== 'string') throw new ConfigError('copy-data needs --from and --to (see oas-server copy-data --help)');
+  const parallel = v.parallel === undefined ? 4 : Number(v.parallel);
+  if (!Number.isSafeInteger(parallel) || parallel < 1 || parallel > 64) throw new ConfigError(`invalid --parallel ${JSON.stringify(v.parallel)} (1-64)`);
+  const flags: Record<string, string | undefined> = {};
+  for (const spec of OPTION_SPECS) {
+    if (!BACKEND_FLAGS.includes(spec.flag)) continue;
+    const value = v[spec.flag];
+    flags[spec.flag] = value === true ? 'true' : value as string | undefined;
+  }
+  const opts = resolveOptions(flags, env);
+  const from = parseBackendPair(v.from, opts);
+  const to = parseBackendPair(v.to, opts);
+  const fromText = `${describeMetadata(from.metadata)} + ${describeBlobs(from.blobs)}`;
+  const toText = `${describeMetadata(to.metadata)} + ${describeBlobs(to.blobs)}`;
+  if (describeMetadata(from.metadata) === describeMetadata(to.metadata) || describeBlobs(from.blobs) === describeBlobs(to.blobs)) {
+    throw new ConfigError(`--from and --to share a store (${fromText} -> ${toText})`);
+  }
+  out(`copying ${fromText} -> ${toText}`);
+  const opened: StorePair[] = [];
+  try {
+    for (const side of [from, to]) {
+      const meta = await openMetadata(side.metadata);
+      try {
+        opened.push({ meta, blobs: await openBlobs(side.blobs) });
+      } catch (err) {
+        await meta.close();
+        throw err;
+      }
+    }
+    const started = Date.now();
+    const report = await copyData({ from: opened[0]!, to: opened[1]!, parallel, log: out });
+    const secs = (Date.now() - started) / 1000;
+    const r = report;
+    out(`done in ${secs.toFixed(1)} s: ${r.accounts.copied} keys, ${r.vaults.copied} vaults, ${r.archives.copied} archives, `
+      + `${r.uploads.copied} uploads (${r.parts.copied} parts), ${r.jobs.copied} jobs copied (${(r.bytes / MIB).toFixed(1)} MiB); `
+      + `already there: ${r.accounts.skipped} keys, ${r.vaults.skipped} vaults, ${r.archives.skipped} archives, `
+      + `${r.uploads.skipped} uploads, ${r.parts.skipped} parts, ${r.jobs.skipped} jobs`);
+    if (r.errors.length > 0) {
+      out(`${r.errors.length} items could not be copied (see the errors above); fix the cause and run copy-data again`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    for (const side of opened) {
+      await side.meta.close().catch(() => undefined);
+      await side.blobs.close().catch(() => undefined);
+    }
+  }
+}
