@@ -179,8 +179,56 @@ rgw dns name = localhost
 `;
 }
 
-/** Starts mon, OSD and radosgw; resolves once radosgw answers S3 requests with the test user. */
+/**
+ * Starts mon, OSD and radosgw; resolves once radosgw answers S3 requests with the test user.
+ * Test files run in parallel processes: their clusters start one at a time (an OSD started
+ * beside another cluster's start-up was sometimes refused by its monitor with 'wrong fsid'),
+ * and a start that fails that way is tried again from scratch.
+ */
 export async function startCephRgw(options: CephRgwOptions = {}): Promise<CephRgwServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await withStartLock(() => startOnce(options));
+    } catch (err) {
+      if (attempt >= 3 || !/exited during start-up/.test(String(err))) throw err;
+    }
+  }
+}
+
+const START_LOCK = join(tmpdir(), 'oas-ceph-start.lock');
+
+/** A lock file holding the owner's pid, shared by every test process of the machine. */
+async function withStartLock<T>(fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 10 * 60_000;
+  for (;;) {
+    try {
+      await writeFile(START_LOCK, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const owner = Number(await readFile(START_LOCK, 'utf8').catch(() => ''));
+      if (owner > 0 && !isAlive(owner)) await rm(START_LOCK, { force: true });
+      if (Date.now() > deadline) throw new Error(`waited 10 minutes for ${START_LOCK} (held by pid ${owner})`);
+      await sleep(250);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(START_LOCK, { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function startOnce(options: CephRgwOptions): Promise<CephRgwServer> {
   const missing = BINARIES.filter((b) => findBinary(b) === null);
   if (missing.length > 0) {
     throw new Error(`Ceph binaries missing (${missing.join(', ')}): install them with `
@@ -247,9 +295,12 @@ export async function startCephRgw(options: CephRgwOptions = {}): Promise<CephRg
     daemon('ceph-mon', ['-i', 'a'], 'mon.a');
 
     const ceph = (args: string[]) => run(findBinary('ceph')!, ['-c', conf, '--connect-timeout', String(Math.ceil(stepMs / 1000)), ...args], dir, stepMs + 5_000);
-    const osdId = (await ceph(['osd', 'create'])).trim();
+    // The same uuid for the monitor's record and the OSD's mkfs: without it the OSD makes
+    // up its own and, started right after, is sometimes refused with 'wrong fsid'.
+    const osdUuid = randomUUID();
+    const osdId = (await ceph(['osd', 'create', osdUuid])).trim();
     if (osdId !== '0') throw new Error(`ceph osd create returned ${JSON.stringify(osdId)}, expected 0`);
-    await run(findBinary('ceph-osd')!, ['-c', conf, '-i', '0', '--mkfs'], dir, stepMs).catch(async (err: Error) => {
+    await run(findBinary('ceph-osd')!, ['-c', conf, '-i', '0', '--mkfs', '--osd-uuid', osdUuid], dir, stepMs).catch(async (err: Error) => {
       throw new Error(`${err.message}\n${await logTail(dir, 'osd.0')}`);
     });
     daemon('ceph-osd', ['-i', '0'], 'osd.0');
