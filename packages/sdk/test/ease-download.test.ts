@@ -8,7 +8,7 @@ import { MIB, hashBuffer } from '../src/protocol/etag.js';
 import { Vault } from '../src/ease/vault.js';
 import { Job } from '../src/ease/job.js';
 import { callOk } from '../src/ease/call.js';
-import type { JobJson } from '../src/ease/wire-types.js';
+import type { JobJson } from '../src/protocol/wire-types.js';
 import { downloadTempPaths } from '../src/ease/download.js';
 import { ChecksumMismatchError, JobFailedError, JobStateError } from '../src/ease/errors.js';
 import { startTestServer, type TestServer } from './helpers/ease-server.js';

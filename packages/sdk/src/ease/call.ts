@@ -3,7 +3,7 @@
 import type { OASAPI } from '../client/api.js';
 import type { OASResponse } from '../client/response.js';
 import { OASError } from '../protocol/errors.js';
-import type { JobJson, PartJson, UploadJson, VaultJson } from './wire-types.js';
+import type { JobJson, PartJson, UploadJson, VaultJson } from '../protocol/wire-types.js';
 
 /**
  * Awaits an OASAPI call: the response when it is 2xx, otherwise the server's OASError

@@ -13,7 +13,7 @@ export { TreeEtagHasher, SubtreeFolder, treeEtagOfSubtrees, type Subtree } from 
 export { toDate, type UploadInfo, type PartInfo, type ArchiveInfo } from './model.js';
 export type { TransferProgress, ProgressCallback } from './progress.js';
 export type { UploadSource } from './sources.js';
-export type { VaultJson, UploadJson, PartJson, JobJson, ArchiveJson, InventoryJson } from './wire-types.js';
+export type { VaultJson, UploadJson, PartJson, JobJson, ArchiveJson, InventoryJson } from '../protocol/wire-types.js';
 export {
   calcPartSize, calcPieceSize, splitRanges, rangeLength, isPowerOfTwoMib, isValidPartSize, formatSize,
   GIB, MAX_PARTS, MAX_ARCHIVE_SIZE, MAX_PART_SIZE, DEFAULT_PART_SIZE, DEFAULT_SINGLE_UPLOAD_THRESHOLD,

@@ -1,6 +1,6 @@
 // The inventory job's output (spec §4.16 [REC] shape) as typed objects.
 import { emptyToNull, toDate } from './model.js';
-import type { InventoryJson } from './wire-types.js';
+import type { InventoryJson } from '../protocol/wire-types.js';
 
 export interface InventoryArchive {
   archiveId: string;

@@ -9,7 +9,7 @@ import { parseInventory, type Inventory } from './inventory.js';
 import { emptyToNull, sizeOrNull, toDate } from './model.js';
 import { withRetry, type RetryOptions } from './retry.js';
 import { rangeLength } from './sizes.js';
-import type { JobJson } from './wire-types.js';
+import type { JobJson } from '../protocol/wire-types.js';
 
 /** Job Action values (spec §4.15). */
 export type JobAction = 'ArchiveRetrieval' | 'InventoryRetrieval' | 'PullFromOSS' | 'PushToOSS';

@@ -1,7 +1,7 @@
 // Typed views of the wire JSON: Dates instead of RFC 1123 text, null instead of "" / -1.
 import { parseRfc1123 } from '../protocol/dates.js';
 import { parseRange, type ByteRange } from '../protocol/ranges.js';
-import type { ArchiveJson, PartJson, UploadJson } from './wire-types.js';
+import type { ArchiveJson, PartJson, UploadJson } from '../protocol/wire-types.js';
 
 /** An RFC 1123 date (or anything Date.parse reads); null when empty or unreadable. */
 export function toDate(text: string | undefined | null): Date | null {

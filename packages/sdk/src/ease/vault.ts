@@ -10,7 +10,7 @@ import { calcPartSize } from './sizes.js';
 import type { UploadSource } from './sources.js';
 import { initiate, uploadArchive, type UploadOptions } from './upload.js';
 import { Uploader, type UploadResult } from './uploader.js';
-import type { ArchiveJson, VaultJson } from './wire-types.js';
+import type { ArchiveJson, VaultJson } from '../protocol/wire-types.js';
 
 export interface CallOptions {
   signal?: AbortSignal;

@@ -5,3 +5,4 @@ export * from './ids.js';
 export * from './dates.js';
 export * from './errors.js';
 export * from './hash-file.js';
+export type * from './wire-types.js';

@@ -1,6 +1,6 @@
 // Archives: single upload (streamed, verified, then committed), delete, metadata.
 import type { Readable } from 'node:stream';
-import { OASError, formatRfc1123, isId, newId } from '@oas/sdk';
+import { OASError, formatRfc1123, isId, newId, type ArchiveJson } from '@oas/sdk';
 import type { ArchiveRecord, VaultRecord } from '../store/meta/types.js';
 import type { ServiceContext } from './context.js';
 import { discardBlob, ingest } from './ingest.js';
@@ -13,14 +13,6 @@ export interface UploadRequest {
   treeEtag: string | undefined;
   description: string | undefined;
   body: Readable;
-}
-
-export interface ArchiveMetaJson {
-  ArchiveId: string;
-  ArchiveDescription: string;
-  CreationDate: string;
-  ArchiveSizeInBytes: number;
-  ArchiveTreeEtag: string;
 }
 
 /** Content-Length of an upload: required (411), a positive number (no zero-byte archives). */
@@ -58,7 +50,7 @@ export async function getArchive(ctx: ServiceContext, vault: VaultRecord, archiv
   return archive;
 }
 
-export function archiveMetaJson(archive: ArchiveRecord): ArchiveMetaJson {
+export function archiveMetaJson(archive: ArchiveRecord): ArchiveJson {
   return {
     ArchiveId: archive.id,
     ArchiveDescription: archive.description,

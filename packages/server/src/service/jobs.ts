@@ -1,7 +1,7 @@
 // Jobs: initiate (validated here, run by the job engine), describe, list, output.
 import type { Readable } from 'node:stream';
 import {
-  OASError, formatRange, formatRfc1123, isId, isMibAligned, newId, parseRange, parseRangeHeader,
+  OASError, formatRange, formatRfc1123, isId, isMibAligned, newId, parseRange, parseRangeHeader, type JobJson,
 } from '@oas/sdk';
 import type { JobRecord, JobType, Segment, VaultRecord } from '../store/meta/types.js';
 import type { ServiceContext } from './context.js';
@@ -16,24 +16,6 @@ export const JOB_ACTIONS: Record<JobType, string> = {
   'pull-from-oss': 'PullFromOSS',
   'push-to-oss': 'PushToOSS',
 };
-
-/** The job description of spec 4.15: exactly these 14 fields. */
-export interface JobJson {
-  JobId: string;
-  Action: string;
-  StatusCode: string;
-  StatusMessage: string;
-  Completed: boolean;
-  CreationDate: string;
-  CompletionDate: string;
-  ArchiveId: string;
-  ArchiveSizeInBytes: number;
-  TreeEtag: string;
-  ArchiveTreeEtag: string;
-  RetrievalByteRange: string;
-  InventorySizeInBytes: number;
-  JobDescription: string;
-}
 
 export function jobJson(job: JobRecord): JobJson {
   const done = job.status !== 'InProgress';

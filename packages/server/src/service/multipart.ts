@@ -1,7 +1,10 @@
 // Multipart uploads: initiate, upload part (streamed and verified like an archive), list,
 // complete (the parts' blobs become the archive's segments, no byte is copied), abort.
 import type { Readable } from 'node:stream';
-import { OASError, TreeEtagBuilder, combineTreeEtags, formatRange, formatRfc1123, isId, newId, parseContentRange } from '@oas/sdk';
+import {
+  OASError, TreeEtagBuilder, combineTreeEtags, formatRange, formatRfc1123, isId, newId, parseContentRange,
+  type PartJson, type UploadJson,
+} from '@oas/sdk';
 import type { ArchiveRecord, PartRecord, UploadRecord, VaultRecord } from '../store/meta/types.js';
 import { KeyedMutex } from '../util/mutex.js';
 import { checkContentLength } from './archives.js';
@@ -15,19 +18,6 @@ import {
 
 /** Serialises part replacement against complete/abort of the same upload (this process). */
 const uploadLocks = new KeyedMutex();
-
-export interface UploadJson {
-  MultipartUploadId: string;
-  CreationDate: string;
-  PartSizeInBytes: number;
-  ArchiveDescription: string;
-}
-
-export interface PartJson {
-  RangeInBytes: string;
-  ContentEtag: string;
-  TreeEtag: string;
-}
 
 function uploadJson(upload: UploadRecord): UploadJson {
   return {

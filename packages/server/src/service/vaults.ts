@@ -1,18 +1,9 @@
 // Vaults: create (idempotent, at most maxVaults per account), describe, list, delete.
-import { OASError, formatRfc1123, isId, newId } from '@oas/sdk';
+import { OASError, formatRfc1123, isId, newId, type VaultJson } from '@oas/sdk';
 import type { VaultRecord } from '../store/meta/types.js';
 import type { ServiceContext } from './context.js';
 import { VAULT_PAGE, checkMarkerFound, idMarker, nextMarker, pageLimit, type ListQuery } from './pagination.js';
 import { checkVaultName } from './validation.js';
-
-export interface VaultJson {
-  CreationDate: string;
-  LastInventoryDate: string;
-  NumberOfArchives: number;
-  SizeInBytes: number;
-  VaultId: string;
-  VaultName: string;
-}
 
 export async function createVault(ctx: ServiceContext, accountId: string, name: string): Promise<VaultRecord> {
   checkVaultName(name);

@@ -2,7 +2,7 @@
 // at a time from iterateArchives (a vault of a million archives is never held in memory).
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
-import { formatRfc1123 } from '@oas/sdk';
+import { formatRfc1123, type InventoryJson } from '@oas/sdk';
 import { createStreamHasher } from '../../util/checksum.js';
 import type { JobRecord } from '../../store/meta/types.js';
 import type { JobResult, JobRunner } from '../types.js';
@@ -49,7 +49,7 @@ export const inventoryRetrieval: JobRunner = async (job, ctx) => {
       for await (const a of ctx.meta.iterateArchives(job.vaultId, live ? undefined : at)) {
         pending += (first ? '' : ',') + JSON.stringify({
           ArchiveId: a.id, ArchiveDescription: a.description, CreationDate: formatRfc1123(a.createdAt), Size: a.size, TreeEtag: a.treeEtag,
-        });
+        } satisfies InventoryJson['ArchiveList'][number]);
         first = false;
         if (pending.length >= FLUSH_AT) {
           ctx.signal.throwIfAborted();

@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { MIB, isId, newId } from '@oas/sdk';
+import {
+  LEAF_BYTES, READ_HIGH_WATER_MARK, checkKey, checkLeaves, checkReadArgs, checkReadLeavesArgs, leavesOutOfRange, streamFinished,
+} from './common.js';
 import { BlobNotFoundError, type BlobStore, type BlobWriter } from './types.js';
 
 // Defined in types.ts (the S3 store raises it too); still exported here for old importers.
@@ -18,21 +21,10 @@ export { BlobNotFoundError };
 
 /** Big buffers: fewer syscalls and event-loop turns per GiB streamed. */
 const WRITE_HIGH_WATER_MARK = 4 * MIB;
-const READ_HIGH_WATER_MARK = 2 * MIB;
-const LEAF_BYTES = 16;
 const LEAVES_SUFFIX = '.leaves';
 
 const openFd = promisify(fs.open);
 const fsyncFd = promisify(fs.fsync);
-
-/** Every key is checked before it becomes part of a path: no traversal, no odd names. */
-function checkKey(key: string): void {
-  if (!isId(key)) throw new TypeError(`invalid blob key ${JSON.stringify(String(key)).slice(0, 80)}`);
-}
-
-function checkIndex(name: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
-}
 
 function isMissing(err: unknown): boolean {
   return (err as NodeJS.ErrnoException | null)?.code === 'ENOENT';
@@ -112,19 +104,8 @@ class FileBlobWriter implements BlobWriter {
 
   private async doCommit(leaves: Buffer): Promise<void> {
     const s = this.stream;
-    if (s.errored) throw s.errored;
-    if (!s.writableEnded) throw new Error(`blob ${this.key}: commit before its stream was ended`);
-    if (!s.writableFinished) {
-      await new Promise<void>((resolve, reject) => {
-        s.once('finish', resolve);
-        s.once('error', reject);
-      });
-    }
-    const size = s.bytesWritten;
-    const expected = Math.ceil(size / MIB) * LEAF_BYTES;
-    if (!Buffer.isBuffer(leaves) || leaves.length !== expected) {
-      throw new RangeError(`blob ${this.key}: ${size} bytes need ${expected} bytes of leaf digests, got ${leaves?.length}`);
-    }
+    await streamFinished(s, this.key);
+    checkLeaves(this.key, s.bytesWritten, leaves);
     const paths = this.store.paths(this.key);
     // Order matters (see the file comment): leaves file, fsync both, rename leaves then
     // data, fsync the directory.
@@ -245,12 +226,7 @@ class FileBlobStore implements BlobStore {
   }
 
   read(key: string, start = 0, end?: number): Readable {
-    checkKey(key);
-    checkIndex('start', start);
-    if (end !== undefined) {
-      checkIndex('end', end);
-      if (end < start) throw new RangeError(`end ${end} is before start ${start}`);
-    }
+    checkReadArgs(key, start, end);
     // A custom open turns "no such file" into an error that names the blob, at no cost to
     // the data path (the stream still reads with plain fs.read).
     const openBlob = (path: string, flags: string, mode: number, cb: (err: Error | null, fd?: number) => void) => {
@@ -265,9 +241,7 @@ class FileBlobStore implements BlobStore {
   }
 
   async readLeaves(key: string, first = 0, count?: number): Promise<Buffer> {
-    checkKey(key);
-    checkIndex('first', first);
-    if (count !== undefined) checkIndex('count', count);
+    checkReadLeavesArgs(key, first, count);
     let handle;
     try {
       handle = await open(this.paths(key).leaves, 'r');
@@ -277,9 +251,7 @@ class FileBlobStore implements BlobStore {
     try {
       const total = (await handle.stat()).size / LEAF_BYTES;
       const n = count ?? total - first;
-      if (n < 0 || first + n > total) {
-        throw new RangeError(`blob ${key}: leaves ${first}..${first + (count ?? 0) - 1} beyond its ${total} leaves`);
-      }
+      if (n < 0 || first + n > total) throw leavesOutOfRange(key, first, count, total);
       const buf = Buffer.alloc(n * LEAF_BYTES);
       let got = 0;
       while (got < buf.length) {

@@ -47,6 +47,10 @@ import {
   PutObjectCommand, S3Client, UploadPartCommand, type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { MIB, isId, newId } from '@oas/sdk';
+import {
+  LEAF_BYTES, READ_HIGH_WATER_MARK, checkKey, checkLeaves, checkReadArgs, checkReadLeavesArgs, leavesOutOfRange,
+  streamFinished,
+} from './common.js';
 import { BlobNotFoundError, type BlobStore, type BlobWriter } from './types.js';
 
 export interface S3BlobStoreOptions {
@@ -88,8 +92,6 @@ const DEFAULT_QUEUE_SIZE = 4;
 const DEFAULT_MAX_SOCKETS = 64;
 const DEFAULT_LEFTOVER_AGE_MS = 3_600_000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
-const READ_HIGH_WATER_MARK = 2 * MIB;
-const LEAF_BYTES = 16;
 /** x-amz-meta-blob-size on the leaves object. */
 const SIZE_META = 'blob-size';
 
@@ -124,14 +126,6 @@ function isRangeNotSatisfiable(err: unknown): boolean {
 function parseContentRange(value: string | undefined): { first: number; total: number | undefined } | null {
   const m = value === undefined ? null : /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(value.trim());
   return m ? { first: Number(m[1]), total: m[2] === '*' ? undefined : Number(m[2]) } : null;
-}
-
-function checkKey(key: string): void {
-  if (!isId(key)) throw new TypeError(`invalid blob key ${JSON.stringify(String(key)).slice(0, 80)}`);
-}
-
-function checkIndex(name: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
 }
 
 function checkInteger(name: string, value: number, min: number, max: number): number {
@@ -287,23 +281,15 @@ class S3BlobStore implements BlobStore {
   }
 
   read(key: string, start = 0, end?: number): Readable {
-    checkKey(key);
-    checkIndex('start', start);
-    if (end !== undefined) {
-      checkIndex('end', end);
-      if (end < start) throw new RangeError(`end ${end} is before start ${start}`);
-    }
+    checkReadArgs(key, start, end);
     return new S3ReadStream(this, key, start, end);
   }
 
   async readLeaves(key: string, first = 0, count?: number): Promise<Buffer> {
-    checkKey(key);
-    checkIndex('first', first);
-    if (count !== undefined) checkIndex('count', count);
+    checkReadLeavesArgs(key, first, count);
     const objectKey = this.leavesKey(key);
     const outOfRange = async (): Promise<never> => {
-      const total = await this.leafCount(key);
-      throw new RangeError(`blob ${key}: leaves ${first}..${first + (count ?? 0) - 1} beyond its ${total} leaves`);
+      throw leavesOutOfRange(key, first, count, await this.leafCount(key));
     };
     if (count === 0) {
       if (first > (await this.leafCount(key))) await outOfRange();
@@ -650,20 +636,9 @@ class S3BlobWriter implements BlobWriter {
   }
 
   private async doCommit(leaves: Buffer): Promise<void> {
-    const s = this.stream;
-    if (s.errored) throw s.errored;
-    if (!s.writableEnded) throw new Error(`blob ${this.key}: commit before its stream was ended`);
-    if (!s.writableFinished) {
-      await new Promise<void>((resolve, reject) => {
-        s.once('finish', resolve);
-        s.once('error', reject);
-      });
-    }
+    await streamFinished(this.stream, this.key);
     if (this.partError) throw this.partError;
-    const expected = Math.ceil(this.size / MIB) * LEAF_BYTES;
-    if (!Buffer.isBuffer(leaves) || leaves.length !== expected) {
-      throw new RangeError(`blob ${this.key}: ${this.size} bytes need ${expected} bytes of leaf digests, got ${leaves?.length}`);
-    }
+    checkLeaves(this.key, this.size, leaves);
     const { client, bucket } = this.store;
     // The data object must not appear under an old-looking marker (see the file comment).
     await this.heartbeat.freshen();

@@ -10,13 +10,14 @@ import type {
   JobStatus, MetadataStore, Page, PartRecord, Segment, UploadRecord, VaultRecord,
 } from './types.js';
 import { LOCK_CREATE_VAULT, LOCK_NAMESPACE, LOCK_PURGE, migrateClient } from './postgres-schema.js';
+import {
+  ACCOUNT_COLS, ARCHIVE_BATCH, ARCHIVE_COLS, COMPLETED_UPLOAD_RETENTION_MS, JOB_COLS, JOB_FIELDS, PART_COLS, UPLOAD_COLS,
+  VAULT_COLS, checkLimit, toPage,
+} from './rows.js';
 
 export { migratePostgres } from './postgres-schema.js';
+export { COMPLETED_UPLOAD_RETENTION_MS };
 
-/** Rows fetched per query by iterateArchives (bounds memory for huge vaults). */
-const ARCHIVE_BATCH = 1000;
-/** How long purge keeps a completed upload's row, so a repeated complete finds its archive. */
-export const COMPLETED_UPLOAD_RETENTION_MS = 24 * 60 * 60 * 1000;
 const DEFAULT_POOL_SIZE = 10;
 /** Bound on opening a connection or waiting for a free one in the pool. */
 const CONNECT_TIMEOUT_MS = 30_000;
@@ -41,36 +42,7 @@ const TYPES: pg.CustomTypesConfig = {
   }) as pg.CustomTypesConfig['getTypeParser'],
 };
 
-// Column lists aliased to the record field names, so rows come back as records.
-const ACCOUNT_COLS = `account_id AS "id", access_key_id AS "accessKeyId", access_key_secret AS "accessKeySecret",
-  created_at AS "createdAt"`;
-const VAULT_COLS = `id, account_id AS "accountId", name, created_at AS "createdAt", archive_count AS "archiveCount",
-  size_bytes AS "sizeBytes", last_write_at AS "lastWriteAt", inventory_at AS "inventoryAt",
-  inventory_archive_count AS "inventoryArchiveCount", inventory_size_bytes AS "inventorySizeBytes"`;
-const ARCHIVE_COLS = `id, vault_id AS "vaultId", description, size, tree_etag AS "treeEtag", created_at AS "createdAt",
-  deleted_at AS "deletedAt"`;
-const UPLOAD_COLS = `id, vault_id AS "vaultId", description, part_size AS "partSize", created_at AS "createdAt",
-  archive_id AS "archiveId", completed_at AS "completedAt", archive_size AS "archiveSize",
-  archive_tree_etag AS "archiveTreeEtag"`;
-const PART_COLS = `upload_id AS "uploadId", start_byte AS "start", end_byte AS "end", content_etag AS "contentEtag",
-  tree_etag AS "treeEtag", blob_key AS "blobKey", created_at AS "createdAt"`;
-const JOB_COLS = `id, vault_id AS "vaultId", type, description, created_at AS "createdAt", status,
-  status_message AS "statusMessage", completed_at AS "completedAt", archive_id AS "archiveId",
-  archive_size AS "archiveSize", archive_tree_etag AS "archiveTreeEtag", tree_etag AS "treeEtag",
-  retrieval_range AS "retrievalRange", inventory_size AS "inventorySize", oss_host AS "ossHost", bucket, object,
-  output_key AS "outputKey", run_after AS "runAfter", expires_at AS "expiresAt", lease_owner AS "leaseOwner",
-  lease_until AS "leaseUntil", attempts, checkpoint`;
-
-/** Job record fields and their columns, in bind order ($1 = id, $2 = vault id, ...). */
-const JOB_FIELDS: readonly (readonly [keyof JobRecord, string])[] = [
-  ['id', 'id'], ['vaultId', 'vault_id'], ['type', 'type'], ['description', 'description'], ['createdAt', 'created_at'],
-  ['status', 'status'], ['statusMessage', 'status_message'], ['completedAt', 'completed_at'], ['archiveId', 'archive_id'],
-  ['archiveSize', 'archive_size'], ['archiveTreeEtag', 'archive_tree_etag'], ['treeEtag', 'tree_etag'],
-  ['retrievalRange', 'retrieval_range'], ['inventorySize', 'inventory_size'], ['ossHost', 'oss_host'],
-  ['bucket', 'bucket'], ['object', 'object'], ['outputKey', 'output_key'], ['runAfter', 'run_after'],
-  ['expiresAt', 'expires_at'], ['leaseOwner', 'lease_owner'], ['leaseUntil', 'lease_until'], ['attempts', 'attempts'],
-  ['checkpoint', 'checkpoint'],
-];
+/** Job columns in bind order ($1 = id, $2 = vault id, ...). */
 const JOB_COLUMNS = JOB_FIELDS.map(([, col]) => col).join(', ');
 /** `col = $n` for every column but id and vault id (rewritten by finishJob). */
 const JOB_SET = JOB_FIELDS.slice(2).map(([, col], i) => `${col} = $${i + 3}`).join(', ');
@@ -83,16 +55,6 @@ export interface PostgresStoreOptions {
 
 export async function openPostgresStore(url: string, opts: PostgresStoreOptions = {}): Promise<MetadataStore> {
   return PostgresMetadataStore.open(url, opts);
-}
-
-function checkLimit(limit: number): void {
-  if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`listing limit must be a positive integer, got ${limit}`);
-}
-
-/** Rows fetched with LIMIT limit+1: the extra row only tells where the next page starts. */
-function toPage<T>(rows: T[], limit: number, key: (row: T) => string): Page<T> {
-  if (rows.length <= limit) return { items: rows, next: null };
-  return { items: rows.slice(0, limit), next: key(rows[limit]!) };
 }
 
 /** Something that runs queries: the pool (autocommit) or a client inside a transaction. */

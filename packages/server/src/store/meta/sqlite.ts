@@ -7,54 +7,24 @@ import type {
   AccountRecord, ArchiveRecord, CompleteUploadInput, CreateVaultResult, DeleteVaultResult, JobRecord,
   JobStatus, MetadataStore, Page, PartRecord, Segment, UploadRecord, VaultRecord,
 } from './types.js';
+import {
+  ACCOUNT_COLS, ARCHIVE_BATCH, ARCHIVE_COLS, COMPLETED_UPLOAD_RETENTION_MS, JOB_COLS, JOB_FIELDS, PART_COLS, UPLOAD_COLS,
+  VAULT_COLS, checkLimit, toPage,
+} from './rows.js';
 import { migrate } from './sqlite-schema.js';
 
-/** Rows fetched per query by iterateArchives (bounds memory for huge vaults). */
-const ARCHIVE_BATCH = 1000;
-/** How long purge keeps a completed upload's row, so a repeated complete finds its archive. */
-export const COMPLETED_UPLOAD_RETENTION_MS = 24 * 60 * 60 * 1000;
+export { COMPLETED_UPLOAD_RETENTION_MS };
+
 /** How long a connection waits for another one's write lock before failing. */
 const BUSY_TIMEOUT_MS = 10_000;
 
-// Column lists aliased to the record field names, so rows come back as records.
-const ACCOUNT_COLS = `account_id AS id, access_key_id AS accessKeyId, access_key_secret AS accessKeySecret,
-  created_at AS createdAt`;
-const VAULT_COLS = `id, account_id AS accountId, name, created_at AS createdAt, archive_count AS archiveCount,
-  size_bytes AS sizeBytes, last_write_at AS lastWriteAt, inventory_at AS inventoryAt,
-  inventory_archive_count AS inventoryArchiveCount, inventory_size_bytes AS inventorySizeBytes`;
-const ARCHIVE_COLS = `id, vault_id AS vaultId, description, size, tree_etag AS treeEtag, created_at AS createdAt,
-  deleted_at AS deletedAt`;
-const UPLOAD_COLS = `id, vault_id AS vaultId, description, part_size AS partSize, created_at AS createdAt,
-  archive_id AS archiveId, completed_at AS completedAt, archive_size AS archiveSize,
-  archive_tree_etag AS archiveTreeEtag`;
-const PART_COLS = `upload_id AS uploadId, start_byte AS start, end_byte AS "end", content_etag AS contentEtag,
-  tree_etag AS treeEtag, blob_key AS blobKey, created_at AS createdAt`;
-const JOB_COLS = `id, vault_id AS vaultId, type, description, created_at AS createdAt, status,
-  status_message AS statusMessage, completed_at AS completedAt, archive_id AS archiveId,
-  archive_size AS archiveSize, archive_tree_etag AS archiveTreeEtag, tree_etag AS treeEtag,
-  retrieval_range AS retrievalRange, inventory_size AS inventorySize, oss_host AS ossHost, bucket, object,
-  output_key AS outputKey, run_after AS runAfter, expires_at AS expiresAt, lease_owner AS leaseOwner,
-  lease_until AS leaseUntil, attempts, checkpoint`;
 // Named parameters are the record field names, so records bind directly.
-const JOB_SET = `type = @type, description = @description, created_at = @createdAt, status = @status,
-  status_message = @statusMessage, completed_at = @completedAt, archive_id = @archiveId,
-  archive_size = @archiveSize, archive_tree_etag = @archiveTreeEtag, tree_etag = @treeEtag,
-  retrieval_range = @retrievalRange, inventory_size = @inventorySize, oss_host = @ossHost, bucket = @bucket,
-  object = @object, output_key = @outputKey, run_after = @runAfter, expires_at = @expiresAt,
-  lease_owner = @leaseOwner, lease_until = @leaseUntil, attempts = @attempts, checkpoint = @checkpoint`;
+const JOB_COLUMNS = JOB_FIELDS.map(([, col]) => col).join(', ');
+/** `col = @field` for every job column but id and vault id (rewritten by rewriteJob). */
+const JOB_SET = JOB_FIELDS.slice(2).map(([field, col]) => `${col} = @${field}`).join(', ');
 
 export async function openSqliteStore(file: string): Promise<MetadataStore> {
   return SqliteMetadataStore.open(file);
-}
-
-function checkLimit(limit: number): void {
-  if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`listing limit must be a positive integer, got ${limit}`);
-}
-
-/** Rows fetched with LIMIT limit+1: the extra row only tells where the next page starts. */
-function toPage<T>(rows: T[], limit: number, key: (row: T) => string): Page<T> {
-  if (rows.length <= limit) return { items: rows, next: null };
-  return { items: rows.slice(0, limit), next: key(rows[limit]!) };
 }
 
 function prepareAll(db: Database.Database) {
@@ -124,12 +94,8 @@ function prepareAll(db: Database.Database) {
     allParts: p<Id, PartRecord>(`SELECT ${PART_COLS} FROM parts WHERE upload_id = ? ORDER BY start_byte`),
     deleteParts: p<Id>('DELETE FROM parts WHERE upload_id = ?'),
 
-    insertJob: p<[JobRecord]>(`INSERT INTO jobs (id, vault_id, type, description, created_at, status, status_message,
-        completed_at, archive_id, archive_size, archive_tree_etag, tree_etag, retrieval_range, inventory_size,
-        oss_host, bucket, object, output_key, run_after, expires_at, lease_owner, lease_until, attempts, checkpoint)
-      SELECT @id, @vaultId, @type, @description, @createdAt, @status, @statusMessage, @completedAt, @archiveId,
-        @archiveSize, @archiveTreeEtag, @treeEtag, @retrievalRange, @inventorySize, @ossHost, @bucket, @object,
-        @outputKey, @runAfter, @expiresAt, @leaseOwner, @leaseUntil, @attempts, @checkpoint
+    insertJob: p<[JobRecord]>(`INSERT INTO jobs (${JOB_COLUMNS})
+      SELECT ${JOB_FIELDS.map(([field]) => `@${field}`).join(', ')}
       WHERE EXISTS (SELECT 1 FROM vaults WHERE id = @vaultId)`),
     job: p<[string, string, number], JobRecord>(`SELECT ${JOB_COLS} FROM jobs
       WHERE vault_id = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)`),
