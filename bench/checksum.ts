@@ -10,14 +10,13 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MIB, hashStream } from '../packages/sdk/src/protocol/etag.js';
 import { configureLeafWorker, hashFile, leafWorkerStats } from '../packages/sdk/src/protocol/hash-file.js';
+import { median, secs } from './lib.js';
 
 const SIZE = Number(process.env.BENCH_SIZE_MIB ?? 1024) * MIB;
 const REPS = Number(process.env.BENCH_REPS ?? 5);
 const dir = fileURLToPath(new URL('./.work/', import.meta.url));
 const file = `${dir}checksum-${SIZE / MIB}m.bin`;
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-const secs = (ms: number): string => `${(ms / 1000).toFixed(2)}s`;
 
 async function time<T>(fn: () => Promise<T> | T): Promise<{ ms: number; value: T }> {
   const start = performance.now();

@@ -9,81 +9,28 @@
 // Env: BENCH_S3 (rgw: a single-node Ceph radosgw, realistic, ~40 s to start; s3rver: fast),
 // BENCH_SIZE_MIB (256), BENCH_REPS (3), BENCH_LOAD_SECS (4), BENCH_ONLY (upload,download,rps).
 //
-// The same file is the load generator (`--load <json>`), so it runs the same Node.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+// The load generator is bench/load.ts, its own process on the same Node with the same flags.
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rm } from 'node:fs/promises';
-import http from 'node:http';
-import net from 'node:net';
+import { mkdir, rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import {
-  OASAPI, authorizationHeader, computeSignature, formatRfc1123, hashFile, stopLeafWorker, stringToSign,
-} from '../packages/sdk/src/index.js';
+import { hashFile, stopLeafWorker } from '../packages/sdk/src/index.js';
 import { startPostgres } from '../packages/server/test/helpers/postgres.js';
 import { startS3rver } from '../packages/server/test/helpers/s3rver.js';
 import { startCephRgw } from '../packages/server/test/helpers/ceph-rgw.js';
 import { testS3Client } from '../packages/server/test/helpers/s3-client.js';
+import {
+  MIB, type Server, children, createVault, expectStatus, median, runLoad, secs, startServer as startServerProcess, stopServer,
+  waitForJob, writeSource as writeRandomFile,
+} from './lib.js';
 
-const MIB = 1024 * 1024;
 const KEY_ID = 'BENCHCLUSTERKEY';
 const KEY_SECRET = 'bench-cluster-secret-0123456789';
-const SERVER_MAIN = fileURLToPath(new URL('../packages/server/src/main.ts', import.meta.url));
-const SELF = fileURLToPath(import.meta.url);
 const CONNECTIONS = 64;
 const BUCKET = 'bench';
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-const secs = (ms: number): string => `${(ms / 1000).toFixed(2)}s`;
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-// ---- the load generator role -----------------------------------------------------------
-
-interface LoadSpec {
-  port: number;
-  path: string;
-  warmupMs: number;
-  ms: number;
-}
-
-async function loadGenerator(spec: LoadSpec): Promise<void> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
-  let ok = 0;
-  let failed = 0;
-  const once = () => new Promise<void>((resolve) => {
-    const headers = { Date: formatRfc1123(), 'x-oas-version': '0.2.5' };
-    const signature = computeSignature(KEY_SECRET, stringToSign('GET', Object.entries(headers), spec.path, []));
-    const req = http.request({
-      host: '127.0.0.1', port: spec.port, path: spec.path, method: 'GET', agent,
-      headers: { ...headers, Authorization: authorizationHeader(KEY_ID, signature) },
-    }, (res) => {
-      if (res.statusCode === 200) ok++;
-      else failed++;
-      res.resume();
-      res.once('end', resolve);
-      res.once('error', () => resolve());
-    });
-    req.once('error', () => { failed++; resolve(); });
-    req.end();
-  });
-  const run = async (ms: number) => {
-    ok = failed = 0;
-    const start = performance.now();
-    const until = start + ms;
-    await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
-      while (performance.now() < until) await once();
-    }));
-    return { ok, failed, ms: performance.now() - start };
-  };
-  await run(spec.warmupMs);
-  const result = await run(spec.ms);
-  agent.destroy();
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-}
 
 // ---- the bench ---------------------------------------------------------------------------
 
@@ -95,107 +42,19 @@ const ONLY = new Set((process.env.BENCH_ONLY ?? 'upload,download,rps').split(','
 const work = fileURLToPath(new URL(`./.work/cluster-${process.pid}/`, import.meta.url));
 const source = `${work}source.bin`;
 
-const children = new Set<ChildProcess>();
 const cleanups: Array<() => Promise<void>> = [];
 
-function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
-
-interface Server {
-  child: ChildProcess;
-  port: number;
-  api: OASAPI;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** A server child process on the given stores, log level warn (no line per request). */
-async function startServer(name: string, env: Record<string, string>): Promise<Server> {
-  const port = await freePort();
-  const child = track(spawn(process.execPath, [
-    ...process.execArgv, SERVER_MAIN, '--data-dir', `${work}${name}`, '--port', String(port), '--log-level', 'warn', '--job-delay', '0',
-  ], {
-    env: { ...process.env, OAS_ROOT_ACCESS_KEY_ID: KEY_ID, OAS_ROOT_ACCESS_KEY_SECRET: KEY_SECRET, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  }));
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c).slice(-4000)));
-  const until = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`server ${name} exited with ${child.exitCode}: ${stderr}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      http.get({ host: '127.0.0.1', port, path: '/health', agent: false }, (res) => {
-        res.resume();
-        resolve(res.statusCode === 200);
-      }).once('error', () => resolve(false));
-    });
-    if (ok) break;
-    if (Date.now() > until) throw new Error(`server ${name} did not answer /health within 60 s: ${stderr}`);
-    await sleep(100);
-  }
-  return { child, port, api: new OASAPI('127.0.0.1', KEY_ID, KEY_SECRET, { port }) };
+function startServer(name: string, env: Record<string, string>): Promise<Server> {
+  return startServerProcess({ dataDir: `${work}${name}`, logLevel: 'warn', keyId: KEY_ID, keySecret: KEY_SECRET, env, label: `server ${name}` });
 }
 
-async function stopServer(server: Server): Promise<void> {
-  server.api.close();
-  await stop(server.child);
+function load(port: number, path: string): Promise<number> {
+  return runLoad({ port, path, warmupMs: 1000, ms: LOAD_MS, connections: CONNECTIONS, keyId: KEY_ID, keySecret: KEY_SECRET });
 }
 
-async function runLoad(port: number, path: string): Promise<number> {
-  const spec: LoadSpec = { port, path, warmupMs: 1000, ms: LOAD_MS };
-  const child = track(spawn(process.execPath, [...process.execArgv, SELF, '--load', JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] }));
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  if (code !== 0) throw new Error(`load generator exited with ${code}`);
-  const result = JSON.parse(out) as { ok: number; failed: number; ms: number };
-  if (result.failed > 0) throw new Error(`${result.failed} requests to port ${port} failed`);
-  return result.ok / (result.ms / 1000);
-}
-
-async function writeSource(): Promise<void> {
-  const block = randomBytes(64 * MIB);
-  const fh = await open(source, 'w');
-  try {
-    for (let at = 0; at < SIZE; at += block.length) {
-      randomBytes(16).copy(block, 0);
-      await fh.write(block, 0, Math.min(block.length, SIZE - at));
-    }
-  } finally {
-    await fh.close();
-  }
-}
-
-function expectStatus(what: string, status: number, expected: number): void {
-  if (status !== expected) throw new Error(`${what}: HTTP ${status}, expected ${expected}`);
-}
-
-async function createVault(api: OASAPI, name: string): Promise<string> {
-  const res = await api.createVault(name);
-  res.dispose();
-  expectStatus('create vault', res.status, 201);
-  return res.getHeader('x-oas-vault-id')!;
+function writeSource(): Promise<void> {
+  return writeRandomFile(source, SIZE);
 }
 
 async function drain(body: Readable): Promise<number> {
@@ -244,14 +103,7 @@ async function benchTransfer(server: Server, s3: S3Client, vaultId: string, rows
   expectStatus('create job', created.status, 202);
   const jobId = created.getHeader('x-oas-job-id')!;
   const jobStart = performance.now();
-  for (;;) {
-    const job = await (await server.api.getJobDesc(vaultId, jobId)).json<{ Completed: boolean; StatusCode: string; StatusMessage: string }>();
-    if (job.Completed) {
-      if (job.StatusCode !== 'Succeeded') throw new Error(`retrieval job failed: ${job.StatusMessage}`);
-      break;
-    }
-    await sleep(50);
-  }
+  await waitForJob(server.api, vaultId, jobId, 50);
   const jobMs = performance.now() - jobStart;
   const gets: number[] = [];
   const plain: number[] = [];
@@ -283,8 +135,8 @@ async function benchRps(pgServer: Server, sqliteServer: Server, rows: Row[]): Pr
   const ours: number[] = [];
   const theirs: number[] = [];
   for (let rep = 0; rep < REPS; rep++) {
-    ours.push(await runLoad(pgServer.port, `/vaults/${pgVault}`));
-    theirs.push(await runLoad(sqliteServer.port, `/vaults/${sqVault}`));
+    ours.push(await load(pgServer.port, `/vaults/${pgVault}`));
+    theirs.push(await load(sqliteServer.port, `/vaults/${sqVault}`));
   }
   const fmt = (r: number) => `${r.toFixed(0)}/s`;
   console.log(`  rps      postgres [${ours.map(fmt).join(' ')}]  sqlite [${theirs.map(fmt).join(' ')}]`);
@@ -343,15 +195,11 @@ async function cleanup(): Promise<void> {
   await stopLeafWorker().catch(() => undefined);
 }
 
-if (process.argv[2] === '--load') {
-  void loadGenerator(JSON.parse(process.argv[3]!) as LoadSpec);
-} else {
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => { void cleanup().finally(() => process.exit(130)); });
-  }
-  main().then(cleanup, async (err: unknown) => {
-    console.error(err);
-    await cleanup();
-    process.exitCode = 1;
-  });
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => { void cleanup().finally(() => process.exit(130)); });
 }
+main().then(cleanup, async (err: unknown) => {
+  console.error(err);
+  await cleanup();
+  process.exitCode = 1;
+});

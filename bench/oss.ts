@@ -21,15 +21,13 @@ import { createOssClient } from '../packages/server/src/jobs/runners/oss-client.
 import { Client } from '../packages/server/test/helpers/client.js';
 import { startCephRgw } from '../packages/server/test/helpers/ceph-rgw.js';
 import { startS3rver } from '../packages/server/test/helpers/s3rver.js';
+import { MIB, median, secs } from './lib.js';
 
-const MIB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_SIZE_MIB ?? 1024) * MIB;
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const STORE = process.env.BENCH_OSS_STORE ?? 'rgw';
 const dir = fileURLToPath(new URL(`./.work/oss-${process.pid}/`, import.meta.url));
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-const secs = (ms: number): string => `${(ms / 1000).toFixed(2)}s`;
 const rate = (ms: number): string => `${((SIZE / MIB) / (ms / 1000)).toFixed(0)} MiB/s`;
 
 /** The bytes as a stream of 1 MiB chunks (so PutObject signs it like the server's parts: unsigned payload). */

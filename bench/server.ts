@@ -10,34 +10,29 @@
 // (4096), BENCH_PART_MIB (64), BENCH_ONLY (comma list of upload,download,rps,rss),
 // BENCH_LOG_LEVEL (server log level, default warn: no line per request).
 //
-// The same file is also the bare reference server (`--bare <port>`) and the load
-// generator (`--load <json>`), so every process runs the same Node with the same flags.
+// The same file is also the bare reference server (`--bare <port>`), and the load generator
+// is bench/load.ts, so every process runs the same Node with the same flags.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
 import { loadavg } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { combineTreeEtags, type Checksums, formatRfc1123, hashFile, stopLeafWorker } from '../packages/sdk/src/index.js';
 import {
-  OASAPI, authorizationHeader, combineTreeEtags, type Checksums, computeSignature, formatRfc1123, hashFile, stopLeafWorker, stringToSign,
-} from '../packages/sdk/src/index.js';
+  MIB, type Server, children, createVault, expectStatus, freePort, median, runLoad, secs, startServer as startServerProcess,
+  stop, stopServer, track, waitForJob, writeSource as writeRandomFile,
+} from './lib.js';
 
-const MIB = 1024 * 1024;
 const KEY_ID = 'BENCHROOTKEY';
 const KEY_SECRET = 'bench-root-secret-0123456789';
-const SERVER_MAIN = fileURLToPath(new URL('../packages/server/src/main.ts', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
 const CONNECTIONS = 64;
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-const secs = (ms: number): string => `${(ms / 1000).toFixed(2)}s`;
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(0)} MB`;
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-// ---- child roles ----------------------------------------------------------------------
+// ---- child role -----------------------------------------------------------------------
 
 /** The reference: node:http answering every request with the same small JSON body. */
 function bareServer(port: number): void {
@@ -50,50 +45,6 @@ function bareServer(port: number): void {
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
     res.end(body);
   }).listen(port, '127.0.0.1', () => process.stdout.write('ready\n'));
-}
-
-interface LoadSpec {
-  port: number;
-  path: string;
-  warmupMs: number;
-  ms: number;
-}
-
-/** The load loop: CONNECTIONS concurrent request loops, each request signed when it is sent. */
-async function loadGenerator(spec: LoadSpec): Promise<void> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
-  let ok = 0;
-  let failed = 0;
-  const once = () => new Promise<void>((resolve) => {
-    const date = formatRfc1123();
-    const headers = { Date: date, 'x-oas-version': '0.2.5' };
-    const signature = computeSignature(KEY_SECRET, stringToSign('GET', Object.entries(headers), spec.path, []));
-    const req = http.request({
-      host: '127.0.0.1', port: spec.port, path: spec.path, method: 'GET', agent,
-      headers: { ...headers, Authorization: authorizationHeader(KEY_ID, signature) },
-    }, (res) => {
-      if (res.statusCode === 200) ok++;
-      else failed++;
-      res.resume();
-      res.once('end', resolve);
-      res.once('error', () => resolve());
-    });
-    req.once('error', () => { failed++; resolve(); });
-    req.end();
-  });
-  const run = async (ms: number) => {
-    ok = failed = 0;
-    const until = performance.now() + ms;
-    const start = performance.now();
-    await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
-      while (performance.now() < until) await once();
-    }));
-    return { ok, failed, ms: performance.now() - start };
-  };
-  await run(spec.warmupMs);
-  const result = await run(spec.ms);
-  agent.destroy();
-  process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
 // ---- the bench ------------------------------------------------------------------------
@@ -109,35 +60,6 @@ const work = fileURLToPath(new URL(`./.work/server-${process.pid}/`, import.meta
 const source = `${work}source.bin`;
 const ddCopy = `${work}dd-copy.bin`;
 const dataDir = `${work}data`;
-
-const children = new Set<ChildProcess>();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-/** SIGTERM, then SIGKILL if it has not exited within 5 s. */
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
 
 /** Runs a command to completion; its time from spawn to exit. */
 function timeCommand(cmd: string, args: string[]): Promise<number> {
@@ -155,45 +77,8 @@ function timeCommand(cmd: string, args: string[]): Promise<number> {
   });
 }
 
-interface Server {
-  child: ChildProcess;
-  port: number;
-  api: OASAPI;
-}
-
-async function waitHealthy(port: number, child: ChildProcess, stderr: () => string): Promise<void> {
-  const until = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}: ${stderr()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      http.get({ host: '127.0.0.1', port, path: '/health', agent: false }, (res) => {
-        res.resume();
-        resolve(res.statusCode === 200);
-      }).once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > until) throw new Error(`the server did not answer /health within 60 s: ${stderr()}`);
-    await sleep(100);
-  }
-}
-
-async function startServer(): Promise<Server> {
-  const port = await freePort();
-  const child = track(spawn(process.execPath, [
-    ...process.execArgv, SERVER_MAIN, '--data-dir', dataDir, '--port', String(port), '--log-level', LOG_LEVEL, '--job-delay', '0',
-  ], {
-    env: { ...process.env, OAS_ROOT_ACCESS_KEY_ID: KEY_ID, OAS_ROOT_ACCESS_KEY_SECRET: KEY_SECRET },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  }));
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c).slice(-4000)));
-  await waitHealthy(port, child, () => stderr);
-  return { child, port, api: new OASAPI('127.0.0.1', KEY_ID, KEY_SECRET, { port }) };
-}
-
-async function stopServer(server: Server): Promise<void> {
-  server.api.close();
-  await stop(server.child);
+function startServer(): Promise<Server> {
+  return startServerProcess({ dataDir, logLevel: LOG_LEVEL, keyId: KEY_ID, keySecret: KEY_SECRET, label: 'the server' });
 }
 
 async function startBare(): Promise<{ child: ChildProcess; port: number }> {
@@ -206,41 +91,12 @@ async function startBare(): Promise<{ child: ChildProcess; port: number }> {
   return { child, port };
 }
 
-async function runLoad(port: number, path: string): Promise<number> {
-  const spec: LoadSpec = { port, path, warmupMs: 1000, ms: LOAD_MS };
-  const child = track(spawn(process.execPath, [...process.execArgv, SELF, '--load', JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] }));
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  if (code !== 0) throw new Error(`load generator exited with ${code}`);
-  const result = JSON.parse(out) as { ok: number; failed: number; ms: number };
-  if (result.failed > 0) throw new Error(`${result.failed} requests to port ${port} failed`);
-  return result.ok / (result.ms / 1000);
+function load(port: number, path: string): Promise<number> {
+  return runLoad({ port, path, warmupMs: 1000, ms: LOAD_MS, connections: CONNECTIONS, keyId: KEY_ID, keySecret: KEY_SECRET });
 }
 
-/** Random data, written fast: one random 64 MiB block, each copy with its own first bytes. */
-async function writeSource(): Promise<void> {
-  const block = randomBytes(64 * MIB);
-  const fh = await open(source, 'w');
-  try {
-    for (let at = 0; at < SIZE; at += block.length) {
-      randomBytes(16).copy(block, 0);
-      await fh.write(block, 0, Math.min(block.length, SIZE - at));
-    }
-  } finally {
-    await fh.close();
-  }
-}
-
-function expectStatus(what: string, status: number, expected: number): void {
-  if (status !== expected) throw new Error(`${what}: HTTP ${status}, expected ${expected}`);
-}
-
-async function createVault(api: OASAPI, name: string): Promise<string> {
-  const res = await api.createVault(name);
-  res.dispose();
-  expectStatus('create vault', res.status, 201);
-  return res.getHeader('x-oas-vault-id')!;
+function writeSource(): Promise<void> {
+  return writeRandomFile(source, SIZE);
 }
 
 interface Row {
@@ -281,14 +137,7 @@ async function benchDownload(server: Server, vaultId: string, archiveId: string,
   created.dispose();
   expectStatus('create job', created.status, 202);
   const jobId = created.getHeader('x-oas-job-id')!;
-  for (;;) {
-    const job = await (await server.api.getJobDesc(vaultId, jobId)).json<{ Completed: boolean; StatusCode: string; StatusMessage: string }>();
-    if (job.Completed) {
-      if (job.StatusCode !== 'Succeeded') throw new Error(`retrieval job failed: ${job.StatusMessage}`);
-      break;
-    }
-    await sleep(100);
-  }
+  await waitForJob(server.api, vaultId, jobId, 100);
   const ours: number[] = [];
   const cat: number[] = [];
   for (let rep = 0; rep < REPS; rep++) {
@@ -318,8 +167,8 @@ async function benchRps(server: Server, vaultId: string, rows: Row[]): Promise<v
     const theirs: number[] = [];
     const path = `/vaults/${vaultId}`;
     for (let rep = 0; rep < REPS; rep++) {
-      ours.push(await runLoad(server.port, path));
-      theirs.push(await runLoad(bare.port, path));
+      ours.push(await load(server.port, path));
+      theirs.push(await load(bare.port, path));
     }
     const fmt = (r: number) => `${r.toFixed(0)}/s`;
     console.log(`  rps      ours [${ours.map(fmt).join(' ')}]  bare [${theirs.map(fmt).join(' ')}]`);
@@ -443,7 +292,6 @@ async function main(): Promise<void> {
 
 const [mode, arg] = process.argv.slice(2);
 if (mode === '--bare') bareServer(Number(arg));
-else if (mode === '--load') await loadGenerator(JSON.parse(arg!) as LoadSpec);
 else {
   // Ctrl-C still removes the children and the scratch files (main's finally runs on exit).
   const interrupted = new Promise<never>((_, reject) => {

@@ -6,15 +6,14 @@
 // The server runs in this process (job delay 0); oascmd is spawned as users run it.
 // Env: BENCH_SIZE_MIB (default 2048), BENCH_REPS (default 3), BENCH_CONCURRENCY (oascmd
 // --concurrency, default its own).
-import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, open, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createServer, type OasServer } from '@oas/server';
+import { MIB, median, secs, writeSource } from './lib.js';
 
-const MIB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_SIZE_MIB ?? 2048) * MIB;
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const CONCURRENCY = process.env.BENCH_CONCURRENCY;
@@ -24,8 +23,6 @@ const source = `${dir}source.bin`;
 const copy = `${dir}copy.bin`;
 const fetched = `${dir}fetched.bin`;
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-const secs = (ms: number): string => `${(ms / 1000).toFixed(2)}s`;
 const rate = (ms: number): string => `${((SIZE / MIB) / (ms / 1000)).toFixed(0)} MiB/s`;
 
 interface Done {
@@ -49,21 +46,6 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
       else reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr.trim()}`));
     });
   });
-}
-
-/** Random data, written fast: one random 64 MiB block, each copy with its own first bytes. */
-async function writeSource(): Promise<void> {
-  const block = randomBytes(64 * MIB);
-  const fh = await open(source, 'w');
-  try {
-    for (let at = 0; at < SIZE; at += block.length) {
-      randomBytes(16).copy(block, 0);
-      await fh.write(block, 0, Math.min(block.length, SIZE - at));
-    }
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 /** The newest modification time under `dir`. */
@@ -106,7 +88,7 @@ async function main(): Promise<void> {
     const extra = CONCURRENCY ? ['--concurrency', CONCURRENCY] : [];
 
     await oascmd('cv', 'oas://bench');
-    await writeSource();
+    await writeSource(source, SIZE, true);
     // Warm the page cache: every side reads the source from memory.
     await run('sh', ['-c', `cat '${source}' > /dev/null`]);
 

@@ -4,7 +4,7 @@ import { hashBuffer, isId, parseRfc1123 } from '@oas/sdk';
 import { startServer, type TestServer } from './helpers/server.js';
 import { assertError, blobFiles, eventually } from './helpers/assert.js';
 import { rawRequest } from './helpers/raw.js';
-import { pattern } from './helpers/pattern.js';
+import { pattern } from '../../sdk/test/helpers/pattern.js';
 
 let t: TestServer;
 let vault: string;

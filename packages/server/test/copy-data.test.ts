@@ -15,7 +15,7 @@ import { startFaultProxy } from './helpers/fault-proxy.js';
 import { MAIN } from './helpers/cli.js';
 import { startServer, tempDir, type TestServer } from './helpers/server.js';
 import type { Client } from './helpers/client.js';
-import { pattern } from './helpers/pattern.js';
+import { pattern } from '../../sdk/test/helpers/pattern.js';
 
 const MIB = 1048576;
 const BUCKET = 'copy';

@@ -17,6 +17,7 @@ import Database from 'better-sqlite3';
 import { OASAPI, combineTreeEtags, hashBuffer, type OASResponse } from '@oas/sdk';
 import { MAIN } from './helpers/cli.js';
 import { tempDir } from './helpers/server.js';
+import { prng } from './helpers/prng.js';
 
 const MIB = 1048576;
 const KEY_ID = 'CRASHTESTROOTKEY';
@@ -24,18 +25,6 @@ const KEY_SECRET = 'crash-test-secret-0123456789';
 const ROUNDS = 4;
 const WORKERS = 6;
 const PART_SIZE = MIB;
-
-/** mulberry32: small, fast, good enough to pick sizes and moments reproducibly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** An attempt's bytes, regenerated from its seed whenever needed (never all kept in memory). */
 function dataOf(seed: number, size: number): Buffer {

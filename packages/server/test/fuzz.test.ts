@@ -13,23 +13,13 @@ import { authorizationHeader, computeSignature, formatRfc1123, hashBuffer, isId,
 import { parseTarget } from '../src/http/state.js';
 import { ROOT_ID, ROOT_SECRET, startServer } from './helpers/server.js';
 import { eventually } from './helpers/assert.js';
-import { pattern } from './helpers/pattern.js';
+import { prng } from './helpers/prng.js';
+import { parseHeaderLines } from './helpers/raw.js';
+import { pattern } from '../../sdk/test/helpers/pattern.js';
 
 const REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 3000);
 const PARALLEL = 16;
 const MIB = 1048576;
-
-/** mulberry32, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Rand {
   constructor(readonly next: () => number) {}
@@ -90,12 +80,7 @@ function exchange(port: number, data: Buffer, opts: { head: boolean; endAfterWri
           rest = body;
           continue;
         }
-        const headers: Record<string, string> = {};
-        for (const line of lines.slice(1)) {
-          const i = line.indexOf(':');
-          const name = line.slice(0, i).trim().toLowerCase();
-          if (!(name in headers)) headers[name] = line.slice(i + 1).trim();
-        }
+        const headers = parseHeaderLines(lines.slice(1));
         if (opts.head || status === 204 || status === 304) return { status, headers, body: Buffer.alloc(0) };
         if (headers['transfer-encoding']?.toLowerCase() === 'chunked') {
           return body.includes('0\r\n\r\n') ? { status, headers, body: dechunk(body) } : undefined;

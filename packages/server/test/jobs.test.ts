@@ -4,7 +4,7 @@ import { combineTreeEtags, hashBuffer, isId, parseRfc1123, treeEtag } from '@oas
 import { startServer, type TestServer } from './helpers/server.js';
 import { assertError, blobFiles } from './helpers/assert.js';
 import { corruptBlobByte } from './helpers/backends.js';
-import { pattern } from './helpers/pattern.js';
+import { pattern } from '../../sdk/test/helpers/pattern.js';
 import { freePort } from './helpers/oss.js';
 
 const MIB = 1048576;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { hashBuffer, newId } from '@oas/sdk';
 import { startServer, tempDir } from './helpers/server.js';
 import { blobFiles, eventually, listFiles } from './helpers/assert.js';
-import { pattern } from './helpers/pattern.js';
+import { pattern } from '../../sdk/test/helpers/pattern.js';
 
 const MIB = 1048576;
 

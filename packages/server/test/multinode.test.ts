@@ -17,7 +17,7 @@ import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { Client } from './helpers/client.js';
 import { MAIN } from './helpers/cli.js';
 import { tempDir } from './helpers/server.js';
-import { pattern } from './helpers/pattern.js';
+import { pattern } from '../../sdk/test/helpers/pattern.js';
 
 const MIB = 1048576;
 const KEY_ID = 'CLUSTERROOTKEY';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { combineTreeEtags, hashBuffer, isId, parseRfc1123 } from '@oas/sdk';
 import { startServer, type TestServer } from './helpers/server.js';
 import { assertError, blobFiles } from './helpers/assert.js';
-import { pattern } from './helpers/pattern.js';
+import { pattern } from '../../sdk/test/helpers/pattern.js';
 import type { Client } from './helpers/client.js';
 
 const MIB = 1048576;

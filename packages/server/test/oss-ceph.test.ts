@@ -14,7 +14,7 @@ import { treeEtag } from '@oas/sdk';
 import type { OssHostInput } from '../src/oss-config.js';
 import { multipartEtag } from '../src/jobs/runners/oss-client.js';
 import { startServer, type TestServer } from './helpers/server.js';
-import { pattern } from './helpers/pattern.js';
+import { pattern } from '../../sdk/test/helpers/pattern.js';
 import { startCephRgw, type CephRgwServer } from './helpers/ceph-rgw.js';
 import { testS3Client } from './helpers/s3-client.js';
 import { generatedData } from './helpers/oss.js';

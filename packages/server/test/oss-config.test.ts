@@ -16,7 +16,7 @@ import { Client } from './helpers/client.js';
 import { runCli, spawnCli } from './helpers/cli.js';
 import { startS3rver, type S3TestServer } from './helpers/s3rver.js';
 import { testS3Client } from './helpers/s3-client.js';
-import { pattern } from './helpers/pattern.js';
+import { pattern } from '../../sdk/test/helpers/pattern.js';
 
 const MIB = 1024 * 1024;
 let dir: string;

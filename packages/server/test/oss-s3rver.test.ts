@@ -14,7 +14,7 @@ import type { OssHostInput } from '../src/oss-config.js';
 import { startServer, type TestServer } from './helpers/server.js';
 import { assertError, blobFiles, listFiles } from './helpers/assert.js';
 import { corruptBlobByte, s3BlobObjects } from './helpers/backends.js';
-import { pattern } from './helpers/pattern.js';
+import { pattern } from '../../sdk/test/helpers/pattern.js';
 import { startS3rver, type S3TestServer } from './helpers/s3rver.js';
 import { testS3Client } from './helpers/s3-client.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';

@@ -6,7 +6,7 @@ import { hashBuffer, isId, parseRfc1123 } from '@oas/sdk';
 import { startServer, type TestServer } from './helpers/server.js';
 import { assertError } from './helpers/assert.js';
 import { rawRequest, type RawResp } from './helpers/raw.js';
-import { pattern } from './helpers/pattern.js';
+import { pattern } from '../../sdk/test/helpers/pattern.js';
 
 let t: TestServer;
 let vault: string;

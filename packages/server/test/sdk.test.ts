@@ -7,7 +7,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OASAPI, Vault, downloadJobOutput, hashBuffer, isId, treeEtag, uploadArchive } from '@oas/sdk';
 import { ROOT_ID, ROOT_SECRET, startServer, tempDir, type TestServer } from './helpers/server.js';
-import { pattern } from './helpers/pattern.js';
+import { pattern } from '../../sdk/test/helpers/pattern.js';
 import { freePort } from './helpers/oss.js';
 
 const MIB = 1048576;

@@ -1,10 +1,7 @@
-// An S3-compatible store for `oascmd cp` tests: s3rver (the server package's dev dependency)
-// on a free loopback port, its files in a temp directory removed by stop(). The OAS test
-// server is then configured with OSS hosts pointing at it.
-import { mkdtemp, rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// An S3-compatible store for `oascmd cp` tests: the server package's s3rver test helper
+// (loopback, a free port, its files in a temp directory removed by stop()) with the
+// buckets created. The OAS test server is then configured with OSS hosts pointing at it.
+import { startS3rver } from '../../../server/test/helpers/s3rver.js';
 
 export interface S3Store {
   endpoint: string;
@@ -15,43 +12,21 @@ export interface S3Store {
   stop(): Promise<void>;
 }
 
-interface S3rverInstance {
-  run(): Promise<{ port: number }>;
-  httpServer?: Server;
-}
-type S3rverClass = new (options: Record<string, unknown>) => S3rverInstance;
-
 /** Starts s3rver with `buckets` created (its single key pair is S3RVER / S3RVER). */
 export async function startS3(buckets: string[]): Promise<S3Store> {
-  // A computed specifier: s3rver ships no types, and this file needs none of them.
-  const specifier = 's3rver';
-  const { default: S3rver } = (await import(specifier)) as { default: S3rverClass };
-  const directory = await mkdtemp(join(tmpdir(), 'oascmd-s3-'));
-  const server = new S3rver({
-    address: '127.0.0.1', port: 0, silent: true, directory, vhostBuckets: false,
-    configureBuckets: buckets.map((name) => ({ name, configs: [] })),
-  });
-  let port: number;
+  const s3 = await startS3rver();
   try {
-    ({ port } = await server.run());
+    for (const name of buckets) await s3.createBucket(name);
   } catch (e) {
-    await rm(directory, { recursive: true, force: true });
+    await s3.stop();
     throw e;
   }
-  const endpoint = `http://127.0.0.1:${port}`;
+  const { endpoint, accessKeyId, secretAccessKey } = s3;
   return {
-    endpoint, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER',
+    endpoint, accessKeyId, secretAccessKey,
     ossHosts: (names) => Object.fromEntries(names.map((name) => [name, {
-      endpoint, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', addressing: 'path' as const, maxAttempts: 1,
+      endpoint, accessKeyId, secretAccessKey, addressing: 'path' as const, maxAttempts: 1,
     }])),
-    async stop() {
-      const http = server.httpServer;
-      if (http) {
-        const closed = new Promise<void>((resolve) => http.close(() => resolve()));
-        http.closeAllConnections();
-        await closed;
-      }
-      await rm(directory, { recursive: true, force: true });
-    },
+    stop: () => s3.stop(),
   };
 }

@@ -71,12 +71,17 @@ function parse(all: Buffer): RawResp {
       rest = body;
       continue;
     }
-    const headers: Record<string, string> = {};
-    for (const line of lines.slice(1)) {
-      const i = line.indexOf(':');
-      const name = line.slice(0, i).trim().toLowerCase();
-      if (!(name in headers)) headers[name] = line.slice(i + 1).trim();
-    }
-    return { status, headers, head, body, interim };
+    return { status, headers: parseHeaderLines(lines.slice(1)), head, body, interim };
   }
+}
+
+/** Header lines (`Name: value`) as a map: lower-case names; repeated headers keep the first value. */
+export function parseHeaderLines(lines: string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const i = line.indexOf(':');
+    const name = line.slice(0, i).trim().toLowerCase();
+    if (!(name in headers)) headers[name] = line.slice(i + 1).trim();
+  }
+  return headers;
 }

@@ -1,0 +1,13 @@
+// A seeded PRNG for tests that replay a run from its seed (crash, fuzz).
+
+/** mulberry32: small, fast, good enough to pick sizes and moments reproducibly; numbers in [0, 1). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
