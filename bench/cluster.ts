@@ -8,6 +8,7 @@
 // Alternating repetitions, medians; read the ratios (other load on the machine moves both).
 // Env: BENCH_S3 (rgw: a single-node Ceph radosgw, realistic, ~40 s to start; s3rver: fast),
 // BENCH_SIZE_MIB (256), BENCH_REPS (3), BENCH_LOAD_SECS (4), BENCH_ONLY (upload,download,rps).
+// Server options in the environment reach both servers, e.g. OAS_KEY_CACHE=2s.
 //
 // The load generator is bench/load.ts, its own process on the same Node with the same flags.
 import { createReadStream, createWriteStream } from 'node:fs';

@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { OASError, formatRfc1123, newId } from '@oas/sdk';
 import { DEFAULT_OPTIONS, type ServerOptions } from './config.js';
-import { authenticate } from './http/auth.js';
+import { authenticate, keyLookup } from './http/auth.js';
 import { errorBody, sendError } from './http/errors.js';
 import { buildHandlers, type Handler } from './http/handlers.js';
 import { matchRoute } from './http/routes.js';
@@ -153,6 +153,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
     isOssHostAllowed: (ossHost) => ossHosts.has(ossHost),
   };
   const handlers: Record<string, Handler> = buildHandlers(ctx);
+  const lookupKey = keyLookup(meta, options.keyCacheMs);
 
   let closing = false;
   const inflight = new Set<Promise<unknown>>();
@@ -223,7 +224,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
     if ('error' in match) throw match.error;
     req.oas.params = match.params;
     if (match.auth) {
-      const auth = await authenticate(req, meta, Date.now(), options.maxSkewMs);
+      const auth = await authenticate(req, lookupKey, Date.now(), options.maxSkewMs);
       req.oas.account = auth.account;
       req.oas.oasHeaders = auth.oasHeaders;
     }

@@ -22,6 +22,8 @@ export interface ServerOptions {
   logLevel: LogLevel;
   /** Largest accepted |Date − now| of a signed request. */
   maxSkewMs: number;
+  /** How long a looked-up access key is reused without asking the metadata store (0: never). */
+  keyCacheMs: number;
   /** The first account's key (OAS_ROOT_ACCESS_KEY_ID / OAS_ROOT_ACCESS_KEY_SECRET). */
   rootAccessKeyId?: string | undefined;
   rootAccessKeySecret?: string | undefined;
@@ -71,6 +73,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 'shutdownGraceMs', flag: 'shutdown-grace', env: 'OAS_SHUTDOWN_GRACE', kind: 'duration', help: 'on SIGTERM/SIGINT, time in-flight requests get to finish' },
   { key: 'logLevel', flag: 'log-level', env: 'OAS_LOG_LEVEL', kind: 'level', help: `log level (${LOG_LEVELS.join(', ')})` },
   { key: 'maxSkewMs', flag: 'max-skew', env: 'OAS_MAX_SKEW', kind: 'duration', help: 'largest accepted clock difference of a signed request' },
+  { key: 'keyCacheMs', flag: 'key-cache', env: 'OAS_KEY_CACHE', kind: 'duration', help: 'reuse looked-up access keys this long: one metadata round trip less per request, but a deleted key works up to this much longer (0: off)' },
   { key: 'ossConfigFile', flag: 'oss-config', env: 'OAS_OSS_CONFIG', kind: 'string', help: 'JSON file of the OSS hosts pull/push jobs may use (docs/oss.md)' },
   { key: 'metadataUri', flag: 'metadata', env: 'OAS_METADATA', kind: 'string', help: 'metadata store: sqlite:<path> or postgres://user:password@host:port/db; unset: sqlite in the data directory' },
   { key: 'pgPoolSize', flag: 'pg-pool-size', env: 'OAS_PG_POOL_SIZE', kind: 'count', help: 'PostgreSQL connections per node' },
@@ -96,6 +99,7 @@ export const DEFAULT_OPTIONS: ServerOptions = {
   shutdownGraceMs: 10_000,
   logLevel: 'info',
   maxSkewMs: 15 * 60_000,
+  keyCacheMs: 0,
   ossConfigFile: undefined,
   ossHostSpecs: [],
   metadataUri: undefined,

@@ -46,12 +46,37 @@ function lastWins(pairs: Array<[string, string]>): Map<string, string> {
   return map;
 }
 
+export type KeyLookup = (accessKeyId: string) => Promise<AccountRecord | null>;
+
+/**
+ * With `ttlMs` > 0, found keys are reused for that long, so a request costs one metadata
+ * round trip instead of two (it matters on PostgreSQL). Unknown keys are never cached.
+ * Keys change only through `oas-server keys` in another process, so a deleted key is
+ * refused at most `ttlMs` later.
+ */
+export function keyLookup(meta: MetadataStore, ttlMs: number, now: () => number = Date.now): KeyLookup {
+  if (ttlMs <= 0) return (id) => meta.getAccountByKeyId(id);
+  const maxEntries = 10_000;
+  const cache = new Map<string, { account: AccountRecord; until: number }>();
+  return async (id) => {
+    const hit = cache.get(id);
+    if (hit && hit.until > now()) return hit.account;
+    const account = await meta.getAccountByKeyId(id);
+    cache.delete(id);
+    if (account) {
+      if (cache.size >= maxEntries) cache.delete(cache.keys().next().value!);
+      cache.set(id, { account, until: now() + ttlMs });
+    }
+    return account;
+  };
+}
+
 export interface AuthResult {
   account: AccountRecord;
   oasHeaders: Map<string, string>;
 }
 
-export async function authenticate(req: FastifyRequest, meta: MetadataStore, now: number, maxSkewMs: number): Promise<AuthResult> {
+export async function authenticate(req: FastifyRequest, lookupKey: KeyLookup, now: number, maxSkewMs: number): Promise<AuthResult> {
   const authorization = req.headers.authorization;
   const parsed = parseAuthorization(typeof authorization === 'string' ? authorization : undefined);
   if (!parsed) {
@@ -61,7 +86,7 @@ export async function authenticate(req: FastifyRequest, meta: MetadataStore, now
   if (date === undefined || date === '') throw OASError.of('AccessDenied', 'the Date header is required');
   const time = parseRfc1123(date);
   if (time === null) throw OASError.of('AccessDenied', 'the Date header is not an RFC 1123 date such as "Tue, 25 Mar 2014 12:00:00 GMT"');
-  const account = await meta.getAccountByKeyId(parsed.accessKeyId);
+  const account = await lookupKey(parsed.accessKeyId);
   if (!account) throw OASError.of('InvalidAccessKeyId', 'the AccessKeyId does not exist');
 
   const method = req.raw.method ?? 'GET';
