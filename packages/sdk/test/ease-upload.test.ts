@@ -21,6 +21,25 @@ const FAST_RETRY = { baseDelayMs: 1, maxDelayMs: 5 };
 /** Small parts keep the tests fast: multipart from 1 MiB up. */
 const SMALL = { partSize: MIB, singleUploadThreshold: MIB, retry: FAST_RETRY };
 
+/**
+ * Starts a multipart upload through a proxy and aborts it when the `abortAtPut`-th PUT goes
+ * out (one part at a time): returns the upload id left open on the server and the proxy.
+ */
+async function interruptedUpload(source: () => Parameters<Vault['uploadArchive']>[0], abortAtPut: number,
+  options: { partSize?: number } = {}): Promise<{ uploadId: string; proxy: Awaited<ReturnType<TestServer['proxied']>>['proxy'] }> {
+  const controller = new AbortController();
+  let uploadId = '';
+  let puts = 0;
+  const { api, proxy } = await t.proxied((req) => {
+    if (req.method === 'PUT' && ++puts === abortAtPut) controller.abort();
+    return { kind: 'pass' };
+  });
+  const v = await Vault.getById(api, vault.id);
+  await assert.rejects(v.uploadArchive(source(), { ...SMALL, ...options, concurrency: 1, signal: controller.signal, onUploadId: (id) => { uploadId = id; } }),
+    { name: 'AbortError' });
+  return { uploadId, proxy };
+}
+
 let t: TestServer;
 let vault: Vault;
 let n = 0;
@@ -139,16 +158,7 @@ describe('part sizes that are not 1 MiB × 2^k', () => {
 
   test('resume of a 3 MiB-part upload checks and folds the parts already there; complete alone asks the server', async () => {
     const { path, data } = await localFile(13 * MIB + 1, 7);
-    const controller = new AbortController();
-    let uploadId = '';
-    let puts = 0;
-    const { api } = await t.proxied((req) => {
-      if (req.method === 'PUT' && ++puts === 3) controller.abort();
-      return { kind: 'pass' };
-    });
-    const v = await Vault.getById(api, vault.id);
-    await assert.rejects(v.uploadArchive(path, { ...SMALL, partSize: 3 * MIB, concurrency: 1, signal: controller.signal, onUploadId: (id) => { uploadId = id; } }),
-      { name: 'AbortError' });
+    const { uploadId } = await interruptedUpload(() => path, 3, { partSize: 3 * MIB });
     const result = await vault.uploadArchive(path, { ...SMALL, partSize: 3 * MIB, uploadId });
     assert.ok(result.partsReused && result.partsReused >= 2, `reused ${result.partsReused}`);
     assert.equal(result.treeEtag, treeEtag(data));
@@ -287,16 +297,7 @@ describe('streams', () => {
 describe('abort and resume', () => {
   test('abort mid-upload rejects with AbortError and completes nothing; resume sends only the missing parts', async () => {
     const { path, data } = await localFile(6 * MIB + 100);
-    const controller = new AbortController();
-    let uploadId = '';
-    let puts = 0;
-    const { api, proxy } = await t.proxied((req) => {
-      if (req.method === 'PUT' && ++puts === 4) controller.abort();
-      return { kind: 'pass' };
-    });
-    const v = await Vault.getById(api, vault.id);
-    await assert.rejects(v.uploadArchive(path, { ...SMALL, concurrency: 1, signal: controller.signal, onUploadId: (id) => { uploadId = id; } }),
-      { name: 'AbortError' });
+    const { uploadId, proxy } = await interruptedUpload(() => path, 4);
     assert.ok(uploadId);
     // Nothing completed: no complete request went out and the upload is still open.
     assert.equal(proxy.count('POST', (r) => r.url.endsWith(`/multipart-uploads/${uploadId}`)), 0);
@@ -336,16 +337,7 @@ describe('abort and resume', () => {
 
   test('a part on the server that differs from the local file is an error naming its range', async () => {
     const { path } = await localFile(4 * MIB);
-    const controller = new AbortController();
-    let uploadId = '';
-    let puts = 0;
-    const { api } = await t.proxied((req) => {
-      if (req.method === 'PUT' && ++puts === 3) controller.abort();
-      return { kind: 'pass' };
-    });
-    const v = await Vault.getById(api, vault.id);
-    await assert.rejects(v.uploadArchive(path, { ...SMALL, concurrency: 1, signal: controller.signal, onUploadId: (id) => { uploadId = id; } }),
-      { name: 'AbortError' });
+    const { uploadId } = await interruptedUpload(() => path, 3);
     // Change one byte inside the second part (1 MiB … 2 MiB − 1).
     const fh = await open(path, 'r+');
     await fh.write(Buffer.from([0xee]), 0, 1, MIB + 10);
@@ -357,16 +349,7 @@ describe('abort and resume', () => {
 
   test('a stream can resume an upload too: parts on the server are checked as the stream passes them', async () => {
     const data = pattern(5 * MIB + 99, 4);
-    const controller = new AbortController();
-    let uploadId = '';
-    let puts = 0;
-    const { api } = await t.proxied((req) => {
-      if (req.method === 'PUT' && ++puts === 3) controller.abort();
-      return { kind: 'pass' };
-    });
-    const v = await Vault.getById(api, vault.id);
-    await assert.rejects(v.uploadArchive(generate(data), { ...SMALL, concurrency: 1, signal: controller.signal, onUploadId: (id) => { uploadId = id; } }),
-      { name: 'AbortError' });
+    const { uploadId } = await interruptedUpload(() => generate(data), 3);
     const already = (await vault.recoverUploader(uploadId)).uploadedParts.length;
     assert.ok(already >= 2, `parts on the server: ${already}`);
     const counting = await t.proxied();
@@ -388,16 +371,7 @@ describe('abort and resume', () => {
 
   test('resume checks the file size against the parts on the server', async () => {
     const { path } = await localFile(3 * MIB + 10);
-    const controller = new AbortController();
-    let uploadId = '';
-    let puts = 0;
-    const { api } = await t.proxied((req) => {
-      if (req.method === 'PUT' && ++puts === 4) controller.abort();
-      return { kind: 'pass' };
-    });
-    const v = await Vault.getById(api, vault.id);
-    await assert.rejects(v.uploadArchive(path, { ...SMALL, concurrency: 1, signal: controller.signal, onUploadId: (id) => { uploadId = id; } }),
-      { name: 'AbortError' });
+    const { uploadId } = await interruptedUpload(() => path, 4);
     // The same data but longer: the last part on the server (if sent) or the part size no longer fits.
     const other = await localFile(MIB / 2);
     await assert.rejects(vault.uploadArchive(other.path, { ...SMALL, uploadId }), PartMismatchError);
