@@ -26,7 +26,7 @@ export function pyString(value: unknown): string {
   return String(value);
 }
 
-/** A Job of the SDK back in the wire's shape (spec §4.15), for --json and the field lists. */
+/** A Job of the SDK back in the wire's shape (protocol.md §4.15), for --json and the field lists. */
 export function jobToWire(job: {
   id: string; action: string; statusCode: string; statusMessage: string | null; completed: boolean; creationDate: Date | null;
   completionDate: Date | null; archiveId: string | null; archiveSizeInBytes: number | null; treeEtag: string | null;

@@ -21,7 +21,7 @@ after(async () => {
   await h?.close();
 });
 
-/** Every command name and alias of spec §7.3, plus this tool's wait. */
+/** Every command name and alias of protocol.md §7.3, plus this tool's wait. */
 const COMMANDS = ['ls', 'listvault', 'cv', 'createvault', 'rm', 'deletevault', 'getvaultdesc', 'upload', 'postarchive', 'deletearchive',
   'fileetag', 'partetag', 'createmupload', 'listmupload', 'postmpart', 'listmpart', 'completemupload', 'deletemupload', 'createjob',
   'cp', 'getjobdesc', 'fetch', 'fetchjoboutput', 'listjob', 'config', 'help', 'wait'];

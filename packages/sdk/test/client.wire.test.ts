@@ -1,5 +1,5 @@
 // What every OASAPI method puts on the wire: method, path, query, headers, body, and a
-// signature recomputed here from spec §2 without the SDK's own signing code.
+// signature recomputed here from protocol.md §2 without the SDK's own signing code.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, createHash } from 'node:crypto';
@@ -15,9 +15,9 @@ const ARCHIVE = 'A1B2C3D4E5F60718293A4B5C6D7E8F90';
 const UPLOAD = '0C7A4E5F60718293A4B5C6D7E8F90A1B';
 const JOB = 'J0B4E5F60718293A4B5C6D7E8F90A1B2';
 
-// ---- an independent implementation of spec §2 ---------------------------------------
+// ---- an independent implementation of protocol.md §2 ---------------------------------------
 
-/** StringToSign of spec §2.2–2.4 for a request as the server received it. */
+/** StringToSign of protocol.md §2.2–2.4 for a request as the server received it. */
 function independentStringToSign(rec: RecordedRequest): string {
   const date = rec.header('date') ?? '';
   // Header bytes arrive as latin1 text; the client sends UTF-8 bytes, so re-decode.

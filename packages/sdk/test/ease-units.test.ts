@@ -257,7 +257,7 @@ function subtreesOf(data: Buffer, partSize: number): Subtree[][] {
   return parts;
 }
 
-test('archive tree etag from part subtrees: any MiB-multiple part size gives the whole-data tree etag (spec §3.4)', () => {
+test('archive tree etag from part subtrees: any MiB-multiple part size gives the whole-data tree etag (protocol.md §3.4)', () => {
   // The spec's table: 10 MiB + 7 in 3 MiB parts combines to 22A6…, the data's tree etag is CF0D….
   const data = pattern(10 * MIB + 7);
   const parts = subtreesOf(data, 3 * MIB);

@@ -1,5 +1,5 @@
 // OASAPI: the low-level client, one method per REST call of the official Python SDK's
-// oas.oas_api.OASAPI (spec §7.1), same names in camelCase and the same parameter order.
+// oas.oas_api.OASAPI (protocol.md §7.1), same names in camelCase and the same parameter order.
 // Every method resolves to the raw OASResponse whatever its status; only transport
 // failures reject. The high-level layer builds on this.
 import type { Agent } from 'node:http';
@@ -10,7 +10,7 @@ import type { OASResponse } from './response.js';
 import { checkReader, type BodyReader } from './body.js';
 import { pathSegment, queryPairs, formatQuery, byteCount, headerValue, wireHeaderValue, pythonJson } from './wire.js';
 
-/** The `x-oas-version` the official SDK sends (its own version, spec §1.3). */
+/** The `x-oas-version` the official SDK sends (its own version, protocol.md §1.3). */
 export const OAS_API_VERSION = '0.2.5';
 export const DEFAULT_USER_AGENT = 'OAS TypeScript SDK/0.1.0';
 
@@ -32,7 +32,7 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
-/** Job types of createJob / createOssTransferJob (spec §4.14). */
+/** Job types of createJob / createOssTransferJob (protocol.md §4.14). */
 export type OASJobType = 'archive-retrieval' | 'inventory-retrieval' | 'pull-from-oss' | 'push-to-oss';
 
 /** What postArchive/postMultipart accept; strings are sent as UTF-8. */
@@ -265,7 +265,7 @@ export class OASAPI {
     const body = call.body;
     const contentLength = body === undefined ? 0 : Buffer.isBuffer(body) ? body.length : body.length;
     const query = call.query ?? [];
-    // The headers the Python SDK sends (spec §1.3); all of them are sent, so the
+    // The headers the Python SDK sends (protocol.md §1.3); all of them are sent, so the
     // signature covers exactly what is on the wire. Content-Length: 0 on empty requests
     // is what httplib does too.
     const headers: Array<[string, string]> = [
@@ -299,7 +299,7 @@ function checksumHeaders(etag: string, treeEtag: string): Array<[string, string]
 /**
  * `x-oas-archive-description` when given. Sent exactly as given (non-ASCII as UTF-8);
  * avoid leading/trailing spaces: HTTP parsers strip them and the server would then sign a
- * different value (spec §2.7).
+ * different value (protocol.md §2.7).
  */
 function descHeader(desc: string | undefined): Array<[string, string]> {
   return desc === undefined ? [] : [['x-oas-archive-description', headerValue('desc', desc)]];

@@ -34,7 +34,7 @@ export class OASResponse {
     return this.status >= 200 && this.status < 300;
   }
 
-  /** `x-oas-request-id`, present on every OAS response (spec §1.4). */
+  /** `x-oas-request-id`, present on every OAS response (protocol.md §1.4). */
   get requestId(): string | undefined {
     return this.getHeader('x-oas-request-id');
   }
@@ -71,7 +71,7 @@ export class OASResponse {
 
   /**
    * The OAS error this response carries: `code`, `message`, `type` from the JSON body
-   * (spec §6), request id from the header or the body's `request_id`. A body that is not
+   * (protocol.md §6), request id from the header or the body's `request_id`. A body that is not
    * an error JSON gives the status text as code and message (with the start of the body).
    */
   async toError(): Promise<OASError> {

@@ -6,7 +6,7 @@
  * vault names `[a-z0-9_-]`, which encodeURIComponent leaves alone, so the wire is the same
  * for every valid input. Escaping only matters for garbage (`a/b`, spaces), which then
  * stays one segment instead of silently addressing another resource. The signature covers
- * the escaped path because that is exactly what the request line carries (spec §2.4).
+ * the escaped path because that is exactly what the request line carries (protocol.md §2.4).
  */
 export function pathSegment(what: string, value: string): string {
   if (typeof value !== 'string' || value === '') throw new TypeError(`${what} must be a non-empty string`);
@@ -26,7 +26,7 @@ export function queryPairs(params: ReadonlyArray<readonly [string, string | numb
 
 /**
  * `?name=value&…` with values URL-encoded; an empty value is written as a bare name
- * (`?marker&limit=10`), as the SDK does (spec §1.3 #3). '' when there is nothing.
+ * (`?marker&limit=10`), as the SDK does (protocol.md §1.3 #3). '' when there is nothing.
  */
 export function formatQuery(pairs: ReadonlyArray<readonly [string, string]>): string {
   if (pairs.length === 0) return '';

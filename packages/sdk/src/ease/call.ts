@@ -1,4 +1,4 @@
-// Calling OASAPI the high-level way: a 2xx response or a thrown OASError (spec §6), plus
+// Calling OASAPI the high-level way: a 2xx response or a thrown OASError (protocol.md §6), plus
 // listings that follow Marker to the end one page at a time.
 import type { OASAPI } from '../client/api.js';
 import type { OASResponse } from '../client/response.js';
@@ -43,7 +43,7 @@ export interface ListOptions {
   limit?: number;
 }
 
-/** Pages of a `{Marker, <key>: [...]}` listing until Marker is "" (spec §4.4). */
+/** Pages of a `{Marker, <key>: [...]}` listing until Marker is "" (protocol.md §4.4). */
 export async function* paged<T, P extends { Marker?: string }>(
   fetchPage: (marker: string | undefined) => Promise<OASResponse>, items: (page: P) => T[] | undefined,
   onPage?: (page: P) => void,

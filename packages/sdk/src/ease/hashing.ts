@@ -113,7 +113,7 @@ function isLeftChild({ first, level }: Subtree): boolean {
 
 /**
  * The tree etag of a whole archive from the subtrees of its parts, in order: the same
- * value as the tree over all its leaves (spec §3.2), without them. Throws if the subtrees
+ * value as the tree over all its leaves (protocol.md §3.2), without them. Throws if the subtrees
  * do not tile the leaves from 0 without gaps.
  */
 export function treeEtagOfSubtrees(subtrees: Iterable<Subtree>): string {

@@ -1,4 +1,4 @@
-// The high-level layer (spec §7.2 and beyond): Vault, Uploader, Job.
+// The high-level layer (protocol.md §7.2 and beyond): Vault, Uploader, Job.
 export { Vault, type CallOptions, type JobOptions } from './vault.js';
 export { Uploader, planParts, type PartTransferOptions, type UploadResult } from './uploader.js';
 export { uploadArchive, type UploadOptions } from './upload.js';

@@ -1,4 +1,4 @@
-// A job (spec §4.15) with waiting, verified download and inventory parsing.
+// A job (protocol.md §4.15) with waiting, verified download and inventory parsing.
 import type { OASAPI } from '../client/api.js';
 import { parseRange, type ByteRange } from '../protocol/ranges.js';
 import { sleep, throwIfAborted } from './abort.js';
@@ -11,7 +11,7 @@ import { withRetry, type RetryOptions } from './retry.js';
 import { rangeLength } from './sizes.js';
 import type { JobJson } from '../protocol/wire-types.js';
 
-/** Job Action values (spec §4.15). */
+/** Job Action values (protocol.md §4.15). */
 export type JobAction = 'ArchiveRetrieval' | 'InventoryRetrieval' | 'PullFromOSS' | 'PushToOSS';
 
 export interface WaitOptions {

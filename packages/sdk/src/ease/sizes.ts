@@ -1,26 +1,26 @@
-// Part and piece sizes (spec §5, §3.5) and splitting a size into inclusive ranges.
+// Part and piece sizes (protocol.md §5, §3.5) and splitting a size into inclusive ranges.
 import { MIB } from '../protocol/etag.js';
 import type { ByteRange } from '../protocol/ranges.js';
 
 export const GIB = 1024 * MIB;
 /** Most parts one multipart upload may have. */
 export const MAX_PARTS = 10_000;
-/** Largest archive (spec §5: "40T archive", 4 GiB × 10,000 parts). */
+/** Largest archive (protocol.md §5: "40T archive", 4 GiB × 10,000 parts). */
 export const MAX_ARCHIVE_SIZE = 40_000 * GIB;
 /** Largest part the server accepts. */
 export const MAX_PART_SIZE = 4 * GIB;
 export const DEFAULT_PART_SIZE = 64 * MIB;
 /** At or below this, uploadArchive sends one request instead of a multipart upload. */
 export const DEFAULT_SINGLE_UPLOAD_THRESHOLD = 64 * MIB;
-/** The service's single-request limit (spec §5, 6 GB; enforced as 6 GiB). */
+/** The service's single-request limit (protocol.md §5, 6 GB; enforced as 6 GiB). */
 export const MAX_SINGLE_UPLOAD = 6 * GIB;
-/** Most pieces a download is split into, and their default size (spec §3.5). */
+/** Most pieces a download is split into, and their default size (protocol.md §3.5). */
 export const MAX_PIECES = 10_000;
 export const DEFAULT_PIECE_SIZE = 32 * MIB;
 
 /**
  * 1 MiB × 2^k: every part except the last is then a whole subtree, so the combined part
- * tree etags equal the tree etag of the whole data (spec §3.4) and ranges verify.
+ * tree etags equal the tree etag of the whole data (protocol.md §3.4) and ranges verify.
  */
 export function isPowerOfTwoMib(size: number): boolean {
   if (!Number.isSafeInteger(size) || size < MIB || size % MIB !== 0) return false;
@@ -53,7 +53,7 @@ export function isValidPartSize(size: number): boolean {
  * The part size for an archive of `size` bytes: `requested` if given (a multiple of 1 MiB
  * from 1 MiB to 4 GiB needing at most 10,000 parts), otherwise 64 MiB doubled until
  * 10,000 parts suffice. Sizes of 1 MiB × 2^k make every part a whole subtree of the
- * archive's tree (spec §3.4); other multiples of 1 MiB (e.g. 96 MiB) work as well, the
+ * archive's tree (protocol.md §3.4); other multiples of 1 MiB (e.g. 96 MiB) work as well, the
  * uploader then builds the archive's tree etag from the parts' leaf hashes.
  * `size` undefined (a stream of unknown length) gives the requested or default size.
  */

@@ -148,7 +148,7 @@ export class Uploader {
     if (next !== size || parts.length === 0) {
       throw new Error(`upload ${this.id} cannot complete: parts cover bytes 0-${next - 1} of ${size}`);
     }
-    // What the protocol checks on complete: the part tree etags combined (spec §3.4).
+    // What the protocol checks on complete: the part tree etags combined (protocol.md §3.4).
     const combined = combineTreeEtags(parts.map((p) => p.treeEtag));
     const response = await withRetry(
       () => callHeaders(this.api.completeMultipartUpload(this.vaultId, this.id, size, combined, { signal: options.signal })),

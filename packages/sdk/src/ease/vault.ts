@@ -1,4 +1,4 @@
-// A vault (spec §4.3) and everything done through one: uploads, archives, jobs.
+// A vault (protocol.md §4.3) and everything done through one: uploads, archives, jobs.
 import type { OASAPI } from '../client/api.js';
 import { OASError } from '../protocol/errors.js';
 import { formatRange, parseRange, type ByteRange } from '../protocol/ranges.js';

@@ -1,4 +1,4 @@
-// The error codes of spec §6 and the error type both sides use.
+// The error codes of protocol.md §6 and the error type both sides use.
 
 export type ErrorType = 'client' | 'server';
 

@@ -1,4 +1,4 @@
-// Content etag and tree etag, spec §3: upper-case hex MD5 of the data, and an MD5 Merkle
+// Content etag and tree etag, protocol.md §3: upper-case hex MD5 of the data, and an MD5 Merkle
 // tree over 1 MiB leaves whose parents hash the ASCII text of their two children's hex.
 import { createHash, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -53,7 +53,7 @@ export class TreeEtagBuilder {
   }
 }
 
-/** Combines tree etags (the parts' of a multipart upload, in order) into one (spec §3.4). */
+/** Combines tree etags (the parts' of a multipart upload, in order) into one (protocol.md §3.4). */
 export function combineTreeEtags(list: Iterable<string>): string {
   const builder = new TreeEtagBuilder();
   for (const hex of list) builder.push(hex);

@@ -1,4 +1,4 @@
-// Fast paths for both checksums (spec §3) in one pass over the data: the whole-data MD5 runs
+// Fast paths for both checksums (protocol.md §3) in one pass over the data: the whole-data MD5 runs
 // on the calling thread while the shared worker hashes the 1 MiB leaves of the same bytes
 // (hash-worker.ts), so the two MD5s, the most expensive part, run in parallel.
 import { createHash, type Hash } from 'node:crypto';

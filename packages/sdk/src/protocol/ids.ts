@@ -1,4 +1,4 @@
-// Ids: 32 upper-case hex characters (spec §1.2). Clients treat them as opaque; the server
+// Ids: 32 upper-case hex characters (protocol.md §1.2). Clients treat them as opaque; the server
 // validates every id in a path with isId before it touches storage.
 import { randomBytes } from 'node:crypto';
 

@@ -42,7 +42,7 @@ export function parseRangeHeader(value: string | undefined): ByteRange | null {
 }
 
 /**
- * The alignment spec §4.14/§4.16 requires of retrieval and output ranges: start on a MiB
+ * The alignment protocol.md §4.14/§4.16 requires of retrieval and output ranges: start on a MiB
  * boundary, end + 1 on a MiB boundary or at the end of the data, inside the data.
  */
 export function isMibAligned({ start, end }: ByteRange, size: number): boolean {
@@ -50,7 +50,7 @@ export function isMibAligned({ start, end }: ByteRange, size: number): boolean {
 }
 
 /**
- * Glacier's "tree-hash aligned" (spec §3.5): the range is exactly one node of the
+ * Glacier's "tree-hash aligned" (protocol.md §3.5): the range is exactly one node of the
  * archive's tree, i.e. it starts on a 2^k MiB boundary and spans 2^k MiB, or runs from
  * there to the end of the archive within that subtree.
  */

@@ -1,4 +1,4 @@
-// Request signing, spec §2: HMAC-SHA1 over VERB, Date, the x-oas-* headers and the
+// Request signing, protocol.md §2: HMAC-SHA1 over VERB, Date, the x-oas-* headers and the
 // canonical resource. Clients sign with it and the server verifies with the same code.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
@@ -10,7 +10,7 @@ export type HeaderInput =
 /** Query parameters as decoded name/value pairs; a bare name has the value ''. */
 export type QueryPairs = Iterable<readonly [string, string]>;
 
-/** The sub-resources the SDK signs, in case-sensitive ASCII order (spec §2.4). */
+/** The sub-resources the SDK signs, in case-sensitive ASCII order (protocol.md §2.4). */
 export const SIGNED_SUBRESOURCES: readonly string[] = [
   'acl', 'delete', 'group', 'limit', 'location', 'logging', 'marker', 'objectInfo',
   'partNumber', 'response-cache-control', 'response-content-disposition',
@@ -41,7 +41,7 @@ export function canonicalizeOasHeaders(headers: HeaderInput): string {
   return [...oas.keys()].sort().map((k) => `${k}:${oas.get(k)}\n`).join('');
 }
 
-/** The request path plus the signed sub-resources, `?a=1&b` style (spec §2.4). */
+/** The request path plus the signed sub-resources, `?a=1&b` style (protocol.md §2.4). */
 export function canonicalizeResource(path: string, query: QueryPairs = []): string {
   const byLower = new Map<string, string>();
   for (const [name, value] of query) byLower.set(name.toLowerCase(), value);

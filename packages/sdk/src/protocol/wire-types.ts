@@ -1,4 +1,4 @@
-// The JSON bodies of spec §4, as the server sends them (the server builds them with these types).
+// The JSON bodies of protocol.md §4, as the server sends them (the server builds them with these types).
 
 /** Get vault / an entry of list vaults (§4.3). */
 export interface VaultJson {

@@ -1,4 +1,4 @@
-// Request authentication, spec §2: the sdk's own signing code over the raw path, the
+// Request authentication, protocol.md §2: the sdk's own signing code over the raw path, the
 // decoded query and the raw x-oas-* header values, compared in constant time.
 import type { FastifyRequest } from 'fastify';
 import { OASError, computeSignature, parseAuthorization, parseRfc1123, signaturesEqual, stringToSign } from '@oas/sdk';
@@ -102,7 +102,7 @@ export async function authenticate(req: FastifyRequest, lookupKey: KeyLookup, no
     if (decoded && matches(decoded)) verified = decoded;
   }
   if (!verified) {
-    throw OASError.of('SignatureDoesNotMatch', 'the request signature does not match; check the AccessKeySecret and how the request is signed (spec §2)');
+    throw OASError.of('SignatureDoesNotMatch', 'the request signature does not match; check the AccessKeySecret and how the request is signed');
   }
   if (Math.abs(time - now) > maxSkewMs) {
     throw OASError.of('RequestTimeTooSkewed', `the Date header differs from the server time by more than ${Math.round(maxSkewMs / 60000)} minutes`);

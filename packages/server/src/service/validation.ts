@@ -1,8 +1,8 @@
-// Parameter rules of spec §5, each failing with the §6 error a client should see.
+// Parameter rules of protocol.md §5, each failing with the §6 error a client should see.
 import { MIB, OASError } from '@oas/sdk';
 
 export const GIB = 1024 * MIB;
-/** Largest single upload (spec §5: 6 GB, enforced as 6 GiB). */
+/** Largest single upload (protocol.md §5: 6 GB, enforced as 6 GiB). */
 export const MAX_SINGLE_UPLOAD = 6 * GIB;
 /** Largest archive (40,000 GiB). */
 export const MAX_ARCHIVE_SIZE = 40_000 * GIB;

@@ -1,6 +1,6 @@
 // A single-node Ceph cluster with a radosgw (S3) for tests, built from the Debian packages
-// (ceph-mon, ceph-osd, radosgw) as in ../shared/recipes/ceph-rgw.md, with free ports so
-// several clusters can run at once. Everything lives in one temp directory.
+// (ceph-mon, ceph-osd, radosgw), with free ports so several clusters can run at once.
+// Everything lives in one temp directory.
 //
 //   const rgw = await startCephRgw();                        // memstore OSD (2 GiB)
 //   const big = await startCephRgw({ bluestoreBytes: 32 * 2 ** 30 }); // bluestore on a sparse file
