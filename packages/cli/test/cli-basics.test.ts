@@ -233,7 +233,7 @@ test('environment variables: OAS_CONFIG_FILE, OAS_HOST/PORT/ACCESS_KEY_*; flags 
   assert.equal(flagOverEnv.code, 0, flagOverEnv.stderr);
 });
 
-test('fileetag prints the official two lines; spec vectors', async () => {
+test('fileetag prints the official two lines; protocol.md §3.3 vectors', async () => {
   const vectors: Array<[number, string, string]> = [
     [3 * MIB + 5, '028BFCC1395093C0DF0DC731DE96E1B5', '2B016A0FD13C7CBC62DE133A913C2E6B'],
     [MIB + 1, '79B67C7FBF43B76E5B7F182328BDC4B6', '2DD050B18D8A52C275D3E6DAC425D44B'],

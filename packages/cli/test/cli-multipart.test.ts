@@ -104,7 +104,7 @@ test('a part size that is not 1 MiB × 2^k (3M) by hand: completemupload takes t
   }
   const combined = combineTreeEtags(partEtags);
   const whole = json<{ TreeEtag: string }>(await h.run(['fileetag', small, '--json'])).TreeEtag;
-  assert.notEqual(combined, whole, '3 MiB parts are not subtrees: the two values differ (spec 3.4)');
+  assert.notEqual(combined, whole, '3 MiB parts are not subtrees: the two values differ (protocol.md §3.4)');
   const done = await h.run(['completemupload', 'oas://parts', id, String(size), combined, '--json']);
   assert.equal(done.code, 0, done.stderr);
   const result = json<{ ArchiveId: string; ArchiveSizeInBytes: number; TreeEtag: string }>(done);

@@ -63,7 +63,7 @@ test('fetchJobOutput streams 200 MiB: resolves before the server is done, body p
     }));
     const sums = hasher.digest();
     assert.equal(sums.size, total);
-    // Spec §3.3 vectors for the 200 MiB pattern.
+    // protocol.md §3.3 vectors for the 200 MiB pattern.
     assert.equal(sums.etag, '08C302B6EF23AD605CBCAF1EE27BDB25');
     assert.equal(sums.treeEtag, res.getHeader('X-OAS-Tree-Etag'));
     await assert.rejects(res.read(), /already consumed/, 'read() was never used (and cannot be after streaming)');

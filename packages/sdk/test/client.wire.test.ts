@@ -40,7 +40,7 @@ function independentAuthorization(sts: string): string {
   return `OAS ${ID}:${createHmac('sha1', SECRET).update(Buffer.from(sts, 'utf8')).digest('base64')}`;
 }
 
-test('the independent signer reproduces spec 2.6 example D', () => {
+test('the independent signer reproduces protocol.md §2.6 example D', () => {
   const rec = {
     method: 'GET', path: '/vaults', rawQuery: 'marker&limit=10',
     rawHeaders: [['Date', 'Tue, 25 Mar 2014 12:00:00 GMT'], ['x-oas-version', '0.2.5']],
@@ -161,7 +161,7 @@ test('listVault: marker values are URL-encoded on the wire and signed decoded', 
 
 // ---- archives -----------------------------------------------------------------------
 
-test('postArchive: checksums, description, body (spec 2.6 example B shape)', async () => {
+test('postArchive: checksums, description, body (protocol.md §2.6 example B shape)', async () => {
   const data = pattern(3_145_733);
   await expectWire(() => api.postArchive(VAULT, data, '028BFCC1395093C0DF0DC731DE96E1B5', '2B016A0FD13C7CBC62DE133A913C2E6B', 'backup 2014'), {
     method: 'POST', path: `/vaults/${VAULT}/archives`, body: data,

@@ -231,7 +231,7 @@ test('runWorkers: the first failure stops the others and is the one thrown', asy
   assert.deepEqual(stopped.sort(), [0, 2]);
 });
 
-test('tree etag hasher matches the protocol on the spec vectors', async () => {
+test('tree etag hasher matches the protocol on the protocol.md §3.3 vectors', async () => {
   for (const n of [1, 1000, MIB - 1, MIB, MIB + 1, 3 * MIB + 5, 5 * MIB]) {
     const data = pattern(n);
     const h = new TreeEtagHasher();
@@ -258,7 +258,7 @@ function subtreesOf(data: Buffer, partSize: number): Subtree[][] {
 }
 
 test('archive tree etag from part subtrees: any MiB-multiple part size gives the whole-data tree etag (protocol.md §3.4)', () => {
-  // The spec's table: 10 MiB + 7 in 3 MiB parts combines to 22A6…, the data's tree etag is CF0D….
+  // The table of protocol.md §3.4: 10 MiB + 7 in 3 MiB parts combines to 22A6…, the data's tree etag is CF0D….
   const data = pattern(10 * MIB + 7);
   const parts = subtreesOf(data, 3 * MIB);
   assert.equal(parts.length, 4);

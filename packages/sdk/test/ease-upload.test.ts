@@ -133,7 +133,7 @@ describe('part sizes that are not 1 MiB × 2^k', () => {
     requests.filter((r) => r.method === 'POST' && /\/multipart-uploads\/[0-9A-F]{32}$/.test(r.url)).map((r) => String(r.headers['x-oas-tree-etag']));
 
   test('3 MiB parts from a file: complete carries the combined part tree etags, the result is the archive\'s tree etag', async () => {
-    // The spec's §3.4 example: 10 MiB + 7 in 3 MiB parts.
+    // The example of protocol.md §3.4: 10 MiB + 7 in 3 MiB parts.
     const { path, data } = await localFile(10 * MIB + 7);
     const { api, proxy } = await t.proxied();
     const v = await Vault.getById(api, vault.id);

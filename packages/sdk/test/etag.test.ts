@@ -7,7 +7,7 @@ import {
 } from '../src/protocol/etag.js';
 import { pattern } from './helpers/pattern.js';
 
-// Spec §3.3: [length, content etag, tree etag]
+// protocol.md §3.3: [length, content etag, tree etag]
 const VECTORS: Array<[number, string, string]> = [
   [1, '93B885ADFE0DA089CDF634904FD59F71', '93B885ADFE0DA089CDF634904FD59F71'],
   [1000, 'A24F1E3EF66950E1327F210E3997BA2C', 'A24F1E3EF66950E1327F210E3997BA2C'],
@@ -20,20 +20,20 @@ const VECTORS: Array<[number, string, string]> = [
   [200 * MIB, '08C302B6EF23AD605CBCAF1EE27BDB25', '5E863328970BD2F6C6CE6C8CEA5AEB59'],
 ];
 
-test('spec 3.3: empty data and "abc"', () => {
+test('protocol.md §3.3: empty data and "abc"', () => {
   assert.deepEqual(hashBuffer(Buffer.alloc(0)), { etag: 'D41D8CD98F00B204E9800998ECF8427E', treeEtag: '', size: 0 });
   assert.equal(contentEtag('abc'), '900150983CD24FB0D6963F7D28E17F72');
   assert.equal(treeEtag('abc'), '900150983CD24FB0D6963F7D28E17F72');
 });
 
 for (const [length, etag, tree] of VECTORS) {
-  test(`spec 3.3: pattern of ${length} bytes`, () => {
+  test(`protocol.md §3.3: pattern of ${length} bytes`, () => {
     const data = pattern(length);
     assert.deepEqual(hashBuffer(data), { etag, treeEtag: tree, size: length });
   });
 }
 
-test('spec 3.3: 3 MiB + 5 step by step leaves and parents', () => {
+test('protocol.md §3.3: 3 MiB + 5 step by step leaves and parents', () => {
   const leaves: string[] = [];
   new ChecksumHasher((d) => leaves.push(d.toString('hex').toUpperCase())).update(pattern(3 * MIB + 5)).digest();
   assert.deepEqual(leaves, ['8F293A2F6C19B345152F7A49BB4C643C', 'B66F7BDA0D9B13D834B1B87EDE0A33BB',
@@ -43,7 +43,7 @@ test('spec 3.3: 3 MiB + 5 step by step leaves and parents', () => {
   assert.equal(combineTreeEtags(leaves), '2B016A0FD13C7CBC62DE133A913C2E6B');
 });
 
-test('spec 3.3: 5 MiB odd-node promotion', () => {
+test('protocol.md §3.3: 5 MiB odd-node promotion', () => {
   const leaves: string[] = [];
   new ChecksumHasher((d) => leaves.push(d.toString('hex').toUpperCase())).update(pattern(5 * MIB)).digest();
   assert.equal(leaves[3], '149D2A5BB8BCEB9B566D044C3B1B30D9');
@@ -53,7 +53,7 @@ test('spec 3.3: 5 MiB odd-node promotion', () => {
   assert.equal(combineTreeEtags(['D59AF37B8C35DA39AF7704B03FFA4512', leaves[4]!]), 'DC4530AD763DB8493C5BD3A6A2650CA3');
 });
 
-test('spec 3.3 wrong variants give other values (negative tests)', () => {
+test('protocol.md §3.3 wrong variants give other values (negative tests)', () => {
   const data = pattern(2 * MIB);
   const leafRaw = [data.subarray(0, MIB), data.subarray(MIB)].map((b) => createHash('md5').update(b).digest());
   const lowerConcat = createHash('md5').update(leafRaw.map((d) => d.toString('hex')).join('')).digest('hex');
@@ -78,7 +78,7 @@ function partTreeEtags(data: Buffer, partSize: number): string[] {
   return out;
 }
 
-test('spec 3.4: combined part tree etags against whole-data tree etag', () => {
+test('protocol.md §3.4: combined part tree etags against whole-data tree etag', () => {
   const ten = pattern(10 * MIB + 7);
   assert.equal(treeEtag(ten), 'CF0DA8B83FD87A5261D1B4B1E0D43BDF');
   assert.equal(combineTreeEtags(partTreeEtags(ten, 4 * MIB)), 'CF0DA8B83FD87A5261D1B4B1E0D43BDF');
@@ -89,7 +89,7 @@ test('spec 3.4: combined part tree etags against whole-data tree etag', () => {
   assert.equal(treeEtag(big), '027A01D61F0A632F893F717A59B08C6B');
 });
 
-test('spec 3.4: 200 MiB uploaded in 64 MiB parts', () => {
+test('protocol.md §3.4: 200 MiB uploaded in 64 MiB parts', () => {
   const data = pattern(200 * MIB);
   const expected = [
     ['8DBD2E5CBC41169E65CA6DD06D2F44A1', '47319858B7684810D5E25E649E334575'],

@@ -42,7 +42,7 @@ async function poolIdle(): Promise<void> {
 const random = randomBytes(40 * MIB + 321);
 const randomPath = writeTemp('random.bin', random);
 
-test('hashFile: spec vectors (3 MiB + 5, 10 MiB + 7, 200 MiB and its 64 MiB parts)', async () => {
+test('hashFile: protocol.md §3 vectors (3 MiB + 5, 10 MiB + 7, 200 MiB and its 64 MiB parts)', async () => {
   const small = writeTemp('p3.bin', pattern(3 * MIB + 5));
   assert.deepEqual(await hashFile(small), {
     etag: '028BFCC1395093C0DF0DC731DE96E1B5', treeEtag: '2B016A0FD13C7CBC62DE133A913C2E6B', size: 3 * MIB + 5,

@@ -344,3 +344,25 @@ test('every "protocol.md §N" cited in the repository exists as a section', () =
   }
   assert.ok(cited >= 40, `expected the code to cite protocol.md sections (found ${cited} citations)`);
 });
+
+// ---- exports named in prose -----------------------------------------------------------------
+
+/** The identifiers in backticks of the paragraph starting with `start` (`f(a, b)` -> f). */
+function namesInParagraph(text: string, start: string): string[] {
+  const at = text.indexOf(start);
+  assert.ok(at >= 0, `paragraph "${start}" not found`);
+  const end = text.indexOf('\n\n', at);
+  const paragraph = text.slice(at, end < 0 ? undefined : end);
+  return [...paragraph.matchAll(/`([A-Za-z_$][\w$]*)[^`]*`/g)].map((m) => m[1]!).filter((n) => n !== 'oas' && !n.startsWith('@'));
+}
+
+test('the protocol functions named in README.md and protocol.md §7.1 are exports of @oas/sdk', async () => {
+  const sdk = await import('../src/index.js') as Record<string, unknown>;
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  const named = [
+    ...namesInParagraph(readme, 'Protocol helpers (`@oas/sdk`'),
+    ...namesInParagraph(DOC, 'The protocol functions of `@oas/sdk`'),
+  ];
+  assert.ok(named.length >= 30, `found only ${named.length} names`);
+  for (const name of named) assert.ok(name in sdk, `${name} is not exported by @oas/sdk`);
+});

@@ -61,7 +61,7 @@ test('ids are 32 upper-case hex and validated strictly', () => {
   for (const bad of [id.toLowerCase(), id.slice(1), `${id}0`, '../../../etc/passwd', '', 42]) assert.equal(isId(bad), false);
 });
 
-test('OASError carries the spec table', () => {
+test('OASError carries the error table of protocol.md §6', () => {
   const e = OASError.of('InvalidDigest', 'tree etag does not match');
   assert.equal(e.status, 400);
   assert.equal(e.type, 'client');

@@ -16,7 +16,7 @@ function check(sts: string, expectedSts: string, hmacHex: string, authorization:
   assert.equal(authorizationHeader(ID, computeSignature(SECRET, sts)), authorization);
 }
 
-test('spec 2.6 example A: list vaults page 2', () => {
+test('protocol.md §2.6 example A: list vaults page 2', () => {
   const sts = stringToSign('GET',
     { Date: DATE, 'x-oas-version': '0.2.5', Host: 'cn-hangzhou.oas.aliyuncs.com', 'User-Agent': 'OAS Python SDK' },
     '/vaults', parseQuery('marker=C83DE8B245184E28AEED6CF1CED915F2&limit=1'));
@@ -24,7 +24,7 @@ test('spec 2.6 example A: list vaults page 2', () => {
     'a6f8b98a29ca66c29cd75e003d1ae4fc4354b642', 'OAS OASExampleAccessId:pvi5iinKZsKc114APRrk/ENUtkI=');
 });
 
-test('spec 2.6 example B: upload archive with mixed-case header name', () => {
+test('protocol.md §2.6 example B: upload archive with mixed-case header name', () => {
   const sts = stringToSign('POST', [
     ['Date', DATE], ['X-OAS-Version', '0.2.5'],
     ['x-oas-content-etag', '028BFCC1395093C0DF0DC731DE96E1B5'],
@@ -37,13 +37,13 @@ test('spec 2.6 example B: upload archive with mixed-case header name', () => {
   'c4d51e43303c2c8d4f3aec7d9900f0e3d8db194b', 'OAS OASExampleAccessId:xNUeQzA8LI1POux9mQDw49jbGUs=');
 });
 
-test('spec 2.6 example C: create vault with manual-style version', () => {
+test('protocol.md §2.6 example C: create vault with manual-style version', () => {
   const sts = stringToSign('PUT', { Date: DATE, 'x-oas-version': '2014-01-01' }, '/vaults/myvault1');
   check(sts, 'PUT\nTue, 25 Mar 2014 12:00:00 GMT\nx-oas-version:2014-01-01\n/vaults/myvault1',
     '1bad0c0c18399e4cbbe2a92c7f7fab4e96a1cc48', 'OAS OASExampleAccessId:G60MDBg5nky74qksf3+rTpahzEg=');
 });
 
-test('spec 2.6 example D: empty marker is a bare name', () => {
+test('protocol.md §2.6 example D: empty marker is a bare name', () => {
   const sts = stringToSign('GET', { Date: DATE, 'x-oas-version': '0.2.5' }, '/vaults', parseQuery('marker&limit=10'));
   check(sts, 'GET\nTue, 25 Mar 2014 12:00:00 GMT\nx-oas-version:0.2.5\n/vaults?limit=10&marker',
     '65b774f63e1ceff806aa8e7cfc3ef230151393a7', 'OAS OASExampleAccessId:Zbd09j4c7/gGqo58/D7yMBUTk6c=');

@@ -18,7 +18,7 @@ async function archiveCount(): Promise<number> {
   return (await t.client.get(`/vaults/${vault}`)).json.NumberOfArchives;
 }
 
-test('upload archive: 201, x-oas-archive-id, Location; meta has the 5 fields (spec vector 3 MiB + 5)', async () => {
+test('upload archive: 201, x-oas-archive-id, Location; meta has the 5 fields (protocol.md §3.3 vector 3 MiB + 5)', async () => {
   const data = pattern(3 * 1048576 + 5);
   const res = await t.client.uploadArchive(vault, data, 'backup 2014');
   assert.equal(res.status, 201, res.text);
@@ -64,7 +64,7 @@ test('digest mismatch: 400 InvalidDigest (type client) and nothing is stored', a
   const wrong = hashBuffer(Buffer.from('other'));
   assertError(await t.client.uploadArchive(vault, data, undefined, { 'x-oas-content-etag': wrong.etag }), 400, 'InvalidDigest');
   assertError(await t.client.uploadArchive(vault, data, undefined, { 'x-oas-tree-etag': wrong.treeEtag }), 400, 'InvalidDigest');
-  // The wrong tree variants of spec 3.3 (lower-case concatenation, raw digests) are refused.
+  // The wrong tree variants of protocol.md §3.3 (lower-case concatenation, raw digests) are refused.
   const two = pattern(2 * 1048576);
   assertError(await t.client.uploadArchive(vault, two, undefined, { 'x-oas-tree-etag': '675923DBF40EDD9CA6B26DE7930FFC7C' }), 400, 'InvalidDigest');
   assertError(await t.client.uploadArchive(vault, two, undefined, { 'x-oas-tree-etag': '3521F17F95E0998C3EEFE1CD7BC02E39' }), 400, 'InvalidDigest');

@@ -57,7 +57,7 @@ test('Date more than 15 minutes off: 403 RequestTimeTooSkewed; within: accepted'
   assert.equal((await t.client.request({ method: 'GET', path: '/vaults', date: at(14 * 60_000) })).status, 200);
 });
 
-test('signing follows spec 2: any x-oas-version or none, mixed-case names, bare query names, raw path', async () => {
+test('signing follows protocol.md §2: any x-oas-version or none, mixed-case names, bare query names, raw path', async () => {
   for (const headers of [{}, { 'x-oas-version': '2014-01-01' }, { 'X-OAS-Version': '0.2.5' }] as Array<Record<string, string>>) {
     assert.equal((await t.client.request({ method: 'GET', path: `/vaults/${vault}`, headers })).status, 200);
   }

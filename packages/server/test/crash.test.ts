@@ -1,6 +1,6 @@
 // kill -9 at random moments: the server runs as a child process on one data directory
 // while concurrent single and multipart uploads hit it; it is SIGKILLed, restarted, and
-// checked (ARCHITECTURE.md, data safety rules):
+// checked (the data safety rules of README.md):
 //   - every archive the client got an id for is there, byte for byte;
 //   - nothing else is visible, except an upload whose completing request was in flight at
 //     the kill (its commit may have landed before the response was lost), which must then

@@ -149,7 +149,7 @@ test('job JSON is parsed whatever the Content-Type, with Python json.dumps forma
   }
 });
 
-test('inventory retrieval: streamed JSON of spec 4.16, deleted archives left out', async () => {
+test('inventory retrieval: streamed JSON of protocol.md §4.16, deleted archives left out', async () => {
   const v = await t.client.vaultId('inventory');
   const a = await t.client.archiveId(v, Buffer.from('first'), 'quote " backslash \\ 中文');
   const b = await t.client.archiveId(v, pattern(MIB + 1), '');

@@ -62,9 +62,9 @@ async function uploadAll(uploadId: string, partSize: number): Promise<string[]> 
   return etags;
 }
 
-// Spec 3.4: 10 MiB + 7 with 4 MiB, 2 MiB (power of two: combined = whole) and 3 MiB parts.
+// protocol.md §3.4: 10 MiB + 7 with 4 MiB, 2 MiB (power of two: combined = whole) and 3 MiB parts.
 for (const [partSize, combined] of [[4 * MIB, 'CF0DA8B83FD87A5261D1B4B1E0D43BDF'], [2 * MIB, 'CF0DA8B83FD87A5261D1B4B1E0D43BDF'], [3 * MIB, '22A6C28BB2DB230C9A96FA49A21B68E9']] as const) {
-  test(`multipart end to end, ${partSize / MIB} MiB parts (spec 3.4 table)`, async () => {
+  test(`multipart end to end, ${partSize / MIB} MiB parts (protocol.md §3.4 table)`, async () => {
     const uploadId = await initiate(t.client, vault, partSize, 'big file');
     const partEtags = await uploadAll(uploadId, partSize);
     assert.equal(combineTreeEtags(partEtags), combined);

@@ -1,4 +1,4 @@
-// Client quirks of spec 1.3 and exact wire behaviour, over raw sockets where node's own
+// Client quirks of protocol.md §1.3 and exact wire behaviour, over raw sockets where node's own
 // client would not produce the bytes.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';

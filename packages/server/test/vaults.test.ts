@@ -29,7 +29,7 @@ test('create vault is idempotent: same name returns the same id with 201', async
   assert.equal(a.headers['x-oas-vault-id'], b.headers['x-oas-vault-id']);
 });
 
-test('vault names: rules of spec 4.1', async () => {
+test('vault names: rules of protocol.md §4.1', async () => {
   for (const bad of ['ab', 'a'.repeat(64), 'Upper', '-start', 'end-', '_x_', 'has.dot', 'sp%20ace', 'é-name']) {
     const res = await t.client.request({ method: 'PUT', path: `/vaults/${encodeURIComponent(bad)}` });
     assertError(res, 400, 'InvalidVaultName');

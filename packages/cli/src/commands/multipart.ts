@@ -155,7 +155,7 @@ export function registerMultipartCommands(program: Command, run: Runner): void {
     .argument('<size>', 'size of the whole archive').argument('<tree_etag>', 'tree etag of the whole file (fileetag prints it)')
     .summary('finish a multipart upload')
     .description('Complete a multipart upload once every part is uploaded; prints the archive id. tree_etag is the '
-      + 'parts\' tree etags combined (spec 3.4); with parts of 1 MiB x 2^k (32M, 64M...) that is the whole file\'s '
+      + 'parts\' tree etags combined (protocol.md §3.4); with parts of 1 MiB x 2^k (32M, 64M...) that is the whole file\'s '
       + 'tree etag, as fileetag prints it.')
     .action(run(completeMupload));
   examples(cp, [['oascmd completemupload oas://photos 0C7A... 209715200 5E863328970BD2F6C6CE6C8CEA5AEB59', 'prints: Archive ID: ...']]);

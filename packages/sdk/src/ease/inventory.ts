@@ -1,4 +1,4 @@
-// The inventory job's output (protocol.md §4.16 [REC] shape) as typed objects.
+// The inventory job's output (protocol.md §4.16) as typed objects.
 import { emptyToNull, toDate } from './model.js';
 import type { InventoryJson } from '../protocol/wire-types.js';
 

@@ -55,7 +55,7 @@ export class OASError extends Error {
     this.requestId = requestId;
   }
 
-  /** An error of one of the spec's codes, with its status and type. */
+  /** An error of one of the protocol's codes (protocol.md §6), with its status and type. */
   static of(code: ErrorCode, message: string): OASError {
     const { status, type } = ERROR_CODES[code];
     return new OASError(status, code, message, type);

@@ -1,4 +1,4 @@
-// The spec's deterministic test data: byte i is i % 251.
+// The deterministic test data of protocol.md §3.3: byte i is i % 251.
 export function pattern(length: number, offset = 0): Buffer {
   const buf = Buffer.allocUnsafe(length);
   // Fill one period, then double it: fast even for hundreds of MiB.

@@ -52,7 +52,7 @@ export async function listVaults(ctx: ServiceContext, accountId: string, query: 
 
 /**
  * Only an empty vault can be deleted. Live mode: no archives (and no open uploads).
- * Periodic mode (spec 4.2): the last inventory shows no archives and nothing was written since.
+ * Periodic mode (protocol.md §4.2): the last inventory shows no archives and nothing was written since.
  */
 export async function deleteVault(ctx: ServiceContext, accountId: string, vaultId: string): Promise<void> {
   const vault = await getVault(ctx, accountId, vaultId);

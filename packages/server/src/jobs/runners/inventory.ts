@@ -1,4 +1,4 @@
-// inventory-retrieval: the JSON of spec 4.16 written incrementally into a blob, one archive
+// inventory-retrieval: the JSON of protocol.md §4.16 written incrementally into a blob, one archive
 // at a time from iterateArchives (a vault of a million archives is never held in memory).
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
