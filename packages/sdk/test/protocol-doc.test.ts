@@ -10,9 +10,10 @@ import { fileURLToPath } from 'node:url';
 import {
   MIB, OASAPI, ChecksumHasher, authorizationHeader, canonicalizeResource, combineTreeEtags, computeSignature,
   hashBuffer, isMibAligned, isTreeHashAligned, md5Hex, parseContentRange, parseQuery, parseRange, stringToSign,
-  treeEtag,
+  treeEtag, Job, type OASResponse,
 } from '../src/index.js';
 import { startRecordingServer } from './helpers/recording-server.js';
+import { startTestServer } from './helpers/ease-server.js';
 import { pattern } from './helpers/pattern.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -304,10 +305,70 @@ test('§4.14: the job bodies are exactly what OASAPI sends', async () => {
   }
 });
 
-test('every other JSON example is valid JSON', () => {
-  const blocks = fencedBlocks().filter((b) => b.info === 'json');
-  assert.ok(blocks.length >= 7, `at least 7 JSON examples, found ${blocks.length}`);
-  for (const block of blocks) assert.doesNotThrow(() => JSON.parse(block.body), `JSON at docs/protocol.md line ${block.line}`);
+/** Keys and value types, recursively; an array by its first element. */
+function shape(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    assert.ok(value.length > 0, 'arrays in examples and answers must not be empty');
+    return [shape(value[0])];
+  }
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, shape((value as Record<string, unknown>)[k])]));
+  }
+  return value === null ? 'null' : typeof value;
+}
+
+test('§4 and §6: every JSON example has the shape of a real oas-server answer', async () => {
+  const examples = fencedBlocks().filter((b) => b.info.startsWith('json ') && b.info !== 'json job-body');
+  assert.ok(examples.length >= 7, `at least 7 JSON examples, found ${examples.length}`);
+  const t = await startTestServer();
+  try {
+    const { api } = t;
+    const json = async (call: Promise<OASResponse>, status = 200): Promise<unknown> => {
+      const res = await call;
+      assert.equal(res.status, status, `${res.status} ${await res.text().catch(() => '')}`);
+      return res.json();
+    };
+    const header = async (call: Promise<OASResponse>, name: string): Promise<string> => {
+      const res = await call;
+      assert.ok(res.ok, `HTTP ${res.status}`);
+      res.dispose();
+      return res.getHeader(name)!;
+    };
+    const vaultId = await header(api.createVault('protocol-doc'), 'x-oas-vault-id');
+    const abc = hashBuffer(Buffer.from('abc'));
+    const archiveId = await header(api.postArchive(vaultId, 'abc', abc.etag, abc.treeEtag, 'backup 2014'), 'x-oas-archive-id');
+    const uploadId = await header(api.createMultipartUpload(vaultId, MIB, 'big file'), 'x-oas-multipart-upload-id');
+    const part = hashBuffer(patternOf(MIB));
+    await header(api.postMultipart(vaultId, uploadId, patternOf(MIB), `0-${MIB - 1}`, part.etag, part.treeEtag), 'x-oas-request-id');
+    const finished = async (type: 'archive-retrieval' | 'inventory-retrieval'): Promise<Job> => {
+      const jobId = await header(type === 'archive-retrieval' ? api.createJob(vaultId, type, archiveId, 'restore') : api.createJob(vaultId, type), 'x-oas-job-id');
+      return (await Job.get(api, vaultId, jobId)).wait({ pollInterval: 20 });
+    };
+    const retrieval = await finished('archive-retrieval');
+    const inventory = await finished('inventory-retrieval');
+    const answers: Record<string, () => Promise<unknown>> = {
+      vault: () => json(api.getVaultDesc(vaultId)),
+      'vault-list': () => json(api.listVault()),
+      'archive-meta': () => json(api.headArchive(vaultId, archiveId)),
+      'part-list': () => json(api.listMultipart(vaultId, uploadId)),
+      job: () => json(api.getJobDesc(vaultId, retrieval.id)),
+      inventory: () => json(api.fetchJobOutput(vaultId, inventory.id)),
+      error: () => json(api.postArchive(vaultId, 'abc', abc.treeEtag.replace(/^9/, '8'), abc.treeEtag), 400),
+    };
+    const kinds = new Set<string>();
+    for (const block of examples) {
+      const kind = block.info.slice('json '.length);
+      const where = `${kind} example at docs/protocol.md line ${block.line}`;
+      assert.ok(answers[kind], `${where}: unknown kind`);
+      let example: unknown;
+      assert.doesNotThrow(() => { example = JSON.parse(block.body); }, where);
+      assert.deepEqual(shape(example), shape(await answers[kind]!()), where);
+      kinds.add(kind);
+    }
+    assert.deepEqual([...kinds].sort(), Object.keys(answers).sort(), 'an example of every kind');
+  } finally {
+    await t.close();
+  }
 });
 
 test('§7.1: every OASAPI method is in the table, and every name in the table is an OASAPI method', () => {
