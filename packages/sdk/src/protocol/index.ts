@@ -6,3 +6,6 @@ export * from './dates.js';
 export * from './errors.js';
 export * from './hash-file.js';
 export type * from './wire-types.js';
+export * from './sigv4.js';
+export * from './payload-hash.js';
+export * from './tree-hash.js';
