@@ -13,6 +13,8 @@ import { ListVaultsCommand, UploadArchiveCommand, GetJobOutputCommand } from '@a
 import {
   verifySigV4, pairRawHeaders, sha256Hex, PayloadHashCheck, PayloadHashMismatchError, treeHash, type SigV4Result,
 } from '@oas/sdk';
+import { authenticateSmallBody } from '../src/http/glacier/auth.js';
+import { GlacierFailure } from '../src/http/glacier/errors.js';
 import { runAwsGlacier, runBoto3, glacierJsClient, type GlacierEndpoint } from './helpers/glacier-clients.js';
 
 interface Recorded {
@@ -22,6 +24,8 @@ interface Recorded {
   query: string;
   rawHeaders: string[];
   body: Buffer;
+  /** What the front end's authenticateSmallBody said on the live request. */
+  live: string;
 }
 
 const ARCHIVE = Buffer.from('Welcome to a self-hosted Glacier, byte for byte.\n');
@@ -61,8 +65,13 @@ before(async () => {
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       const path = q < 0 ? url : url.slice(0, q);
-      recorded.push({ client: current, method: req.method!, path, query: q < 0 ? '' : url.slice(q + 1), rawHeaders: req.rawHeaders, body: Buffer.concat(chunks) });
-      respond(req.method!, path, res);
+      const body = Buffer.concat(chunks);
+      authenticateSmallBody(req, { sha256: sha256Hex(body) }, { secretFor })
+        .then(() => 'ok', (err: unknown) => (err instanceof GlacierFailure ? err.message : String(err)))
+        .then((live) => {
+          recorded.push({ client: current, method: req.method!, path, query: q < 0 ? '' : url.slice(q + 1), rawHeaders: req.rawHeaders, body, live });
+          respond(req.method!, path, res);
+        });
     });
   });
   server.listen(0, '127.0.0.1');
@@ -76,12 +85,16 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+function secretFor(id: string): string | undefined {
+  return id === endpoint.accessKeyId ? endpoint.secretAccessKey : undefined;
+}
+
 /** What our server will do: verify, then bind the body to the hash the signature covered. */
 async function verifyRecorded(r: Recorded, body = r.body, rawHeaders = r.rawHeaders): Promise<SigV4Result & { bodyOk?: boolean }> {
   const headers = pairRawHeaders(rawHeaders);
   const declared = headers.some(([k]) => k.toLowerCase() === 'x-amz-content-sha256');
   const result = await verifySigV4({ method: r.method, path: r.path, query: r.query, headers }, {
-    secretFor: (id) => (id === endpoint.accessKeyId ? endpoint.secretAccessKey : undefined),
+    secretFor,
     ...(declared ? {} : { bodySha256: sha256Hex(body) }),
   });
   if (!result.ok || !result.bodyCheckNeeded) return result;
@@ -109,6 +122,7 @@ async function checkClient(client: string, diagnostic: (m: string) => void): Pro
   assert.deepEqual(requests.map((r) => `${r.method} ${r.path}`),
     ['GET /-/vaults', 'POST /-/vaults/v/archives', 'GET /-/vaults/v/jobs/J1/output'], client);
   for (const r of requests) {
+    assert.equal(r.live, 'ok', `${client} ${r.method} ${r.path}, authenticated live`);
     const result = await verifyRecorded(r);
     assert.ok(result.ok, `${client} ${r.method} ${r.path}: ${JSON.stringify(result)}`);
     assert.notEqual(result.bodyOk, false, `${client} ${r.method} ${r.path}: body does not match x-amz-content-sha256`);
