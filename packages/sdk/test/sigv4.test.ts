@@ -170,6 +170,8 @@ test('a request signed by our signer verifies; every kind of tampering fails wit
   assert.equal(await reasonOf(base, { region: 'eu-west-1' }), 'wrong-region');
   assert.equal(await reasonOf(signedRequest({ service: 's3' })), 'wrong-service');
   assert.equal(await reasonOf(signedRequest({ service: 's3' }), { services: ['glacier', 's3'] }), 'ok');
+  assert.equal(await reasonOf(signedRequest({ service: '127', region: '0' }), { services: 'any' }), 'ok');
+  assert.equal(await reasonOf(signedRequest({ service: '127', region: '0', secret: 'other' }), { services: 'any' }), 'signature-mismatch');
   assert.equal(await reasonOf(signedRequest({ region: 'eu-central-1' })), 'ok');
   assert.equal(await reasonOf(signedRequest({ secret: 'other' })), 'signature-mismatch');
   assert.equal(await reasonOf(base, { secretFor: () => undefined }), 'unknown-access-key');

@@ -81,3 +81,22 @@ test('AWS-shaped identities', () => {
   assert.ok(!isAwsShapedKey('TESTROOTACCESSKEY', 'x'.repeat(40)));
   assert.ok(!isAwsShapedKey('A'.repeat(20), 'short'));
 });
+
+test('inventory selection: date window, limit and a marker that continues exactly where a page stopped', async () => {
+  const { selectInventory } = await import('../src/http/glacier/inventory.js');
+  const archives = Array.from({ length: 10 }, (_, i) => ({ id: `A${i}`, description: '', createdAt: i * 1000, size: i, treeHash: null }));
+  const ids = async (params: { startDate: number | null; endDate: number | null; limit: number | null; marker: string | null }) => {
+    const sel = selectInventory(archives, params);
+    const out: string[] = [];
+    for await (const a of sel.archives) out.push(a.id);
+    return { out, next: sel.nextMarker() };
+  };
+  assert.deepEqual(await ids({ startDate: null, endDate: null, limit: null, marker: null }), { out: archives.map((a) => a.id), next: null });
+  assert.deepEqual(await ids({ startDate: 2000, endDate: 5000, limit: null, marker: null }), { out: ['A2', 'A3', 'A4'], next: null });
+  const first = await ids({ startDate: 1000, endDate: null, limit: 4, marker: null });
+  assert.deepEqual(first, { out: ['A1', 'A2', 'A3', 'A4'], next: 'A5' });
+  const second = await ids({ startDate: 1000, endDate: null, limit: 4, marker: first.next });
+  assert.deepEqual(second, { out: ['A5', 'A6', 'A7', 'A8'], next: 'A9' });
+  assert.deepEqual(await ids({ startDate: 1000, endDate: null, limit: 4, marker: second.next }), { out: ['A9'], next: null });
+  assert.deepEqual(await ids({ startDate: null, endDate: null, limit: 10, marker: null }), { out: archives.map((a) => a.id), next: null });
+});

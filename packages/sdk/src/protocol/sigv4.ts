@@ -91,8 +91,12 @@ export type SigV4Result = SigV4Success | SigV4Failure;
 export interface SigV4VerifyOptions {
   /** The secret of an access key id; undefined when the key is unknown. */
   secretFor: (accessKeyId: string) => string | undefined | Promise<string | undefined>;
-  /** Services accepted in the credential scope (default `['glacier']`). */
-  services?: readonly string[];
+  /**
+   * Services accepted in the credential scope (default `['glacier']`). `'any'` is the lenient
+   * mode for clients that derive the scope from the host name (boto 2 signs `.../0/127/...`
+   * for 127.0.0.1); the signature still has to match.
+   */
+  services?: readonly string[] | 'any';
   /** When set, the only region accepted in the scope; by default any region is. */
   region?: string;
   /** Server clock in ms (default Date.now()). */
@@ -324,7 +328,7 @@ export async function verifySigV4(request: SigV4Request, options: SigV4VerifyOpt
   if ('ok' in auth) return auth;
   const { accessKeyId } = auth;
   const services = options.services ?? ['glacier'];
-  if (!services.includes(auth.service)) {
+  if (services !== 'any' && !services.includes(auth.service)) {
     return fail('wrong-service', `Credential should be scoped to correct service: '${services.join("' or '")}'.`, { accessKeyId });
   }
   if (options.region !== undefined && auth.region !== options.region) {
