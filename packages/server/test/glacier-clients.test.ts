@@ -161,10 +161,10 @@ test('the AWS CLI: its signatures verify with ours', async (t) => {
   await checkClient('aws', (m) => t.diagnostic(m));
 });
 
-test('boto3: its signatures verify with ours', async (t) => {
+test('boto3 (resource and client API): its signatures verify with ours', async (t) => {
   current = 'boto3';
   const result = await runBoto3(endpoint, `
-emit(client.list_vaults(accountId='-')['VaultList'])
+emit([v.name for v in glacier.vaults.all()])
 emit(client.upload_archive(vaultName='v', body=${JSON.stringify(ARCHIVE.toString())}.encode())['archiveId'])
 out = client.get_job_output(vaultName='v', jobId='J1', range='bytes=0-1048575')
 emit([out['status'], out['checksum'], out['body'].read().decode()])
