@@ -66,7 +66,7 @@ before(async () => {
       const q = url.indexOf('?');
       const path = q < 0 ? url : url.slice(0, q);
       const body = Buffer.concat(chunks);
-      authenticateSmallBody(req, { sha256: sha256Hex(body) }, { secretFor })
+      void authenticateSmallBody(req, { sha256: sha256Hex(body) }, { secretFor })
         .then(() => 'ok', (err: unknown) => (err instanceof GlacierFailure ? err.message : String(err)))
         .then((live) => {
           recorded.push({ client: current, method: req.method!, path, query: q < 0 ? '' : url.slice(q + 1), rawHeaders: req.rawHeaders, body, live });
