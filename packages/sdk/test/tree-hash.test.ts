@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
-  TreeHasher, TreeHashBuilder, treeHash, treeHashOfLeaves, combineTreeHashes, treeHashStream,
+  TreeHasher, TreeHashBuilder, treeHash, treeHashOfLeaves, treeHashOfLeafBuffer, combineTreeHashes, treeHashStream,
   leafSpan, outputTreeHashRange, TREE_HASH_LEAF,
 } from '../src/protocol/tree-hash.js';
 import { isTreeHashAligned } from '../src/protocol/ranges.js';
@@ -46,6 +46,8 @@ test('any chunking gives the same hashes, and onLeaf sees every 1 MiB leaf in or
     assert.deepEqual(leaf, createHash('sha256').update(data.subarray(i * MIB, (i + 1) * MIB)).digest());
   }
   assert.equal(treeHashOfLeaves(leaves), digest.treeHash);
+  assert.equal(treeHashOfLeafBuffer(Buffer.concat(leaves)), digest.treeHash);
+  assert.throws(() => treeHashOfLeafBuffer(Buffer.alloc(33)), /multiple of 32/);
   const streamed = await treeHashStream(Readable.from([data.subarray(0, 3), data.subarray(3)]));
   assert.deepEqual(streamed, digest);
 });

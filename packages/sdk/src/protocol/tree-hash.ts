@@ -69,6 +69,14 @@ export function treeHashOfLeaves(leaves: Iterable<Uint8Array>): string {
   return builder.hex();
 }
 
+/** The tree hash over leaf digests stored back to back (32 bytes each), as a blob store keeps them. */
+export function treeHashOfLeafBuffer(leaves: Uint8Array): string {
+  if (leaves.byteLength % 32 !== 0) throw new Error('treeHashOfLeafBuffer: the length is not a multiple of 32 bytes');
+  const builder = new TreeHashBuilder();
+  for (let at = 0; at < leaves.byteLength; at += 32) builder.push(leaves.subarray(at, at + 32));
+  return builder.hex();
+}
+
 /** Combines the parts' tree hashes (hex, in order) into the archive's, as Complete checks it. */
 export function combineTreeHashes(parts: Iterable<string>): string {
   const builder = new TreeHashBuilder();
