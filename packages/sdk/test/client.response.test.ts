@@ -7,7 +7,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { OASAPI, OASResponse, OASTransportError } from '../src/client/index.js';
+import { OASAPI, OASResponse, OASTransportError, MAX_BUFFERED_BODY } from '../src/client/index.js';
 import { OASError } from '../src/protocol/errors.js';
 import { ChecksumHasher } from '../src/protocol/etag.js';
 import { startRecordingServer, sendReply, type RecordingServer, type RecordingServerOptions } from './helpers/recording-server.js';
@@ -135,6 +135,55 @@ test('json() on a non-JSON body rejects with a SyntaxError naming the status', a
   await withServer({ respond: () => ({ status: 200, body: 'not json' }) }, async (_server, api) => {
     await assert.rejects((await api.getJobDesc(VAULT, JOB)).json(), (e: Error) => e instanceof SyntaxError && /HTTP 200/.test(e.message));
   });
+});
+
+test('small answers are read whole before the call resolves: nothing to release, the socket is back in the pool', async () => {
+  await withServer({
+    respond: () => ({ status: 201, headers: { 'x-oas-vault-id': VAULT }, body: { hello: 'world' } }),
+  }, async (server, api) => {
+    const res = await api.createVault('backup');
+    assert.equal(res.streamed, false);
+    // Node frees the socket on the body's 'end', which came before the call resolved.
+    await new Promise((resolve) => setImmediate(resolve));
+    const inUse = Object.values(api.agent.sockets).reduce((n, list) => n + (list?.length ?? 0), 0);
+    assert.equal(inUse, 0, 'no connection is held by the unread response');
+    // The next call goes out on the same pooled connection.
+    (await api.listVault()).dispose();
+    assert.equal(server.requests[0]!.remotePort, server.requests[1]!.remotePort);
+    // The public API still works on the kept bytes: body stream, then read/json/text.
+    const chunks: Buffer[] = [];
+    for await (const chunk of res.body) chunks.push(chunk as Buffer);
+    assert.equal(Buffer.concat(chunks).toString(), '{"hello":"world"}');
+    assert.deepEqual(await res.json(), { hello: 'world' });
+    assert.equal(await res.text(), '{"hello":"world"}');
+    assert.equal(res.body, res.body, 'body is one stream');
+  });
+});
+
+test('a non-streamed answer beyond the buffering cap is a clear transport error, with or without Content-Length', async () => {
+  for (const declared of [true, false]) {
+    await withServer({
+      respond: (_rec, res) => {
+        res.writeHead(200, declared ? { 'Content-Length': MAX_BUFFERED_BODY + 1 } : {});
+        void streamPattern(res, MAX_BUFFERED_BODY + 1, () => {});
+      },
+    }, async (_server, api) => {
+      await assert.rejects(api.listVault(), (e: Error) =>
+        e instanceof OASTransportError && e.message.includes(`${MAX_BUFFERED_BODY} bytes kept in memory`)
+        && e.message.startsWith('listVault: GET'), `declared length: ${declared}`);
+    });
+  }
+});
+
+test('timeout while a small answer body is arriving fails the call itself', async () => {
+  await withServer({
+    respond: (_rec, res) => {
+      res.writeHead(200, { 'Content-Length': 100 });
+      res.write('{"Marker": ');
+    },
+  }, async (_server, api) => {
+    await assert.rejects(api.getVaultDesc(VAULT), (e: Error) => e instanceof OASTransportError && e.code === 'ETIMEDOUT');
+  }, { timeoutMs: 150 });
 });
 
 test('dispose() releases unread responses; the client keeps working on the same pool', async () => {

@@ -46,6 +46,8 @@ interface Call {
   headers?: Array<[string, string]>;
   body?: Buffer | { reader: BodyReader; length: number };
   options?: RequestOptions | undefined;
+  /** The answer's body is handed over as a stream (job output); otherwise it is read whole first. */
+  streamResponse?: boolean;
 }
 
 export class OASAPI {
@@ -241,11 +243,12 @@ export class OASAPI {
 
   /**
    * `GET /vaults/{id}/jobs/{jobId}/output`, `orange` being the literal `Range` value
-   * (`bytes=0-1048575`). The body is not buffered: stream `response.body` (or read() it).
+   * (`bytes=0-1048575`). The only call whose body is not read before it resolves: stream
+   * `response.body` (or read() it), or dispose() it if you do not want it.
    */
   async fetchJobOutput(vaultId: string, jobId: string, orange?: string, options?: RequestOptions): Promise<OASResponse> {
     return this.call('fetchJobOutput', 'GET', `${jobPath(vaultId, jobId)}/output`, {
-      headers: orange === undefined ? [] : [['Range', headerValue('orange', orange)]], options,
+      headers: orange === undefined ? [] : [['Range', headerValue('orange', orange)]], options, streamResponse: true,
     });
   }
 
@@ -283,6 +286,7 @@ export class OASAPI {
     wire.Authorization = authorizationHeader(this.accessKeyId, signature);
     return this.transport.send({
       operation, method, path: path + formatQuery(query), headers: wire, body, signal: call.options?.signal,
+      streamResponse: call.streamResponse,
     });
   }
 }

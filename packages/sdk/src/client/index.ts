@@ -1,5 +1,6 @@
 export { OASAPI, OAS_API_VERSION, DEFAULT_USER_AGENT } from './api.js';
 export type { OASAPIOptions, RequestOptions, OASJobType, BodyContent } from './api.js';
-export { OASResponse } from './response.js';
+export { OASResponse, type OASResponseOptions } from './response.js';
+export { MAX_BUFFERED_BODY } from './buffered-body.js';
 export type { BodyReader } from './body.js';
 export { OASTransportError, OASAbortError } from './errors.js';

@@ -1,32 +1,61 @@
-// The answer to one OASAPI call, like the Python SDK's HTTPResponse: status and headers
-// at once, the body as a stream that is only buffered when read()/json()/text() is called.
+// The answer to one OASAPI call, like the Python SDK's HTTPResponse. Every call but job
+// output has its (small, JSON or empty) body read in full before it resolves, so nothing
+// has to be released; job output is a stream, buffered only when read()/json()/text() is called.
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { STATUS_CODES } from 'node:http';
+import type { Readable } from 'node:stream';
 import { OASError, type ErrorType } from '../protocol/errors.js';
+import { streamOf } from './buffered-body.js';
 
 /** Bodies at most this long are drained rather than destroyed by dispose(), keeping the socket. */
 const DRAIN_LIMIT = 64 * 1024;
 
+export interface OASResponseOptions {
+  /** The whole body, already read (every call but fetchJobOutput). */
+  content?: Buffer;
+  /** Turns a failure while reading a streamed body into the error read() rejects with. */
+  wrapBodyError?: (error: unknown) => Error;
+}
+
 /**
  * A response of any status (non-2xx ones are returned, not thrown).
  *
- * The body holds a pooled keep-alive socket until it has been consumed: always either
- * read it (read/json/text/toError), consume `body` to its end, or call dispose().
+ * Only a streamed body (job output) holds its connection until consumed: read it
+ * (read/json/text/toError), consume `body` to its end, or call dispose().
  */
 export class OASResponse {
   readonly status: number;
   readonly statusText: string;
   /** Header names lower-cased, as node gives them. */
   readonly headers: IncomingHttpHeaders;
-  /** The raw response stream; consume it directly for large outputs (job output). */
-  readonly body: IncomingMessage;
+  private readonly message: IncomingMessage;
+  private readonly content: Buffer | undefined;
+  private readonly wrapBodyError: (error: unknown) => Error;
+  private contentStream: Readable | undefined;
   private buffered: Promise<Buffer> | undefined;
 
-  constructor(message: IncomingMessage, private readonly wrapBodyError: (error: unknown) => Error = (e) => e as Error) {
-    this.body = message;
+  constructor(message: IncomingMessage, options: OASResponseOptions = {}) {
+    this.message = message;
+    this.content = options.content;
+    this.wrapBodyError = options.wrapBodyError ?? ((e) => e as Error);
     this.status = message.statusCode ?? 0;
     this.statusText = message.statusMessage || STATUS_CODES[this.status] || '';
     this.headers = message.headers;
+  }
+
+  /**
+   * The body as a byte stream. For job output it is the live response (consume it
+   * directly for large outputs); for every other call a stream over the bytes already read.
+   */
+  get body(): Readable {
+    if (this.content === undefined) return this.message;
+    this.contentStream ??= streamOf(this.content);
+    return this.contentStream;
+  }
+
+  /** Whether the body is a live stream from the network (job output) rather than bytes already read. */
+  get streamed(): boolean {
+    return this.content === undefined;
   }
 
   /** 2xx. */
@@ -47,8 +76,9 @@ export class OASResponse {
 
   /** The whole body. Safe to call more than once (the bytes are kept after the first). */
   read(): Promise<Buffer> {
+    if (this.content !== undefined) return Promise.resolve(this.content);
     if (!this.buffered) {
-      if (this.body.readableDidRead || this.body.readableEnded || this.body.destroyed) {
+      if (this.message.readableDidRead || this.message.readableEnded || this.message.destroyed) {
         return Promise.reject(new Error('the response body was already consumed through response.body or disposed'));
       }
       this.buffered = this.collect();
@@ -102,11 +132,12 @@ export class OASResponse {
   }
 
   /**
-   * Releases the connection without reading the body: a short remaining body is drained
+   * Releases the connection of a streamed body without reading it: a short remaining body is drained
    * so the socket goes back to the pool, a long (or unknown-length) one is destroyed.
    */
   dispose(): void {
-    const body = this.body;
+    if (this.content !== undefined) return;
+    const body = this.message;
     if (body.readableEnded || body.destroyed) return;
     // Node hands the socket back to the pool on the body's 'end', so even a body that has
     // fully arrived (`complete`) must still be read out.
@@ -120,14 +151,15 @@ export class OASResponse {
   }
 
   private collect(): Promise<Buffer> {
+    const body = this.message;
     return new Promise<Buffer>((resolve, reject) => {
       const chunks: Buffer[] = [];
-      this.body.on('data', (chunk: Buffer) => chunks.push(chunk));
-      this.body.once('end', () => resolve(Buffer.concat(chunks)));
-      this.body.once('error', (error) => reject(this.wrapBodyError(error)));
+      body.on('data', (chunk: Buffer) => chunks.push(chunk));
+      body.once('end', () => resolve(Buffer.concat(chunks)));
+      body.once('error', (error) => reject(this.wrapBodyError(error)));
       // 'close' without 'end' and without 'error' (destroyed quietly): never hang.
-      this.body.once('close', () => {
-        if (!this.body.complete) reject(this.wrapBodyError(new Error('the response body was cut short')));
+      body.once('close', () => {
+        if (!body.complete) reject(this.wrapBodyError(new Error('the response body was cut short')));
       });
     });
   }

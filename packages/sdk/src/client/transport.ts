@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import { OASResponse } from './response.js';
 import { OASAbortError, OASTransportError, describeCause, type RequestTarget } from './errors.js';
 import { pumpBody, ShortBodyError, ReaderError, type BodyReader } from './body.js';
+import { readWholeBody } from './buffered-body.js';
 
 export interface TransportOptions {
   host: string;
@@ -25,6 +26,8 @@ export interface OutgoingRequest {
   headers: Record<string, string>;
   body?: Buffer | { reader: BodyReader; length: number } | undefined;
   signal?: AbortSignal | undefined;
+  /** Resolve as soon as the headers arrive and hand the body over as a stream (job output). */
+  streamResponse?: boolean | undefined;
 }
 
 /** How long a pooled idle socket is kept: below node's own 5 s server keep-alive default. */
@@ -168,10 +171,19 @@ export class Transport {
           stopPump.abort();
           res.once('close', () => req.destroy());
         }
-        res.once('close', () => signal?.removeEventListener('abort', onAbort));
-        settle(undefined, new OASResponse(res, (error) =>
+        const wrapBodyError = (error: unknown): Error =>
           error instanceof OASTransportError || error instanceof OASAbortError
-            ? error : new OASTransportError(target, `reading the response failed: ${describeCause(error)}`, error)));
+            ? error : new OASTransportError(target, `reading the response failed: ${describeCause(error)}`, error);
+        if (request.streamResponse) {
+          res.once('close', () => signal?.removeEventListener('abort', onAbort));
+          settle(undefined, new OASResponse(res, { wrapBodyError }));
+          return;
+        }
+        // Until the body is in, a timeout or abort still fails the call itself.
+        readWholeBody(res).then((content) => {
+          signal?.removeEventListener('abort', onAbort);
+          settle(undefined, new OASResponse(res, { content }));
+        }, (error: unknown) => settle(wrapBodyError(error)));
       });
 
       if (body === undefined) req.end();
