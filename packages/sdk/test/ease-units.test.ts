@@ -190,7 +190,7 @@ test('ChunkReader fills buffers across chunk boundaries', async () => {
   assert.equal(reader.position, 21);
 });
 
-test('ChunkReader peek keeps the bytes for later fills; works on node Readables of strings', async () => {
+test('ChunkReader peek keeps the bytes for later fills; object-mode Readables of buffers work, of strings fail', async () => {
   const reader = new ChunkReader(chunks([4, 4, 4]));
   const probe = await reader.peek(5);
   assert.equal(probe.ended, false);
@@ -204,10 +204,13 @@ test('ChunkReader peek keeps the bytes for later fills; works on node Readables 
   assert.equal(p2.ended, true);
   assert.equal(p2.total, 4);
 
-  const text = new ChunkReader(Readable.from(['ab', 'cd'], { objectMode: true }));
+  const buffers = new ChunkReader(Readable.from([Buffer.from('ab'), Buffer.from('cd')]));
   const out = Buffer.alloc(4);
-  assert.equal(await text.fill(out), 4);
+  assert.equal(await buffers.fill(out), 4);
   assert.equal(out.toString(), 'abcd');
+
+  const text = new ChunkReader(Readable.from(['ab', 'cd'], { objectMode: true }));
+  await assert.rejects(text.fill(out), (e: Error) => e instanceof TypeError && /yielded a string \("ab"\), not bytes/.test(e.message));
 });
 
 test('ChunkReader: abort while waiting for data', async () => {

@@ -7,7 +7,8 @@ import { stringToSign, computeSignature, authorizationHeader } from '../protocol
 import { formatRfc1123 } from '../protocol/dates.js';
 import { Transport } from './transport.js';
 import type { OASResponse } from './response.js';
-import { checkReader, type BodyReader } from './body.js';
+import { checkReader, type BodyReader, type CheckedReader } from './body.js';
+import { bytesOf, type BinaryData } from './byte-source.js';
 import { pathSegment, queryPairs, formatQuery, byteCount, headerValue, wireHeaderValue, pythonJson } from './wire.js';
 
 /** The `x-oas-version` the official SDK sends (its own version, protocol.md §1.3). */
@@ -35,8 +36,8 @@ export interface RequestOptions {
 /** Job types of createJob / createOssTransferJob (protocol.md §4.14). */
 export type OASJobType = 'archive-retrieval' | 'inventory-retrieval' | 'pull-from-oss' | 'push-to-oss';
 
-/** What postArchive/postMultipart accept; strings are sent as UTF-8. */
-export type BodyContent = Buffer | Uint8Array | string;
+/** What postArchive/postMultipart accept: bytes in memory (any TypedArray, DataView, ArrayBuffer); strings are sent as UTF-8. */
+export type BodyContent = BinaryData | string;
 
 type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
 
@@ -44,7 +45,7 @@ interface Call {
   query?: Array<[string, string]>;
   /** Operation headers, validated, with their original (signed) values. */
   headers?: Array<[string, string]>;
-  body?: Buffer | { reader: BodyReader; length: number };
+  body?: Buffer | { reader: CheckedReader; length: number };
   options?: RequestOptions | undefined;
   /** The answer's body is handed over as a stream (job output); otherwise it is read whole first. */
   streamResponse?: boolean;
@@ -131,10 +132,9 @@ export class OASAPI {
    */
   async postArchiveFromReader(vaultId: string, reader: BodyReader, contentLength: number, etag: string, treeEtag: string,
     desc?: string, options?: RequestOptions): Promise<OASResponse> {
-    checkReader(reader);
     return this.call('postArchiveFromReader', 'POST', `/vaults/${pathSegment('vaultId', vaultId)}/archives`, {
       headers: [...checksumHeaders(etag, treeEtag), ...descHeader(desc)],
-      body: { reader, length: byteCount('contentLength', contentLength) }, options,
+      body: { reader: checkReader(reader), length: byteCount('contentLength', contentLength) }, options,
     });
   }
 
@@ -183,10 +183,9 @@ export class OASAPI {
   /** As postMultipart, streaming exactly `contentLength` bytes from `reader`. */
   async postMultipartFromReader(vaultId: string, uploadId: string, reader: BodyReader, contentLength: number, prange: string,
     etag: string, treeEtag: string, options?: RequestOptions): Promise<OASResponse> {
-    checkReader(reader);
     return this.call('postMultipartFromReader', 'PUT', uploadPath(vaultId, uploadId), {
       headers: [['Content-Range', headerValue('prange', prange)], ...checksumHeaders(etag, treeEtag)],
-      body: { reader, length: byteCount('contentLength', contentLength) }, options,
+      body: { reader: checkReader(reader), length: byteCount('contentLength', contentLength) }, options,
     });
   }
 
@@ -319,9 +318,9 @@ function jobPath(vaultId: string, jobId: string): string {
 
 function toBody(content: BodyContent): Buffer {
   if (typeof content === 'string') return Buffer.from(content, 'utf8');
-  if (Buffer.isBuffer(content)) return content;
-  if (content instanceof Uint8Array) return Buffer.from(content.buffer, content.byteOffset, content.byteLength);
-  throw new TypeError('content must be a Buffer, Uint8Array or string');
+  const bytes = bytesOf(content);
+  if (bytes) return bytes;
+  throw new TypeError('content must be bytes (Buffer, TypedArray, DataView, ArrayBuffer) or a string');
 }
 
 function jsonString(what: string, value: unknown): string {

@@ -3,9 +3,16 @@
 // backpressure, and leaving the rest of the reader untouched for its owner.
 import type { EventEmitter } from 'node:events';
 import type { Writable, Readable } from 'node:stream';
+import { chunkBytes, iteratorOf, isNodeReadable, sortSource, type ByteSource, type SortedSource } from './byte-source.js';
 
-/** Where an upload's bytes come from: a node Readable (file, socket…) or any async iterable. */
-export type BodyReader = Readable | AsyncIterable<Uint8Array>;
+/**
+ * Where an upload's bytes come from: bytes in memory, a Blob, a node Readable (file,
+ * socket…), a web ReadableStream or any iterable of byte chunks.
+ */
+export type BodyReader = ByteSource;
+
+/** A BodyReader checked and sorted by checkReader(). */
+export type CheckedReader = Exclude<SortedSource, { kind: 'file' }>;
 
 /** The reader ended before `length` bytes. */
 export class ShortBodyError extends Error {
@@ -43,37 +50,15 @@ export function waitFor(emitter: EventEmitter, events: readonly string[], stop?:
 }
 
 /** Throws a TypeError, before anything is sent, for what pumpBody cannot read bytes from. */
-export function checkReader(reader: unknown): asserts reader is BodyReader {
-  if (reader === null || typeof reader !== 'object' && typeof reader !== 'function') {
-    throw new TypeError('reader must be a Readable stream or an AsyncIterable<Uint8Array>');
-  }
-  if (isNodeReadable(reader as BodyReader)) {
-    const r = reader as Readable;
-    if (r.readableObjectMode) throw new TypeError('reader is an object-mode stream; give a byte stream');
-    if (r.readableEncoding) throw new TypeError(`reader decodes to text (encoding ${r.readableEncoding}); give a byte stream`);
-    return;
-  }
-  if (typeof (reader as Partial<AsyncIterable<Uint8Array>>)[Symbol.asyncIterator] !== 'function') {
-    throw new TypeError('reader must be a Readable stream or an AsyncIterable<Uint8Array>');
-  }
-}
-
-function isNodeReadable(reader: BodyReader): reader is Readable {
-  const r = reader as Partial<Readable>;
-  return typeof r.read === 'function' && typeof r.on === 'function' && typeof r.readableLength === 'number';
-}
-
-function toBuffer(chunk: unknown): Buffer {
-  if (Buffer.isBuffer(chunk)) return chunk;
-  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
-  throw new TypeError(`the reader yielded a ${typeof chunk}, expected Uint8Array chunks`);
+export function checkReader(reader: unknown): CheckedReader {
+  return sortSource(reader, 'reader', { paths: false }) as CheckedReader;
 }
 
 /**
- * A byte-mode Readable, pulled with read(n): read(n) never takes more than asked, so the
- * bytes after `length` stay in the stream (the caller can go on reading the next part from
- * the same stream, as with Python's reader.read(n)). Nothing is destroyed or drained.
+ * A Readable, pulled with read(n) (byte mode: never more than asked) or read() and
+ * unshift() of the excess (object mode), so the bytes after `length` stay in the stream:
+ * the caller can go on reading the next part from the same stream, as with Python's
+ * reader.read(n). Nothing is destroyed or drained.
  */
 function readableSource(r: Readable, stop: AbortSignal): ChunkSource {
   if (r.readableFlowing) r.pause();
@@ -90,8 +75,18 @@ function readableSource(r: Readable, stop: AbortSignal): ChunkSource {
         if (r.errored) throw r.errored;
         if (r.readableEnded) return null;
         if (r.readableLength > 0) {
-          const chunk: unknown = r.read(Math.min(max, r.readableLength));
-          if (chunk !== null) return toBuffer(chunk);
+          if (!r.readableObjectMode) {
+            const chunk: unknown = r.read(Math.min(max, r.readableLength));
+            if (chunk !== null) return chunkBytes(chunk, 'reader');
+          } else {
+            const chunk: unknown = r.read();
+            if (chunk !== null) {
+              const bytes = chunkBytes(chunk, 'reader');
+              if (bytes.length <= max) return bytes;
+              r.unshift(bytes.subarray(max));
+              return bytes.subarray(0, max);
+            }
+          }
         }
         if (r.destroyed) throw new Error('the reader was destroyed');
         await new Promise<void>((resolve) => {
@@ -112,8 +107,8 @@ function readableSource(r: Readable, stop: AbortSignal): ChunkSource {
  * generator is simply left suspended; the unsent tail of the chunk that crossed `length`
  * is dropped, since an iterator cannot take bytes back.
  */
-function iterableSource(reader: AsyncIterable<Uint8Array>, stop: AbortSignal): ChunkSource {
-  const it = reader[Symbol.asyncIterator]();
+function iterableSource(reader: AsyncIterable<unknown> | Iterable<unknown>, stop: AbortSignal): ChunkSource {
+  const it = iteratorOf(reader);
   // One listener for the whole upload: a pending it.next() cannot be cancelled, only raced.
   const stopped = new Promise<null>((resolve) => {
     if (stop.aborted) resolve(null);
@@ -126,7 +121,7 @@ function iterableSource(reader: AsyncIterable<Uint8Array>, stop: AbortSignal): C
         if (stop.aborted) return null;
         const result = await Promise.race([it.next(), stopped]);
         if (result === null || result.done) return null;
-        pending = toBuffer(result.value);
+        pending = chunkBytes(result.value, 'reader');
       }
       const out = pending.length > max ? pending.subarray(0, max) : pending;
       pending = pending.length > max ? pending.subarray(max) : null;
@@ -146,9 +141,10 @@ export type PumpResult = 'sent' | 'stopped';
  * request is over: early response, abort, failure). Throws ShortBodyError/ReaderError.
  * The caller ends or destroys `out`.
  */
-export async function pumpBody(reader: BodyReader, length: number, out: Writable, stop: AbortSignal): Promise<PumpResult> {
+export async function pumpBody(reader: CheckedReader, length: number, out: Writable, stop: AbortSignal): Promise<PumpResult> {
   if (length === 0) return 'sent';
-  const source = isNodeReadable(reader) ? readableSource(reader, stop) : iterableSource(reader, stop);
+  const source = reader.kind === 'bytes' ? iterableSource([reader.data], stop)
+    : isNodeReadable(reader.stream) ? readableSource(reader.stream, stop) : iterableSource(reader.stream, stop);
   let sent = 0;
   try {
     while (sent < length) {

@@ -4,3 +4,4 @@ export { OASResponse, type OASResponseOptions } from './response.js';
 export { MAX_BUFFERED_BODY } from './buffered-body.js';
 export type { BodyReader } from './body.js';
 export { OASTransportError, OASAbortError } from './errors.js';
+export { NotBytesError, type ByteSource, type BinaryData, type ByteStream } from './byte-source.js';

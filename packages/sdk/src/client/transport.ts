@@ -5,8 +5,9 @@ import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { OASResponse } from './response.js';
 import { OASAbortError, OASTransportError, describeCause, type RequestTarget } from './errors.js';
-import { pumpBody, ShortBodyError, ReaderError, type BodyReader } from './body.js';
+import { pumpBody, ShortBodyError, ReaderError, type CheckedReader } from './body.js';
 import { readWholeBody } from './buffered-body.js';
+import { NotBytesError } from './byte-source.js';
 
 export interface TransportOptions {
   host: string;
@@ -24,7 +25,7 @@ export interface OutgoingRequest {
   path: string;
   /** Wire header values (already validated and transcoded). */
   headers: Record<string, string>;
-  body?: Buffer | { reader: BodyReader; length: number } | undefined;
+  body?: Buffer | { reader: CheckedReader; length: number } | undefined;
   signal?: AbortSignal | undefined;
   /** Resolve as soon as the headers arrive and hand the body over as a stream (job output). */
   streamResponse?: boolean | undefined;
@@ -195,6 +196,8 @@ export class Transport {
             req.end();
           }
         }, (error: unknown) => {
+          // A reader yielding text or objects is the caller's mistake, not a network failure.
+          if (error instanceof ReaderError && error.cause instanceof NotBytesError) return settle(error.cause);
           // Destroying the request makes the server see a short (aborted) body.
           const detail = error instanceof ShortBodyError || error instanceof ReaderError ? error.message : describeCause(error);
           settle(new OASTransportError(target, detail, error instanceof ReaderError ? error.cause : error));

@@ -1,17 +1,31 @@
-// Where upload bytes come from: a file path (read at any offset, so parts load in
-// parallel) or a stream (read strictly in order into caller-owned buffers).
+// Where upload bytes come from: a file (read at any offset, so parts load in parallel),
+// or bytes in memory and streams (read strictly in order into caller-owned buffers).
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { chunkBytes, iteratorOf, sortSource, type ByteSource, type SortedSource } from '../client/byte-source.js';
 import { abortError } from './abort.js';
 
-/** A file path, a node Readable (stdin, a socket…) or any async iterable of bytes. */
-export type UploadSource = string | Readable | AsyncIterable<Uint8Array>;
+/**
+ * A file path (string or file: URL), bytes in memory (Buffer, TypedArray, DataView,
+ * ArrayBuffer), a Blob or File, a node Readable (stdin, a socket…), a web ReadableStream,
+ * or any iterable of byte chunks.
+ */
+export type UploadSource = string | URL | ByteSource;
 
-function toBuffer(chunk: unknown): Buffer {
-  if (Buffer.isBuffer(chunk)) return chunk;
-  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
-  throw new TypeError(`the upload stream yielded a ${typeof chunk}; expected Uint8Array chunks`);
+/** Sorts an upload source, with a TypeError before anything is sent for what is not bytes. */
+export function sortUploadSource(source: unknown): SortedSource {
+  return sortSource(source, 'the upload source', { paths: true });
+}
+
+/**
+ * `options` with `size` set from a source that knows its length (bytes, Blob); a
+ * RangeError when a given `size` says otherwise.
+ */
+export function withKnownSize<T extends { size?: number }>(source: SortedSource, options: T): T {
+  const known = source.kind === 'bytes' ? source.data.length : source.kind === 'stream' ? source.size : undefined;
+  if (known === undefined) return options;
+  if (options.size !== undefined && options.size !== known) throw new RangeError(`the data has ${known} bytes, not the ${options.size} given`);
+  return { ...options, size: known };
 }
 
 /**
@@ -19,15 +33,20 @@ function toBuffer(chunk: unknown): Buffer {
  * and never return()ed, so an abort leaves the caller's stream as it was (not destroyed).
  */
 export class ChunkReader {
-  private readonly iterator: AsyncIterator<unknown>;
+  private readonly iterator: AsyncIterator<unknown> | Iterator<unknown>;
   private readonly pending: Buffer[];
   private ended = false;
   /** Bytes handed out so far. */
   position = 0;
 
-  constructor(source: AsyncIterable<unknown>, prefix: Buffer[] = []) {
-    this.iterator = source[Symbol.asyncIterator]();
+  constructor(source: Readable | AsyncIterable<unknown> | Iterable<unknown>, prefix: Buffer[] = []) {
+    this.iterator = iteratorOf(source);
     this.pending = prefix.filter((b) => b.length > 0);
+  }
+
+  /** A reader over a sorted source that is not a file. */
+  static of(source: Exclude<SortedSource, { kind: 'file' }>): ChunkReader {
+    return source.kind === 'bytes' ? new ChunkReader([], [source.data]) : new ChunkReader(source.stream);
   }
 
   private async pull(signal: AbortSignal | undefined): Promise<Buffer | null> {
@@ -47,7 +66,7 @@ export class ChunkReader {
           this.ended = true;
           return null;
         }
-        const chunk = toBuffer(result.value);
+        const chunk = chunkBytes(result.value, 'the upload source');
         if (chunk.length > 0) return chunk;
       }
     } finally {
@@ -113,10 +132,6 @@ export async function* sliced(data: Buffer, onBytes: (n: number) => void, slice 
     onBytes(chunk.length);
     yield chunk;
   }
-}
-
-export function isFilePath(source: UploadSource): source is string {
-  return typeof source === 'string';
 }
 
 /** Passes a file stream through, reporting bytes as they are handed to the request. */

@@ -3,7 +3,6 @@
 // they end within the threshold they go up in one request.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
 import type { OASAPI } from '../client/api.js';
 import { hashBuffer } from '../protocol/etag.js';
 import { throwIfAborted } from './abort.js';
@@ -12,7 +11,7 @@ import { hashFileRange } from './hashing.js';
 import { ProgressTracker } from './progress.js';
 import { withRetry } from './retry.js';
 import { DEFAULT_SINGLE_UPLOAD_THRESHOLD, MAX_SINGLE_UPLOAD, calcPartSize } from './sizes.js';
-import { ChunkReader, counted, sliced, type UploadSource } from './sources.js';
+import { ChunkReader, counted, sliced, sortUploadSource, withKnownSize, type UploadSource } from './sources.js';
 import { Uploader, type PartTransferOptions, type UploadResult } from './uploader.js';
 
 export interface UploadOptions extends PartTransferOptions {
@@ -37,6 +36,7 @@ export async function uploadArchive(api: OASAPI, vaultId: string, source: Upload
   if (!Number.isSafeInteger(threshold) || threshold < 0 || threshold > MAX_SINGLE_UPLOAD) {
     throw new RangeError(`singleUploadThreshold must be 0 to ${MAX_SINGLE_UPLOAD} bytes, got ${threshold}`);
   }
+  const sorted = sortUploadSource(source);
   if (options.uploadId !== undefined) {
     const uploader = await Uploader.recover(api, vaultId, options.uploadId, options);
     if (options.partSize !== undefined && options.partSize !== uploader.partSize) {
@@ -46,28 +46,35 @@ export async function uploadArchive(api: OASAPI, vaultId: string, source: Upload
     return uploader.upload(source, options);
   }
 
-  if (typeof source === 'string') {
-    const info = await stat(source);
-    if (!info.isFile()) throw new TypeError(`${source} is not a regular file`);
+  if (sorted.kind === 'file') {
+    const path = sorted.path;
+    const info = await stat(path);
+    if (!info.isFile()) throw new TypeError(`${path} is not a regular file`);
     const size = info.size;
-    if (size === 0) throw new RangeError(`${source} is empty: zero-byte archives are not supported`);
-    if (options.size !== undefined && options.size !== size) throw new RangeError(`${source} has ${size} bytes, not the ${options.size} given`);
-    if (size <= threshold) return singleFromFile(api, vaultId, source, size, options);
-    return (await initiate(api, vaultId, calcPartSize(size, options.partSize), options)).upload(source, options);
+    if (size === 0) throw new RangeError(`${path} is empty: zero-byte archives are not supported`);
+    if (options.size !== undefined && options.size !== size) throw new RangeError(`${path} has ${size} bytes, not the ${options.size} given`);
+    if (size <= threshold) return singleFromFile(api, vaultId, path, size, options);
+    return (await initiate(api, vaultId, calcPartSize(size, options.partSize), options)).upload(path, options);
   }
 
-  const reader = new ChunkReader(source as Readable | AsyncIterable<Uint8Array>);
-  if (options.size !== undefined) {
-    if (options.size === 0) throw new RangeError('zero-byte archives are not supported');
-    if (options.size <= threshold) {
-      const data = Buffer.allocUnsafe(options.size);
+  const sized = withKnownSize(sorted, options);
+  const size = sized.size;
+  if (size === 0) throw new RangeError('the data is empty: zero-byte archives are not supported');
+  // Bytes in memory up to the threshold go up as they are (no copy).
+  if (sorted.kind === 'bytes' && sorted.data.length <= threshold) return singleFromBuffer(api, vaultId, sorted.data, options);
+  const reader = ChunkReader.of(sorted);
+  if (size !== undefined) {
+    if (size <= threshold) {
+      const data = Buffer.allocUnsafe(size);
       const n = await reader.fill(data, options.signal);
-      if (n !== options.size || (await reader.hasMore(options.signal))) {
-        throw new RangeError(`the stream has ${n === options.size ? 'more' : n} bytes, not the ${options.size} given`);
+      if (n !== size || (await reader.hasMore(options.signal))) {
+        throw new RangeError(`the stream has ${n === size ? 'more' : n} bytes, not the ${size} given`);
       }
       return singleFromBuffer(api, vaultId, data, options);
     }
-    return (await initiate(api, vaultId, calcPartSize(options.size, options.partSize), options)).upload(reader, options);
+    // Read the first chunk before the upload exists: a stream of text fails here, not after.
+    await reader.hasMore(options.signal);
+    return (await initiate(api, vaultId, calcPartSize(size, options.partSize), options)).upload(reader, sized);
   }
   // Unknown length: buffer up to the threshold to see whether the stream ends there.
   const probe = await reader.peek(threshold, options.signal);

@@ -21,7 +21,7 @@ import { toPartInfo, toUploadInfo, type PartInfo, type UploadInfo } from './mode
 import { ProgressTracker, type ProgressCallback } from './progress.js';
 import { withRetry, type RetryOptions } from './retry.js';
 import { MAX_PARTS, formatSize, isPowerOfTwoMib, rangeLength } from './sizes.js';
-import { ChunkReader, counted, readFileRange, sliced, type UploadSource } from './sources.js';
+import { ChunkReader, counted, readFileRange, sliced, sortUploadSource, withKnownSize, type UploadSource } from './sources.js';
 
 export interface PartTransferOptions {
   /** Parts in flight at once (default 4). Memory used is about part size × this. */
@@ -131,8 +131,11 @@ export class Uploader {
    */
   async upload(source: UploadSource | ChunkReader, options: PartTransferOptions = {}): Promise<UploadResult> {
     throwIfAborted(options.signal, 'upload');
+    const sorted = source instanceof ChunkReader ? undefined : sortUploadSource(source);
+    if (sorted) options = withKnownSize(sorted, options);
     const run: Run = { reused: 0, progress: new ProgressTracker(options.size ?? null, options.onProgress) };
-    const size = typeof source === 'string' ? await this.uploadFile(source, options, run) : await this.uploadStream(source, options, run);
+    const size = sorted?.kind === 'file' ? await this.uploadFile(sorted.path, options, run)
+      : await this.uploadStream(sorted ? ChunkReader.of(sorted) : source as ChunkReader, options, run);
     const result = await this.complete(size, options);
     return { ...result, partsReused: run.reused };
   }
@@ -270,8 +273,7 @@ export class Uploader {
 
   // ---- streams: parts read strictly in order ------------------------------------------
 
-  private async uploadStream(source: Exclude<UploadSource, string> | ChunkReader, options: PartTransferOptions, run: Run): Promise<number> {
-    const reader = source instanceof ChunkReader ? source : new ChunkReader(source);
+  private async uploadStream(reader: ChunkReader, options: PartTransferOptions, run: Run): Promise<number> {
     let index = 0;
     let ended = false;
     // Reads are serialized: each worker takes the next part of the stream in turn.
