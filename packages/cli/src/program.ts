@@ -38,12 +38,12 @@ Service and credentials, first found wins:
 Exit status: 0 done, 1 the operation failed (server error, network, local file),
 2 the command line is wrong, 130 interrupted (Ctrl-C). OASCMD_DEBUG=1 prints stack traces.
 
-Quick start (a local server):
-  $ oascmd config --host localhost -p 8080 -i test -k secret
-  $ oascmd cv oas://backup
-  $ oascmd upload oas://backup disk.img
-  $ oascmd createjob oas://backup <archive_id>
-  $ oascmd fetch oas://backup <job_id> disk.img.restored --wait
+Quick start (a local server; oas-server prints its key on first start):
+  $ npx oascmd config --host 127.0.0.1 --port 8080 -i <AccessKeyId> -k <AccessKeySecret>
+  $ npx oascmd cv oas://backup
+  $ npx oascmd upload oas://backup disk.img
+  $ npx oascmd createjob oas://backup <archive_id>
+  $ npx oascmd fetch oas://backup <job_id> disk.img.restored --wait
 `;
 
 export function buildProgram(runtime: Runtime): Command {

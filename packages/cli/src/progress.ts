@@ -3,13 +3,16 @@
 // end a summary line on stderr: `uploaded 2.0 GiB in 14.5 s (141 MiB/s)`.
 import cliProgress from 'cli-progress';
 import type { Output } from './output.js';
-import { shortDuration, shortSize } from './size.js';
+import { shortDuration, shortRate, shortSize } from './size.js';
 
 export interface Progress {
   /** Bytes done so far (and the total, when it becomes known or changes). */
   update(done: number, total?: number): void;
-  /** Ends the display; `ok` prints a closing summary where lines were shown. */
-  stop(ok?: boolean): void;
+  /**
+   * Ends the display; `ok` prints a closing summary where lines were shown. `alreadyThere`:
+   * bytes counted as done without being transferred (parts a resumed upload found on the server).
+   */
+  stop(ok?: boolean, alreadyThere?: number): void;
 }
 
 export interface ProgressOptions {
@@ -26,11 +29,17 @@ export interface ProgressOptions {
 
 const VERBS: Record<string, string> = { upload: 'uploaded', download: 'downloaded', hash: 'hashed' };
 
-/** `uploaded 2.0 GiB in 14.5 s (141 MiB/s)`. */
-export function summaryLine(verb: string, bytes: number, seconds: number): string {
+/**
+ * `uploaded 2.0 GiB in 14.5 s (141 MiB/s)`; with bytes that were already there (a resumed
+ * upload) only what moved counts: `uploaded 100 MiB in 1.2 s (83 MiB/s); 200 MiB were
+ * already on the server`, or `300 MiB already on the server, 0 B sent; completed in 0.7 s`.
+ */
+export function summaryLine(verb: string, bytes: number, seconds: number, alreadyThere = 0): string {
   const time = seconds < 60 ? `${seconds.toFixed(1)} s` : shortDuration(seconds);
-  const rate = seconds > 0 ? `${shortSize(bytes / seconds)}/s` : '-';
-  return `${verb} ${shortSize(bytes)} in ${time} (${rate})`;
+  const moved = Math.max(0, bytes - alreadyThere);
+  if (alreadyThere > 0 && moved === 0) return `${shortSize(alreadyThere)} already on the server, 0 B sent; completed in ${time}`;
+  const line = `${verb} ${shortSize(moved)} in ${time} (${shortRate(seconds > 0 ? moved / seconds : 0)})`;
+  return alreadyThere > 0 ? `${line}; ${shortSize(alreadyThere)} were already on the server` : line;
 }
 
 const NOOP: Progress = { update() {}, stop() {} };
@@ -58,7 +67,7 @@ function describe(done: number, total: number | undefined, rate: number): { amou
   const known = total !== undefined && total > 0;
   return {
     amount: known ? `${shortSize(done)} / ${shortSize(total)}` : shortSize(done),
-    rate: rate > 0 ? `${shortSize(rate)}/s` : '-',
+    rate: shortRate(rate),
     eta: known && rate > 0 ? shortDuration((total - done) / rate) : '?',
     percent: known ? `${Math.floor((done * 100) / total)}%` : '',
   };
@@ -80,10 +89,10 @@ export function startProgress(out: Output, label: string, total: number | undefi
       done = value;
       inner.update(value, newTotal);
     },
-    stop(ok = true) {
+    stop(ok = true, alreadyThere = 0) {
       inner.stop(ok);
       if (ok && (options.summary || shown)) {
-        out.stderr.write(`${summaryLine(options.summary ?? VERBS[label] ?? label, done, (Date.now() - started) / 1000)}\n`);
+        out.stderr.write(`${summaryLine(options.summary ?? VERBS[label] ?? label, done, (Date.now() - started) / 1000, alreadyThere)}\n`);
       }
     },
   };

@@ -44,7 +44,7 @@ export function humanSize(bytes: number | undefined | null): string {
 
 /** `1.5 GiB`, compact, for progress lines. */
 export function shortSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024) return `${Math.round(bytes)} B`;
   let value = bytes;
   let unit = 0;
   while (value >= 1024 && unit < UNITS.length - 1) {
@@ -52,6 +52,11 @@ export function shortSize(bytes: number): string {
     unit++;
   }
   return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)} ${UNITS[unit]}iB`;
+}
+
+/** `141 MiB/s`, `412 B/s`: the one way rates are shown; '-' when there is none yet. */
+export function shortRate(bytesPerSecond: number): string {
+  return Number.isFinite(bytesPerSecond) && bytesPerSecond > 0 ? `${shortSize(bytesPerSecond)}/s` : '-';
 }
 
 /** `1h02m03s`, `4m05s`, `7s`. */

@@ -139,3 +139,17 @@ test('Output: --json prints exactly one JSON document; notes go to stderr; --qui
   quiet.important('shown');
   assert.equal(q.text(), 'shown\n');
 });
+
+test('rates and transfer summaries: one rate format; resumed bytes are not counted as sent', async () => {
+  const { shortRate } = await import('../src/size.js');
+  const { summaryLine } = await import('../src/progress.js');
+  assert.equal(shortRate(411.7647058823529), '412 B/s');
+  assert.equal(shortRate(434.2 * MIB), '434 MiB/s');
+  assert.equal(shortRate(1.55 * 1024), '1.6 KiB/s');
+  assert.equal(shortRate(0), '-');
+  assert.equal(shortRate(Infinity), '-');
+  assert.equal(summaryLine('uploaded', 300 * MIB, 0.7), 'uploaded 300 MiB in 0.7 s (429 MiB/s)');
+  assert.equal(summaryLine('uploaded', 300 * MIB, 0.7, 300 * MIB), '300 MiB already on the server, 0 B sent; completed in 0.7 s');
+  assert.equal(summaryLine('uploaded', 300 * MIB, 2, 200 * MIB), 'uploaded 100 MiB in 2.0 s (50.0 MiB/s); 200 MiB were already on the server');
+  assert.equal(summaryLine('uploaded', 7, 0.017), 'uploaded 7 B in 0.0 s (412 B/s)');
+});

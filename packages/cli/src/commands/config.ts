@@ -49,7 +49,7 @@ export function registerConfigCommand(program: Command, run: Runner, runtime: Ru
     .action(run<ConfigOpts>((s, _args, opts) => config(s, runtime, opts)));
   examples(cmd, [
     ['oascmd config --host cn-hangzhou.oas.aliyuncs.com -i <AccessKeyId> -k <AccessKeySecret>', ''],
-    ['oascmd config --host localhost -p 8080 -i test -k secret -f', 'a local server'],
-    ['oascmd config --host localhost:8080 -i test -k secret --config-file ./oas.ini', 'another file (use it with --config-file or OAS_CONFIG_FILE)'],
+    ['oascmd config --host 127.0.0.1 --port 8080 -i <AccessKeyId> -k <AccessKeySecret> -f', 'a local oas-server (it prints its key on first start)'],
+    ['oascmd config --host 127.0.0.1:8080 -i <AccessKeyId> -k <AccessKeySecret> --config-file ./oas.ini', 'another file (use it with --config-file or OAS_CONFIG_FILE)'],
   ]);
 }

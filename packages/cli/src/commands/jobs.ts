@@ -10,8 +10,6 @@ import { JOB_FIELDS, jobToWire, localDate, pyString } from '../format.js';
 import { optionalSize, parseCount } from '../size.js';
 import type { Session } from '../session.js';
 
-const NOTICE = 'NOTICE: Jobs usually take about 4 HOURS to complete.';
-
 /** The official key: value listing of a job (dates in local time, booleans as True/False). */
 export function printJob(s: Session, job: Record<string, unknown>): void {
   s.out.keyValues(JOB_FIELDS.map((k) => [k, k.endsWith('Date') ? localDate(job[k] as string) : pyString(job[k])]));
@@ -56,8 +54,13 @@ async function createJob(s: Session, [address, archiveId]: string[], opts: Creat
   const type = archiveId ? 'archive-retrieval' : 'inventory-retrieval';
   s.out.result(jobToWire(job), () => {
     s.out.line(`${type} job created, job ID: ${job.id}`);
-    s.out.note(`Use\n\n    oascmd fetch ${address} ${job.id} <localfile>\n\nto check job progress and download the data when job finished`);
-    s.out.note(NOTICE);
+    // Only what is known: the job's state now (a self-hosted server may finish at once, the
+    // hosted service takes hours), and how to wait for it.
+    s.out.note(job.completed
+      ? `Job status: ${job.statusCode}. Download the output with\n\n    oascmd fetch ${address} ${job.id} <localfile>\n`
+      : `Job status: ${job.statusCode}. Wait for it and download the output in one step with\n\n`
+        + `    oascmd fetch ${address} ${job.id} <localfile> --wait\n\n`
+        + `or wait with 'oascmd wait ${address} ${job.id}', or check later with 'oascmd getjobdesc ${address} ${job.id}'.`);
   });
 }
 
@@ -99,7 +102,7 @@ async function cp(s: Session, [source, destination]: string[], opts: CpOpts): Pr
     s.out.line(`oss transfer job created, job ID: ${job.id}`);
     const tip = pull ? ' and retrieve corresponding Archive ID from job status' : '.';
     s.out.note(`Use\n\n    oascmd getjobdesc oas://${oas.vault} ${job.id}\n\nto check job progress${tip}`);
-    s.out.note(NOTICE);
+    s.out.note(`Job status: ${job.statusCode}.${job.completed ? '' : ` Wait for it with 'oascmd wait oas://${oas.vault} ${job.id}' (or give cp --wait).`}`);
   });
 }
 

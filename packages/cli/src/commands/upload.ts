@@ -1,7 +1,7 @@
 // upload: any size, parallel, resumable by upload id; the transfer itself is the SDK's
 // uploadArchive.
 import type { Command } from 'commander';
-import { calcPartSize, uploadArchive, PartMismatchError, type UploadResult } from '@oas/sdk';
+import { calcPartSize, uploadArchive, OASError, PartMismatchError, type UploadResult } from '@oas/sdk';
 import { parseVaultAddress } from '../address.js';
 import { examples, type Runner, type Runtime } from '../command.js';
 import { CliError, UsageError, isAbort } from '../errors.js';
@@ -55,9 +55,15 @@ async function upload(s: Session, runtime: Runtime, [address, path, uploadId]: s
       },
       onProgress: ({ done, total }) => progress.update(done, total ?? undefined),
     });
-    progress.stop(true);
+    progress.stop(true, result.bytesReused ?? 0);
   } catch (e) {
     progress.stop(false);
+    if (uploadId && e instanceof OASError && e.code === 'MultipartUploadNotExist') {
+      // Nothing to resume: the id is wrong, or the upload was completed, cancelled or expired.
+      throw new CliError(`there is no multipart upload ${uploadId} in ${address} (${e.message}); `
+        + `start a new upload without an id (oascmd upload ${shellWord(address!)} ${stdin ? '-' : shellWord(path!)}), `
+        + `or list the open ones with: oascmd listmupload ${shellWord(address!)}`);
+    }
     if (currentId && (isAbort(e) || !(e instanceof PartMismatchError))) {
       s.out.important(`${isAbort(e) ? 'Upload interrupted' : 'Upload failed'}; to resume it:\n${resumeHint(currentId)}`);
     }

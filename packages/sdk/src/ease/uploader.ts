@@ -47,6 +47,8 @@ export interface UploadResult {
   parts: number;
   /** Parts found already on the server (resume) and checked instead of sent. */
   partsReused?: number;
+  /** Bytes of those parts: `size - bytesReused` bytes were sent. */
+  bytesReused?: number;
 }
 
 /** Larger file parts are hashed from the file and streamed instead of buffered (memory). */
@@ -133,11 +135,11 @@ export class Uploader {
     throwIfAborted(options.signal, 'upload');
     const sorted = source instanceof ChunkReader ? undefined : sortUploadSource(source);
     if (sorted) options = withKnownSize(sorted, options);
-    const run: Run = { reused: 0, progress: new ProgressTracker(options.size ?? null, options.onProgress) };
+    const run: Run = { reused: 0, reusedBytes: 0, progress: new ProgressTracker(options.size ?? null, options.onProgress) };
     const size = sorted?.kind === 'file' ? await this.uploadFile(sorted.path, options, run)
       : await this.uploadStream(sorted ? ChunkReader.of(sorted) : source as ChunkReader, options, run);
     const result = await this.complete(size, options);
-    return { ...result, partsReused: run.reused };
+    return { ...result, partsReused: run.reused, bytesReused: run.reusedBytes };
   }
 
   /** Completes the upload from the parts known to be on the server; they must cover 0…size−1. */
@@ -266,6 +268,7 @@ export class Uploader {
         this.checkAgainstServer(part, sums);
         tree.keep();
         run.reused++;
+        run.reusedBytes += rangeLength(part.range);
         run.progress.finish(-1 - part.range.start, rangeLength(part.range));
       }
     });
@@ -326,6 +329,7 @@ export class Uploader {
           this.checkAgainstServer(existing, sums);
           tree.keep();
           run.reused++;
+          run.reusedBytes += task.data.length;
           run.progress.finish(task.index, task.data.length);
           continue;
         }
@@ -360,6 +364,7 @@ export class Uploader {
 
 interface Run {
   reused: number;
+  reusedBytes: number;
   progress: ProgressTracker;
 }
 
