@@ -17,6 +17,7 @@
 //   an OSS bucket…) says so in its info string: ```ts no-run. Use it sparingly.
 // - It must exit 0 on its own: a connection or timer left behind fails the test (the server
 //   keeps idle connections for 10 minutes, far beyond the test's bound).
+// - It must type-check, with the project's compiler options, against @oas/sdk's types.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -25,6 +26,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import ts from 'typescript';
 import { codeBlocks, markdownPages, REPO_ROOT, type CodeBlock } from './helpers/markdown.js';
 import { startTestServer, KEY_ID, KEY_SECRET, type TestServer } from './helpers/ease-server.js';
 
@@ -91,20 +93,52 @@ test('snippets are found: the README has runnable SDK snippets', () => {
   assert.ok(readme.blocks.some((b) => /new OASAPI\(/.test(b.code)), 'one of them builds an OASAPI');
 });
 
+/** One page's program in a directory of its own: ESM (top-level await), @oas/sdk from the workspace. */
+async function writeProgram(blocks: CodeBlock[]): Promise<{ dir: string; file: string; program: string }> {
+  const dir = await mkdtemp(join(work, 'page-'));
+  await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n');
+  await symlink(join(work, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  const program = blocks.map((b) => `// ---- ${b.page}:${b.line}\n${b.code}\n`).join('\n');
+  const typed = blocks.some((b) => b.lang.startsWith('t') || b.lang === 'mts');
+  const file = join(dir, typed ? 'snippets.ts' : 'snippets.mjs');
+  await writeFile(file, program);
+  return { dir, file, program };
+}
+
+function numbered(program: string): string {
+  return program.split('\n').map((l, i) => `${String(i + 1).padStart(4)}  ${l}`).join('\n');
+}
+
 for (const { page, blocks } of pages) {
   if (blocks.length === 0) continue;
   test(`${page}: its ${blocks.length} snippet(s) run as pasted, in order, and exit by themselves`, async () => {
-    const dir = await mkdtemp(join(work, 'page-'));
-    // A project of its own: ESM (top-level await), @oas/sdk from the workspace.
-    await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n');
-    await symlink(join(work, 'node_modules'), join(dir, 'node_modules'), 'dir');
-    const program = blocks.map((b) => `// ---- ${b.page}:${b.line}\n${b.code}\n`).join('\n');
-    const file = join(dir, blocks.some((b) => b.lang.startsWith('j') || b.lang === 'mjs') && blocks.every((b) => !b.lang.startsWith('t') && b.lang !== 'mts') ? 'snippets.mjs' : 'snippets.ts');
-    await writeFile(file, program);
+    const { dir, file, program } = await writeProgram(blocks);
     const run = await runProgram(dir, file);
-    const numbered = program.split('\n').map((l, i) => `${String(i + 1).padStart(4)}  ${l}`).join('\n');
-    const report = `\n--- program ---\n${numbered}\n--- stdout ---\n${run.stdout.slice(-4000)}\n--- stderr ---\n${run.stderr.slice(-4000)}`;
+    const report = `\n--- program ---\n${numbered(program)}\n--- stdout ---\n${run.stdout.slice(-4000)}\n--- stderr ---\n${run.stderr.slice(-4000)}`;
     assert.equal(run.timedOut, false, `did not exit within ${BOUND_MS / 1000} s: a connection or timer is left behind${report}`);
     assert.equal(run.code, 0, `exit ${run.code ?? run.signal}${report}`);
   });
 }
+
+test('the TypeScript snippets type-check against @oas/sdk', async () => {
+  const programs: Array<{ page: string; file: string; program: string }> = [];
+  for (const { page, blocks } of pages) {
+    const typed = blocks.filter((b) => b.lang.startsWith('t') || b.lang === 'mts');
+    if (typed.length > 0) programs.push({ page, ...(await writeProgram(typed)) });
+  }
+  // The project's compiler options (tsconfig.check.json), @types/node from the workspace.
+  const config = ts.readConfigFile(join(REPO_ROOT, 'tsconfig.check.json'), (path) => ts.sys.readFile(path));
+  const { options } = ts.parseJsonConfigFileContent(config.config, ts.sys, REPO_ROOT);
+  const checker = ts.createProgram(programs.map((p) => p.file), {
+    ...options, noEmit: true, typeRoots: [join(REPO_ROOT, 'node_modules', '@types')],
+  });
+  const problems: string[] = [];
+  for (const diagnostic of ts.getPreEmitDiagnostics(checker)) {
+    const source = programs.find((p) => p.file === diagnostic.file?.fileName);
+    if (diagnostic.file && !source) continue; // the SDK's own sources: npm run typecheck covers them
+    const where = diagnostic.file && diagnostic.start !== undefined
+      ? `${source!.page}, program line ${diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start).line + 1}: ` : '';
+    problems.push(where + ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'));
+  }
+  assert.deepEqual(problems, [], programs.map((p) => `--- ${p.page} ---\n${numbered(p.program)}`).join('\n'));
+});
