@@ -2,8 +2,9 @@
 // tree over 1 MiB leaves whose parents hash the ASCII text of their two children's hex.
 import { createHash, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { MIB, TreeEtagBuilder } from './tree-etag.js';
 
-export const MIB = 1024 * 1024;
+export { MIB, TreeEtagBuilder, combineTreeEtags } from './tree-etag.js';
 
 export interface Checksums {
   /** Upper-case hex MD5 of all bytes (`x-oas-content-etag`). */
@@ -15,49 +16,6 @@ export interface Checksums {
 
 export function md5Hex(data: Uint8Array | string): string {
   return createHash('md5').update(data).digest('hex').toUpperCase();
-}
-
-/**
- * Builds a tree etag from its nodes left to right in O(log n) memory. Equal-level
- * neighbours merge as soon as both exist; what remains folds right to left at the end,
- * which is exactly the level-by-level pairing with odd nodes carried up unchanged.
- */
-export class TreeEtagBuilder {
-  private readonly stack: Array<{ hex: string; level: number }> = [];
-  private pushed = 0;
-
-  /** Adds the next leaf (or, for multipart, the next part's tree etag). */
-  push(hex: string): void {
-    let node = { hex: hex.toUpperCase(), level: 0 };
-    let top = this.stack[this.stack.length - 1];
-    while (top && top.level === node.level) {
-      this.stack.pop();
-      node = { hex: md5Hex(top.hex + node.hex), level: node.level + 1 };
-      top = this.stack[this.stack.length - 1];
-    }
-    this.stack.push(node);
-    this.pushed++;
-  }
-
-  get count(): number {
-    return this.pushed;
-  }
-
-  /** The root as upper-case hex; '' when nothing was pushed. */
-  digest(): string {
-    let i = this.stack.length - 1;
-    if (i < 0) return '';
-    let root = this.stack[i]!.hex;
-    while (--i >= 0) root = md5Hex(this.stack[i]!.hex + root);
-    return root;
-  }
-}
-
-/** Combines tree etags (the parts' of a multipart upload, in order) into one (protocol.md §3.4). */
-export function combineTreeEtags(list: Iterable<string>): string {
-  const builder = new TreeEtagBuilder();
-  for (const hex of list) builder.push(hex);
-  return builder.digest();
 }
 
 /** The tree etag over raw 16-byte leaf digests, as the server keeps them. */

@@ -1,5 +1,5 @@
 // Byte ranges on the wire: part Content-Range, job RetrievalByteRange, output Range.
-import { MIB } from './etag.js';
+import { MIB } from './tree-etag.js';
 
 export interface ByteRange {
   /** First byte, inclusive. */

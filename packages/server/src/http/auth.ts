@@ -83,16 +83,20 @@ export async function authenticate(req: FastifyRequest, lookupKey: KeyLookup, no
     throw OASError.of('AccessDenied', authorization ? 'the Authorization header is not of the form "OAS <AccessKeyId>:<Signature>"' : 'the request is not signed (no Authorization header)');
   }
   const { date, oas } = rawSignedHeaders(req);
-  if (date === undefined || date === '') throw OASError.of('AccessDenied', 'the Date header is required');
-  const time = parseRfc1123(date);
-  if (time === null) throw OASError.of('AccessDenied', 'the Date header is not an RFC 1123 date such as "Tue, 25 Mar 2014 12:00:00 GMT"');
+  // A browser cannot set Date: it signs x-oas-date instead, with an empty Date line (sign-core.ts).
+  const xDate = date === undefined ? lastWins(oas).get('x-oas-date') : undefined;
+  const when = date ?? xDate;
+  const dateName = date === undefined && xDate !== undefined ? 'x-oas-date' : 'Date';
+  if (when === undefined || when === '') throw OASError.of('AccessDenied', 'the Date header (or, from a browser, x-oas-date) is required');
+  const time = parseRfc1123(when);
+  if (time === null) throw OASError.of('AccessDenied', `the ${dateName} header is not an RFC 1123 date such as "Tue, 25 Mar 2014 12:00:00 GMT"`);
   const account = await lookupKey(parsed.accessKeyId);
   if (!account) throw OASError.of('InvalidAccessKeyId', 'the AccessKeyId does not exist');
 
   const method = req.raw.method ?? 'GET';
   const { path, query } = req.oas;
   const matches = (headers: Array<[string, string]>): boolean => {
-    const sts = stringToSign(method, [['date', date], ...headers], path, query);
+    const sts = stringToSign(method, date === undefined ? headers : [['date', date], ...headers], path, query);
     return signaturesEqual(computeSignature(account.accessKeySecret, sts), parsed.signature);
   };
   let verified: Array<[string, string]> | null = null;
@@ -105,7 +109,7 @@ export async function authenticate(req: FastifyRequest, lookupKey: KeyLookup, no
     throw OASError.of('SignatureDoesNotMatch', 'the request signature does not match; check the AccessKeySecret and how the request is signed');
   }
   if (Math.abs(time - now) > maxSkewMs) {
-    throw OASError.of('RequestTimeTooSkewed', `the Date header differs from the server time by more than ${Math.round(maxSkewMs / 60000)} minutes`);
+    throw OASError.of('RequestTimeTooSkewed', `the ${dateName} header differs from the server time by more than ${Math.round(maxSkewMs / 60000)} minutes`);
   }
   return { account, oasHeaders: lastWins(verified) };
 }

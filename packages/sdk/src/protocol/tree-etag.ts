@@ -1,0 +1,91 @@
+// The tree etag of protocol.md §3 without node:crypto: an MD5 Merkle tree over 1 MiB leaves
+// whose parents hash the ASCII text of their two children's hex. Node (etag.ts) and the
+// browser console share this code.
+import { Md5, md5HexOf } from './md5.js';
+import type { Checksums } from './etag.js';
+
+export const MIB = 1024 * 1024;
+
+/**
+ * Builds a tree etag from its nodes left to right in O(log n) memory. Equal-level
+ * neighbours merge as soon as both exist; what remains folds right to left at the end,
+ * which is exactly the level-by-level pairing with odd nodes carried up unchanged.
+ */
+export class TreeEtagBuilder {
+  private readonly stack: Array<{ hex: string; level: number }> = [];
+  private pushed = 0;
+
+  /** Adds the next leaf (or, for multipart, the next part's tree etag). */
+  push(hex: string): void {
+    let node = { hex: hex.toUpperCase(), level: 0 };
+    let top = this.stack[this.stack.length - 1];
+    while (top && top.level === node.level) {
+      this.stack.pop();
+      node = { hex: md5HexOf(top.hex + node.hex), level: node.level + 1 };
+      top = this.stack[this.stack.length - 1];
+    }
+    this.stack.push(node);
+    this.pushed++;
+  }
+
+  get count(): number {
+    return this.pushed;
+  }
+
+  /** The root as upper-case hex; '' when nothing was pushed. */
+  digest(): string {
+    let i = this.stack.length - 1;
+    if (i < 0) return '';
+    let root = this.stack[i]!.hex;
+    while (--i >= 0) root = md5HexOf(this.stack[i]!.hex + root);
+    return root;
+  }
+}
+
+/** Combines tree etags (the parts' of a multipart upload, in order) into one (protocol.md §3.4). */
+export function combineTreeEtags(list: Iterable<string>): string {
+  const builder = new TreeEtagBuilder();
+  for (const hex of list) builder.push(hex);
+  return builder.digest();
+}
+
+/**
+ * Etag and tree etag over bytes fed in any chunking, in plain TypeScript (memory stays
+ * flat: one 64-byte block and one tree path). The portable twin of etag.ts's ChecksumHasher.
+ */
+export class PortableChecksumHasher {
+  private readonly whole = new Md5();
+  private leaf = new Md5();
+  private leafFill = 0;
+  private readonly tree = new TreeEtagBuilder();
+  private total = 0;
+
+  update(chunk: Uint8Array): this {
+    this.whole.update(chunk);
+    this.total += chunk.byteLength;
+    let offset = 0;
+    while (offset < chunk.byteLength) {
+      const take = Math.min(MIB - this.leafFill, chunk.byteLength - offset);
+      this.leaf.update(chunk.subarray(offset, offset + take));
+      this.leafFill += take;
+      offset += take;
+      if (this.leafFill === MIB) this.closeLeaf();
+    }
+    return this;
+  }
+
+  get size(): number {
+    return this.total;
+  }
+
+  digest(): Checksums {
+    if (this.leafFill > 0) this.closeLeaf();
+    return { etag: this.whole.hex(), treeEtag: this.tree.digest(), size: this.total };
+  }
+
+  private closeLeaf(): void {
+    this.tree.push(this.leaf.hex());
+    this.leaf = new Md5();
+    this.leafFill = 0;
+  }
+}
