@@ -7,6 +7,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { OASError, formatRfc1123, newId } from '@oas/sdk';
 import { DEFAULT_OPTIONS, type ServerOptions } from './config.js';
 import { authenticate, keyLookup } from './http/auth.js';
+import { registerConsole } from './http/console.js';
 import { errorBody, sendError } from './http/errors.js';
 import { buildHandlers, type Handler } from './http/handlers.js';
 import { matchRoute } from './http/routes.js';
@@ -202,6 +203,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
   app.server.on('checkExpectation', (req, res) => app.server.emit('request', req, res));
 
   app.decorateRequest('oas', null as never);
+  registerConsole(app, options.console);
   // Bodies are never parsed by fastify: every Content-Type (or none) passes the raw
   // stream through to the handler untouched.
   app.removeAllContentTypeParsers();

@@ -49,9 +49,11 @@ export interface ServerOptions {
   s3Prefix?: string | undefined;
   /** A job's lease; a node that dies loses its jobs to other nodes after this. */
   jobLeaseMs: number;
+  /** Serve the web console at /console/ (http/console.ts). */
+  console: boolean;
 }
 
-type Kind = 'string' | 'port' | 'count' | 'duration' | 'optional-duration' | 'level' | 'boolean';
+type Kind = 'string' | 'port' | 'count' | 'duration' | 'optional-duration' | 'level' | 'boolean' | 'switch';
 
 interface OptionSpec {
   key: keyof ServerOptions;
@@ -84,6 +86,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 's3SecretAccessKey', flag: 's3-secret-access-key', env: 'OAS_S3_SECRET_ACCESS_KEY', kind: 'string', help: 'S3 secret key; prefer the environment (also AWS_SECRET_ACCESS_KEY)' },
   { key: 's3ForcePathStyle', flag: 's3-force-path-style', env: 'OAS_S3_FORCE_PATH_STYLE', kind: 'boolean', help: 'path-style S3 addressing (endpoint/bucket/key) instead of bucket.endpoint' },
   { key: 's3Prefix', flag: 's3-prefix', env: 'OAS_S3_PREFIX', kind: 'string', help: 'key prefix inside the bucket' },
+  { key: 'console', flag: 'console', env: 'OAS_CONSOLE', kind: 'switch', help: 'serve the web console at /console/ (on or off)' },
   { key: 'jobLeaseMs', flag: 'job-lease', env: 'OAS_JOB_LEASE', kind: 'duration', help: 'job lease: a dead node\'s jobs move to another node after this' },
 ];
 
@@ -112,6 +115,7 @@ export const DEFAULT_OPTIONS: ServerOptions = {
   s3ForcePathStyle: false,
   s3Prefix: undefined,
   jobLeaseMs: 30_000,
+  console: true,
 };
 
 /** A bad option value: main prints the message on one line and exits 2. */
@@ -142,9 +146,10 @@ function convert(spec: OptionSpec, text: string, from: string): ServerOptions[ke
       return ms;
     }
     case 'boolean':
+    case 'switch':
       if (/^(1|true|yes|on)$/i.test(text)) return true;
       if (/^(0|false|no|off)$/i.test(text)) return false;
-      throw bad('expected true or false');
+      throw bad(spec.kind === 'switch' ? 'expected on or off' : 'expected true or false');
     case 'level':
       if (!(LOG_LEVELS as readonly string[]).includes(text)) throw bad(`expected one of ${LOG_LEVELS.join(', ')}`);
       return text as LogLevel;
@@ -223,6 +228,7 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv): ParsedSe
 function defaultText(spec: OptionSpec): string {
   const value = DEFAULT_OPTIONS[spec.key];
   if (value === null || value === undefined) return 'unset';
+  if (spec.kind === 'switch') return value ? 'on' : 'off';
   if (spec.kind === 'duration' || spec.kind === 'optional-duration') return formatDuration(value as number);
   return String(value);
 }

@@ -1,6 +1,16 @@
 // Prometheus text exposition (no dependency): requests by operation and status, bytes in
 // and out, request latency histogram per operation, and jobs by state (read at scrape time).
+import { readFileSync } from 'node:fs';
 import type { JobStatus } from './store/meta/types.js';
+
+/** The server package's version (package.json is one level above both src/ and dist/). */
+export const SERVER_VERSION: string = (() => {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+})();
 
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
@@ -67,6 +77,9 @@ export class Metrics {
     out.push('# HELP oas_jobs_running Jobs running on this node now.');
     out.push('# TYPE oas_jobs_running gauge');
     out.push(`oas_jobs_running ${activeJobs}`);
+    out.push('# HELP oas_build_info The server version (always 1).');
+    out.push('# TYPE oas_build_info gauge');
+    out.push(`oas_build_info{version="${escapeLabel(SERVER_VERSION)}"} 1`);
     out.push('# HELP oas_uptime_seconds Seconds since the server started.');
     out.push('# TYPE oas_uptime_seconds gauge');
     out.push(`oas_uptime_seconds ${(Date.now() - this.started) / 1000}`);

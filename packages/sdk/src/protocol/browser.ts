@@ -7,5 +7,4 @@ export * from './tree-etag.js';
 export * from './ranges.js';
 export * from './dates.js';
 export * from './errors.js';
-export type { Checksums } from './etag.js';
 export type * from './wire-types.js';

@@ -2,17 +2,9 @@
 // tree over 1 MiB leaves whose parents hash the ASCII text of their two children's hex.
 import { createHash, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { MIB, TreeEtagBuilder } from './tree-etag.js';
+import { MIB, TreeEtagBuilder, type Checksums } from './tree-etag.js';
 
-export { MIB, TreeEtagBuilder, combineTreeEtags } from './tree-etag.js';
-
-export interface Checksums {
-  /** Upper-case hex MD5 of all bytes (`x-oas-content-etag`). */
-  etag: string;
-  /** Upper-case hex tree etag (`x-oas-tree-etag`); '' for empty data. */
-  treeEtag: string;
-  size: number;
-}
+export { MIB, TreeEtagBuilder, combineTreeEtags, type Checksums } from './tree-etag.js';
 
 export function md5Hex(data: Uint8Array | string): string {
   return createHash('md5').update(data).digest('hex').toUpperCase();

@@ -2,9 +2,16 @@
 // whose parents hash the ASCII text of their two children's hex. Node (etag.ts) and the
 // browser console share this code.
 import { Md5, md5HexOf } from './md5.js';
-import type { Checksums } from './etag.js';
 
 export const MIB = 1024 * 1024;
+
+export interface Checksums {
+  /** Upper-case hex MD5 of all bytes (`x-oas-content-etag`). */
+  etag: string;
+  /** Upper-case hex tree etag (`x-oas-tree-etag`); '' for empty data. */
+  treeEtag: string;
+  size: number;
+}
 
 /**
  * Builds a tree etag from its nodes left to right in O(log n) memory. Equal-level
