@@ -33,6 +33,21 @@ export function formatDate(text: string | null | undefined): string {
   return d.toLocaleString(lang === 'zh' ? 'zh-CN' : 'en-GB', { dateStyle: 'medium', timeStyle: 'medium' });
 }
 
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+/** Two overlapping squares, drawn (no icon font, no glyph the system may lack). */
+function copyIcon(): SVGElement {
+  const svg = document.createElementNS(SVG_NS, 'svg');
+  svg.setAttribute('viewBox', '0 0 16 16');
+  svg.setAttribute('aria-hidden', 'true');
+  for (const [x, y] of [[5, 5], [2, 2]]) {
+    const r = document.createElementNS(SVG_NS, 'rect');
+    for (const [k, v] of Object.entries({ x, y, width: 9, height: 9, rx: 1.5 })) r.setAttribute(k, String(v));
+    svg.append(r);
+  }
+  return svg;
+}
+
 /**
  * A long id in constant width: monospace, the middle elided (the whole id in the title, for
  * screen readers and in the copy button's clipboard), so long ids never shift the layout.
@@ -41,14 +56,13 @@ export function idCell(id: string, label: string): HTMLElement {
   const short = id.length > 20 ? `${id.slice(0, 8)}…${id.slice(-8)}` : id;
   const copy = h('button', {
     class: 'copy', type: 'button', 'aria-label': `${t('common.copy')} ${label} ${id}`, title: t('common.copy'),
-    onclick: (e: Event) => {
+    onclick: () => {
       void navigator.clipboard?.writeText(id).then(() => {
-        const b = e.currentTarget as HTMLButtonElement;
-        b.textContent = '✓';
-        setTimeout(() => { b.textContent = '⧉'; }, 1200);
+        copy.classList.add('done');
+        setTimeout(() => copy.classList.remove('done'), 1200);
       }, () => undefined);
     },
-  }, '⧉');
+  }, copyIcon());
   return h('span', { class: 'id' }, h('code', { title: id, 'data-id': id }, short), copy);
 }
 

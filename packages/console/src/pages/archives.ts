@@ -47,7 +47,7 @@ export async function archivesTab(ctx: PageContext, vaultId: string, panel: HTML
           h('td', { class: 'num' }, formatBytes(r.Size)),
           h('td', {}, formatDate(r.CreationDate)),
           h('td', {}, idCell(r.TreeEtag, t('archives.treeEtag'))),
-          h('td', { class: 'actions' },
+          h('td', { class: 'actions' }, h('span', {},
             h('button', {
               type: 'button', 'aria-label': `${t('archives.retrieve')} ${r.ArchiveId}`,
               onclick: () => {
@@ -63,7 +63,7 @@ export async function archivesTab(ctx: PageContext, vaultId: string, panel: HTML
                 ctx.api.deleteArchive(vaultId, r.ArchiveId).then(() => status.info(t('archives.deleted')),
                   (e: OasError) => status.error(errorText(e.code, e.message)));
               },
-            }, t('vaults.delete')))))))));
+            }, t('vaults.delete'))))))))));
   };
   search.addEventListener('input', draw);
 

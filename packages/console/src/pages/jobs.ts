@@ -58,7 +58,7 @@ export async function jobsTab(ctx: PageContext, vaultId: string, panel: HTMLElem
     h('td', { class: 'mono' }, j.RetrievalByteRange || '—'),
     h('td', {}, formatDate(j.CreationDate)),
     h('td', {}, j.Completed ? formatDate(j.CompletionDate) : '—'),
-    h('td', { class: 'desc' }, j.StatusMessage),
+    h('td', { class: 'desc' }, j.StatusCode === 'Succeeded' ? '' : j.StatusMessage),
     h('td', { class: 'actions' }, j.StatusCode === 'Succeeded' && (j.Action === 'ArchiveRetrieval' || j.Action === 'InventoryRetrieval')
       ? h('span', {},
         h('button', { type: 'button', class: 'primary', 'aria-label': `${t('jobs.download')} ${j.JobId}`, onclick: () => download(j, false) }, t('jobs.download')),

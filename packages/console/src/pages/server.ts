@@ -7,6 +7,7 @@ import type { PageContext } from './context.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const KEEP = 60;
+const EVERY_MS = 2000;
 
 function svg(tag: string, attrs: Record<string, string | number>): SVGElement {
   const el = document.createElementNS(SVG, tag);
@@ -21,7 +22,9 @@ function chart(label: string, series: Array<{ values: number[]; cls: string }>, 
   const root = svg('svg', { viewBox: `0 0 ${w} ${hgt}`, role: 'img', 'aria-label': label, class: 'chart' });
   root.append(svg('line', { x1: 0, y1: hgt - 0.5, x2: w, y2: hgt - 0.5, class: 'axis' }));
   for (const s of series) {
-    const pts = s.values.map((v, i) => `${(i / Math.max(1, KEEP - 2)) * w},${hgt - 2 - (v / max) * (hgt - 6)}`).join(' ');
+    // The newest sample at the right edge; the line grows leftwards as samples accumulate.
+    const step = w / (KEEP - 2);
+    const pts = s.values.map((v, i) => `${w - (s.values.length - 1 - i) * step},${hgt - 2 - (v / max) * (hgt - 6)}`).join(' ');
     root.append(svg('polyline', { points: pts, class: s.cls }));
   }
   const last = series.map((s) => format(s.values[s.values.length - 1] ?? 0)).join(' / ');
@@ -71,7 +74,7 @@ export async function serverPage(ctx: PageContext): Promise<void> {
   const loop = async () => {
     for (let i = 0; i < 1_000_000 && !ctx.signal.aborted; i++) {
       await tick();
-      await new Promise((r) => setTimeout(r, 2000));
+      await new Promise((r) => setTimeout(r, EVERY_MS));
     }
   };
   void loop();

@@ -1,0 +1,1 @@
+export function buildConsole(outdir?: string): Promise<{ outdir: string; files: string[] }>;
