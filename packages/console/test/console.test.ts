@@ -10,6 +10,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { buildConsole } from '../build.mjs';
 import { ROOT_ID, ROOT_SECRET, startServer, tempDir, type TestServer } from '../../server/test/helpers/server.js';
 import { prng } from '../../server/test/helpers/prng.js';
+import { corruptBlobByte } from '../../server/test/helpers/backends.js';
 import { launch, screenshots } from './browser.js';
 
 const MIB = 1024 * 1024;
@@ -153,10 +154,10 @@ describe('console: the everyday flow', () => {
     await page.locator('#server-health').filter({ hasText: 'ok' }).waitFor(WAIT);
     assert.match(await page.locator('#server-version').innerText(), /^\d+\.\d+\.\d+/);
     await page.locator('.card .bars li').first().waitFor(WAIT);
-    // Three scrapes make two rates: a line to see in the screenshot.
+    // Five scrapes make four rates: a line to see in the screenshot.
     await page.waitForFunction(() => {
       const doc = (globalThis as unknown as { document: { querySelector(s: string): { getAttribute(n: string): string | null } | null } }).document;
-      return (doc.querySelector('svg.chart polyline')?.getAttribute('points') ?? '').split(' ').length >= 2;
+      return (doc.querySelector('svg.chart polyline')?.getAttribute('points') ?? '').split(' ').length >= 4;
     }, null, WAIT);
     await save(page, 'server');
     await page.getByRole('button', { name: 'Switch language to Chinese' }).click();
@@ -176,6 +177,7 @@ describe('console: errors', () => {
   let page: Page;
   let context: BrowserContext;
   let save: ReturnType<typeof screenshots>;
+  let oneArchiveId = '';
 
   before(async () => {
     ({ page, context } = await openPage());
@@ -201,6 +203,7 @@ describe('console: errors', () => {
     await page.locator('tr[data-vault="keep"] a').click();
     await page.getByRole('tab', { name: 'Upload', exact: true }).click();
     await uploadFile(page, join(work, 'one.bin'), 'one');
+    oneArchiveId = /Uploaded as archive (\w+)\./.exec(await page.getByText(/Uploaded as archive/).innerText())![1]!;
     await page.getByRole('link', { name: 'Vaults' }).first().click();
     await page.locator('tr[data-vault="keep"]').getByRole('button', { name: 'Delete keep' }).click();
     const alert = page.getByRole('alert');
@@ -248,5 +251,19 @@ describe('console: errors', () => {
     const resumed = page.locator('tr[data-archive]', { hasText: 'resumed' });
     assert.equal(await resumed.count(), 1);
     assert.match(await resumed.innerText(), /40\.0 MiB/);
+  });
+
+  test('a failed retrieval shows its message', async () => {
+    const [segment] = await ts.server.meta.getSegments(oneArchiveId);
+    await corruptBlobByte(ts.dataDir, segment!.blobKey, 100);
+    await page.getByRole('tab', { name: 'Jobs' }).click();
+    await page.getByLabel('Archive id', { exact: true }).fill(oneArchiveId);
+    await page.getByRole('button', { name: 'Start retrieval' }).click();
+    const failed = page.locator('tr[data-job][data-status="Failed"]');
+    await failed.waitFor(WAIT);
+    const jobId = (await failed.getAttribute('data-job'))!;
+    assert.match(await page.locator(`tr[data-message-of="${jobId}"]`).innerText(), /corrupt/i);
+    assert.equal(await failed.getByRole('button', { name: /^Download/ }).count(), 0);
+    await save(page, 'job-failed');
   });
 });

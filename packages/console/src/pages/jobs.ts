@@ -50,7 +50,7 @@ export async function jobsTab(ctx: PageContext, vaultId: string, panel: HTMLElem
     }, fail);
   };
 
-  const row = (j: JobJson) => h('tr', { 'data-job': j.JobId, 'data-status': j.StatusCode },
+  const row = (j: JobJson) => [h('tr', { 'data-job': j.JobId, 'data-status': j.StatusCode },
     h('td', {}, idCell(j.JobId, t('jobs.id'))),
     h('td', {}, j.Action),
     h('td', {}, h('span', { class: `badge ${j.StatusCode}` }, j.StatusCode)),
@@ -58,12 +58,15 @@ export async function jobsTab(ctx: PageContext, vaultId: string, panel: HTMLElem
     h('td', { class: 'mono' }, j.RetrievalByteRange || '—'),
     h('td', {}, formatDate(j.CreationDate)),
     h('td', {}, j.Completed ? formatDate(j.CompletionDate) : '—'),
-    h('td', { class: 'desc' }, j.StatusCode === 'Succeeded' ? '' : j.StatusMessage),
     h('td', { class: 'actions' }, j.StatusCode === 'Succeeded' && (j.Action === 'ArchiveRetrieval' || j.Action === 'InventoryRetrieval')
       ? h('span', {},
         h('button', { type: 'button', class: 'primary', 'aria-label': `${t('jobs.download')} ${j.JobId}`, onclick: () => download(j, false) }, t('jobs.download')),
         canSaveToDisk() && h('button', { type: 'button', 'aria-label': `${t('jobs.save')} ${j.JobId}`, onclick: () => download(j, true) }, t('jobs.save')))
-      : null));
+      : null)),
+  // A failed job's message on a line of its own under the job, the full width of the table.
+  j.StatusCode === 'Failed' && j.StatusMessage
+    ? h('tr', { class: 'message-row', 'data-message-of': j.JobId }, h('td', { colspan: 8, class: 'job-message', role: 'note' }, j.StatusMessage))
+    : null].filter((x): x is HTMLTableRowElement => x !== null);
 
   let timer: ReturnType<typeof setTimeout> | undefined;
   async function load(): Promise<void> {
@@ -71,7 +74,7 @@ export async function jobsTab(ctx: PageContext, vaultId: string, panel: HTMLElem
     const jobs = await ctx.api.listJobs(vaultId);
     if (ctx.signal.aborted) return;
     jobs.sort((a, b) => Date.parse(b.CreationDate) - Date.parse(a.CreationDate));
-    body.replaceChildren(...(jobs.length ? jobs.map(row) : [h('tr', {}, h('td', { colspan: 9, class: 'empty' }, t('jobs.empty')))]));
+    body.replaceChildren(...(jobs.length ? jobs.flatMap(row) : [h('tr', {}, h('td', { colspan: 8, class: 'empty' }, t('jobs.empty')))]));
     // Running jobs are polled until they finish, as long as the page is open.
     if (jobs.some((j) => !j.Completed)) timer = setTimeout(() => { void load().catch(() => undefined); }, 1000);
   }
@@ -81,7 +84,7 @@ export async function jobsTab(ctx: PageContext, vaultId: string, panel: HTMLElem
     h('div', { class: 'toolbar' }, h('button', { type: 'button', onclick: () => { void load(); } }, t('common.refresh'))),
     h('div', { class: 'table-wrap' }, h('table', { class: 'data' },
       h('thead', {}, h('tr', {}, ...[t('jobs.id'), t('jobs.type'), t('jobs.status'), t('jobs.archive'), t('jobs.range'),
-        t('jobs.created'), t('jobs.completed'), t('jobs.message'), t('common.actions')].map((x) => h('th', { scope: 'col' }, x)))),
+        t('jobs.created'), t('jobs.completed'), t('common.actions')].map((x) => h('th', { scope: 'col' }, x)))),
       body)));
   await load();
 }

@@ -1,5 +1,5 @@
 // Server: health, version, uptime, and small charts of requests, bytes in and out (per
-// second, from /metrics scraped every 2 s while the page is open) and jobs by state.
+// second, from /metrics scraped every second while the page is open) and jobs by state.
 import { formatBytes, h } from '../dom.js';
 import { t } from '../i18n.js';
 import { parseMetrics, rates, type Scrape } from '../metrics.js';
@@ -7,7 +7,7 @@ import type { PageContext } from './context.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const KEEP = 60;
-const EVERY_MS = 2000;
+const EVERY_MS = 1000;
 
 function svg(tag: string, attrs: Record<string, string | number>): SVGElement {
   const el = document.createElementNS(SVG, tag);
@@ -22,9 +22,9 @@ function chart(label: string, series: Array<{ values: number[]; cls: string }>, 
   const root = svg('svg', { viewBox: `0 0 ${w} ${hgt}`, role: 'img', 'aria-label': label, class: 'chart' });
   root.append(svg('line', { x1: 0, y1: hgt - 0.5, x2: w, y2: hgt - 0.5, class: 'axis' }));
   for (const s of series) {
-    // The newest sample at the right edge; the line grows leftwards as samples accumulate.
-    const step = w / (KEEP - 2);
-    const pts = s.values.map((v, i) => `${w - (s.values.length - 1 - i) * step},${hgt - 2 - (v / max) * (hgt - 6)}`).join(' ');
+    // The samples so far span the width; the newest is at the right edge.
+    const step = w / Math.max(1, s.values.length - 1);
+    const pts = s.values.map((v, i) => `${i * step},${hgt - 2 - (v / max) * (hgt - 6)}`).join(' ');
     root.append(svg('polyline', { points: pts, class: s.cls }));
   }
   const last = series.map((s) => format(s.values[s.values.length - 1] ?? 0)).join(' / ');
