@@ -33,6 +33,14 @@ export function formatDate(text: string | null | undefined): string {
   return d.toLocaleString(lang === 'zh' ? 'zh-CN' : 'en-GB', { dateStyle: 'medium', timeStyle: 'medium' });
 }
 
+/** A date in a table cell: compact, the full date and time in its tooltip. */
+export function dateCell(text: string | null | undefined): HTMLElement {
+  const d = new Date(text ?? '');
+  if (!text || Number.isNaN(d.getTime())) return h('td', {}, formatDate(text));
+  const short = d.toLocaleString(lang === 'zh' ? 'zh-CN' : 'en-GB', { dateStyle: 'short', timeStyle: 'short' });
+  return h('td', {}, h('time', { datetime: d.toISOString(), title: formatDate(text) }, short));
+}
+
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 /** Two overlapping squares, drawn (no icon font, no glyph the system may lack). */

@@ -170,6 +170,14 @@ describe('console: the everyday flow', () => {
     await save(page, 'vaults-zh');
     await page.getByRole('button', { name: '切换语言为英文' }).click();
     await page.getByRole('heading', { name: 'Vaults' }).waitFor(WAIT);
+    // A small laptop screen: the jobs of the vault still fit.
+    await page.setViewportSize({ width: 1024, height: 700 });
+    await page.locator('tr[data-vault="photos"] a').click();
+    await page.getByRole('tab', { name: 'Jobs' }).click();
+    await page.locator('tr[data-job]').first().waitFor(WAIT);
+    const wrap = await page.locator('.table-wrap').evaluate((el) => ({ scroll: el.scrollWidth, client: el.clientWidth }));
+    assert.ok(wrap.scroll <= wrap.client, `the jobs table needs ${wrap.scroll}px of ${wrap.client}px`);
+    await save(page, 'jobs-1024');
   });
 });
 

@@ -2,7 +2,7 @@
 // (an inventory-retrieval job, polled until it is ready), retrieve or delete an archive.
 import type { InventoryJson, JobJson } from '../../../sdk/src/protocol/browser.js';
 import type { OasError } from '../api.js';
-import { formatBytes, formatDate, h, idCell, notice, th } from '../dom.js';
+import { dateCell, formatBytes, formatDate, h, idCell, notice, th } from '../dom.js';
 import { errorText, t } from '../i18n.js';
 import type { PageContext } from './context.js';
 
@@ -45,7 +45,7 @@ export async function archivesTab(ctx: PageContext, vaultId: string, panel: HTML
           h('td', {}, idCell(r.ArchiveId, t('archives.id'))),
           h('td', { class: 'desc' }, r.ArchiveDescription),
           h('td', { class: 'num' }, formatBytes(r.Size)),
-          h('td', {}, formatDate(r.CreationDate)),
+          dateCell(r.CreationDate),
           h('td', {}, idCell(r.TreeEtag, t('archives.treeEtag'))),
           h('td', { class: 'actions' }, h('span', {},
             h('button', {

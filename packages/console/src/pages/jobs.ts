@@ -3,7 +3,7 @@
 import type { JobJson } from '../../../sdk/src/protocol/browser.js';
 import type { OasError } from '../api.js';
 import { MEMORY_LIMIT, TreeEtagMismatch, canSaveToDisk, downloadToBlob, downloadToDisk } from '../download.js';
-import { formatBytes, formatDate, h, idCell, notice, progressBar } from '../dom.js';
+import { dateCell, formatBytes, h, idCell, notice, progressBar } from '../dom.js';
 import { errorText, t } from '../i18n.js';
 import type { PageContext } from './context.js';
 
@@ -52,20 +52,19 @@ export async function jobsTab(ctx: PageContext, vaultId: string, panel: HTMLElem
 
   const row = (j: JobJson) => [h('tr', { 'data-job': j.JobId, 'data-status': j.StatusCode },
     h('td', {}, idCell(j.JobId, t('jobs.id'))),
-    h('td', {}, j.Action),
+    h('td', {}, j.Action, j.RetrievalByteRange ? h('div', { class: 'mono sub', 'aria-label': `${t('jobs.range')} ${j.RetrievalByteRange}` }, j.RetrievalByteRange) : null),
     h('td', {}, h('span', { class: `badge ${j.StatusCode}` }, j.StatusCode)),
     h('td', {}, j.ArchiveId ? idCell(j.ArchiveId, t('jobs.archive')) : '—'),
-    h('td', { class: 'mono' }, j.RetrievalByteRange || '—'),
-    h('td', {}, formatDate(j.CreationDate)),
-    h('td', {}, j.Completed ? formatDate(j.CompletionDate) : '—'),
+    dateCell(j.CreationDate),
+    j.Completed ? dateCell(j.CompletionDate) : h('td', {}, '—'),
     h('td', { class: 'actions' }, j.StatusCode === 'Succeeded' && (j.Action === 'ArchiveRetrieval' || j.Action === 'InventoryRetrieval')
       ? h('span', {},
         h('button', { type: 'button', class: 'primary', 'aria-label': `${t('jobs.download')} ${j.JobId}`, onclick: () => download(j, false) }, t('jobs.download')),
-        canSaveToDisk() && h('button', { type: 'button', 'aria-label': `${t('jobs.save')} ${j.JobId}`, onclick: () => download(j, true) }, t('jobs.save')))
+        canSaveToDisk() && h('button', { type: 'button', 'aria-label': `${t('jobs.save')} ${j.JobId}`, title: t('jobs.save'), onclick: () => download(j, true) }, t('jobs.saveShort')))
       : null)),
   // A failed job's message on a line of its own under the job, the full width of the table.
   j.StatusCode === 'Failed' && j.StatusMessage
-    ? h('tr', { class: 'message-row', 'data-message-of': j.JobId }, h('td', { colspan: 8, class: 'job-message', role: 'note' }, j.StatusMessage))
+    ? h('tr', { class: 'message-row', 'data-message-of': j.JobId }, h('td', { colspan: 7, class: 'job-message', role: 'note' }, j.StatusMessage))
     : null].filter((x): x is HTMLTableRowElement => x !== null);
 
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -74,7 +73,7 @@ export async function jobsTab(ctx: PageContext, vaultId: string, panel: HTMLElem
     const jobs = await ctx.api.listJobs(vaultId);
     if (ctx.signal.aborted) return;
     jobs.sort((a, b) => Date.parse(b.CreationDate) - Date.parse(a.CreationDate));
-    body.replaceChildren(...(jobs.length ? jobs.flatMap(row) : [h('tr', {}, h('td', { colspan: 8, class: 'empty' }, t('jobs.empty')))]));
+    body.replaceChildren(...(jobs.length ? jobs.flatMap(row) : [h('tr', {}, h('td', { colspan: 7, class: 'empty' }, t('jobs.empty')))]));
     // Running jobs are polled until they finish, as long as the page is open.
     if (jobs.some((j) => !j.Completed)) timer = setTimeout(() => { void load().catch(() => undefined); }, 1000);
   }
@@ -83,7 +82,7 @@ export async function jobsTab(ctx: PageContext, vaultId: string, panel: HTMLElem
   panel.append(form, status.el, downloads,
     h('div', { class: 'toolbar' }, h('button', { type: 'button', onclick: () => { void load(); } }, t('common.refresh'))),
     h('div', { class: 'table-wrap' }, h('table', { class: 'data' },
-      h('thead', {}, h('tr', {}, ...[t('jobs.id'), t('jobs.type'), t('jobs.status'), t('jobs.archive'), t('jobs.range'),
+      h('thead', {}, h('tr', {}, ...[t('jobs.id'), t('jobs.typeRange'), t('jobs.status'), t('jobs.archive'),
         t('jobs.created'), t('jobs.completed'), t('common.actions')].map((x) => h('th', { scope: 'col' }, x)))),
       body)));
   await load();

@@ -1,6 +1,6 @@
 // Open multipart uploads of a vault, their parts on demand, and abort.
 import type { OasError } from '../api.js';
-import { formatBytes, formatDate, h, idCell, notice } from '../dom.js';
+import { dateCell, formatBytes, h, idCell, notice } from '../dom.js';
 import { errorText, t } from '../i18n.js';
 import { forgetUpload } from '../uploader.js';
 import type { PageContext } from './context.js';
@@ -30,7 +30,7 @@ export async function multipartTab(ctx: PageContext, vaultId: string, panel: HTM
         h('td', {}, idCell(u.MultipartUploadId, t('multipart.id'))),
         h('td', { class: 'desc' }, u.ArchiveDescription),
         h('td', { class: 'num' }, formatBytes(u.PartSizeInBytes)),
-        h('td', {}, formatDate(u.CreationDate)),
+        dateCell(u.CreationDate),
         parts,
         h('td', {}, h('button', {
           type: 'button', class: 'danger', 'aria-label': `${t('multipart.abort')} ${u.MultipartUploadId}`,

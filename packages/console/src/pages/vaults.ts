@@ -2,7 +2,7 @@
 // server's own errors shown (not empty, limit reached, ...).
 import type { VaultJson } from '../../../sdk/src/protocol/browser.js';
 import { OasError } from '../api.js';
-import { formatBytes, formatDate, h, idCell, notice, th } from '../dom.js';
+import { dateCell, formatBytes, h, idCell, notice, th } from '../dom.js';
 import { errorText, t } from '../i18n.js';
 import type { PageContext } from './context.js';
 
@@ -25,8 +25,8 @@ export async function vaultsPage(ctx: PageContext): Promise<void> {
     h('td', {}, idCell(v.VaultId, t('vaults.id'))),
     h('td', { class: 'num' }, v.NumberOfArchives),
     h('td', { class: 'num' }, formatBytes(v.SizeInBytes)),
-    h('td', {}, formatDate(v.CreationDate)),
-    h('td', {}, formatDate(v.LastInventoryDate)),
+    dateCell(v.CreationDate),
+    dateCell(v.LastInventoryDate),
     h('td', {}, h('button', {
       type: 'button', class: 'danger', 'aria-label': `${t('vaults.delete')} ${v.VaultName}`,
       onclick: () => {
