@@ -13,7 +13,7 @@ let redraw: () => void = () => undefined;
 export async function uploadTab(ctx: PageContext, vaultId: string, panel: HTMLElement): Promise<void> {
   const status = notice();
   const desc = h('input', { id: 'upload-desc', maxlength: 1024, autocomplete: 'off' });
-  const input = h('input', { id: 'upload-file', type: 'file', class: 'visually-hidden' });
+  const input = h('input', { id: 'upload-file', type: 'file', class: 'visually-hidden', tabindex: '-1' });
   const drop = h('label', { for: 'upload-file', class: 'dropzone', tabindex: '0' },
     h('span', { class: 'big' }, '⇪'), h('span', {}, t('upload.drop')));
   drop.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); input.click(); } });

@@ -14,6 +14,18 @@ const TABS: Array<[string, Key, (ctx: PageContext, vaultId: string, panel: HTMLE
   ['multipart', 'tab.multipart', multipartTab],
 ];
 
+/** Arrow keys, Home and End move between the tabs, as screen-reader users expect of a tablist. */
+function tabKeys(e: Event): void {
+  const key = (e as KeyboardEvent).key;
+  const tabs = [...(e.currentTarget as HTMLElement).querySelectorAll<HTMLElement>('[role="tab"]')];
+  const at = tabs.indexOf(document.activeElement as HTMLElement);
+  if (at < 0) return;
+  const next = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: tabs.length - 1 }[key];
+  if (next === undefined) return;
+  e.preventDefault();
+  tabs[(next + tabs.length) % tabs.length]!.focus();
+}
+
 export async function vaultPage(ctx: PageContext): Promise<void> {
   const vaultId = ctx.params[1]!;
   const current = TABS.find(([name]) => name === ctx.params[2]) ?? TABS[0]!;
@@ -23,7 +35,7 @@ export async function vaultPage(ctx: PageContext): Promise<void> {
   ctx.main.append(
     h('nav', { class: 'crumbs', 'aria-label': 'breadcrumb' }, h('a', { href: '#/vaults' }, t('nav.vaults')), ' / '),
     h('div', { class: 'page-head' }, title, facts),
-    h('div', { class: 'tabs', role: 'tablist' }, ...TABS.map(([name, key]) => h('a', {
+    h('div', { class: 'tabs', role: 'tablist', onkeydown: tabKeys }, ...TABS.map(([name, key]) => h('a', {
       id: `tab-${name}`, role: 'tab', href: `#/vaults/${encodeURIComponent(vaultId)}/${name}`,
       'aria-selected': name === current[0] ? 'true' : 'false',
     }, t(key)))),
