@@ -98,9 +98,10 @@ async function serveCommand(args: string[]): Promise<void> {
     process.stdout.write(
       `Generated the root access key (stored in ${server.backends.metadata}; shown only this once):\n` +
       `  AccessKeyId:     ${accessKeyId}\n  AccessKeySecret: ${accessKeySecret}\n` +
-      `Use it with: oascmd config --host ${hintHost} --port ${server.port} -i ${accessKeyId} -k ${accessKeySecret}\n`);
+      `Use it with: oascmd config --host ${hintHost} --port ${server.port} -i ${accessKeyId} -k ${accessKeySecret}\n` +
+      (options.console ? `or sign in to the web console at http://${hintHost.includes(':') ? `[${hintHost}]` : hintHost}:${server.port}/console/\n` : ''));
   }
-  server.app.log.info({ url: server.url, dataDir: resolve(options.dataDir), metadata: server.backends.metadata, blobs: server.backends.blobs, cleanup: server.cleanup }, 'oas-server listening');
+  server.app.log.info({ url: server.url, console: options.console ? `${server.url}/console/` : null, dataDir: resolve(options.dataDir), metadata: server.backends.metadata, blobs: server.backends.blobs, cleanup: server.cleanup }, 'oas-server listening');
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
