@@ -4,7 +4,7 @@
 //
 // A browser cannot set Date (a forbidden header name), so it sends `x-oas-date` instead:
 // the Date line of the string to sign is then empty and x-oas-date is signed with the other
-// x-oas-* headers; the server takes the request time from it when Date is absent.
+// x-oas-* headers; the server takes the request time from it when Date is absent (§2.5).
 
 /** Headers as a plain object (values may be arrays, as node gives them) or as name/value pairs. */
 export type HeaderInput =

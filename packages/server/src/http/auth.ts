@@ -83,7 +83,7 @@ export async function authenticate(req: FastifyRequest, lookupKey: KeyLookup, no
     throw OASError.of('AccessDenied', authorization ? 'the Authorization header is not of the form "OAS <AccessKeyId>:<Signature>"' : 'the request is not signed (no Authorization header)');
   }
   const { date, oas } = rawSignedHeaders(req);
-  // A browser cannot set Date: it signs x-oas-date instead, with an empty Date line (sign-core.ts).
+  // A browser cannot set Date: it signs x-oas-date instead, with an empty Date line (protocol.md §2.5).
   const xDate = date === undefined ? lastWins(oas).get('x-oas-date') : undefined;
   const when = date ?? xDate;
   const dateName = date === undefined && xDate !== undefined ? 'x-oas-date' : 'Date';
