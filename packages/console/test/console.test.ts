@@ -34,7 +34,7 @@ before(async () => {
   await buildConsole();
   work = await tempDir('oas-console-test-');
   shotsRoot = process.env.OAS_CONSOLE_SHOTS ? resolve(process.env.OAS_CONSOLE_SHOTS) : join(work, 'screenshots');
-  ts = await startServer();
+  ts = await startServer({ maxVaults: 3 });
   browser = await launch();
 });
 after(async () => {
@@ -127,6 +127,11 @@ describe('console: the everyday flow', () => {
     assert.equal(await rows.count(), 1);
     await save(page, 'archives');
     await page.getByLabel('Search archives').fill('');
+    await page.getByRole('button', { name: 'Size' }).click(); // ascending
+    assert.deepEqual(await page.locator('td.desc').allInnerTexts(), ['five mebibytes', 'forty mebibytes']);
+    await page.getByRole('button', { name: 'Size' }).click(); // descending
+    assert.deepEqual(await page.locator('td.desc').allInnerTexts(), ['forty mebibytes', 'five mebibytes']);
+    assert.equal(await page.locator('th[aria-sort="descending"]').innerText(), 'Size ▼');
   });
 
   test('retrieve the 40 MiB archive and a 1 MiB range of it; download both, verified', async () => {
@@ -253,6 +258,16 @@ describe('console: errors', () => {
     assert.equal(await page.locator('.resumable li').count(), 1);
     assert.match(await page.locator('.resumable li').innerText(), /resume\.bin \(40\.0 MiB\)/);
     await save(page, 'interrupted');
+    // The open upload and the two parts it has so far, on the Multipart uploads tab.
+    await page.getByRole('tab', { name: 'Multipart uploads' }).click();
+    const open = page.locator('tr[data-upload]');
+    await open.waitFor(WAIT);
+    await open.getByRole('button', { name: /^Show parts/ }).click();
+    await open.locator('.part-list li').nth(1).waitFor(WAIT);
+    assert.deepEqual(await open.locator('.part-list .mono').allInnerTexts(), [`0-${8 * MIB - 1}`, `${8 * MIB}-${16 * MIB - 1}`]);
+    await save(page, 'multipart');
+    await page.getByRole('tab', { name: 'Upload', exact: true }).click();
+    await page.getByRole('heading', { name: 'Interrupted uploads' }).waitFor(WAIT);
     await page.locator('#upload-file').setInputFiles(join(work, 'resume.bin'));
     await page.getByText(/Uploaded as archive/).waitFor(WAIT);
     assert.match(await page.locator('.upload-progress').innerText(), /2 parts already uploaded/);
@@ -281,5 +296,45 @@ describe('console: errors', () => {
     assert.match(await page.locator(`tr[data-message-of="${jobId}"]`).innerText(), /corrupt/i);
     assert.equal(await failed.getByRole('button', { name: /^Download/ }).count(), 0);
     await save(page, 'job-failed');
+  });
+
+  test('an archive is deleted, an open upload aborted, and the vault limit is shown', async () => {
+    await page.getByRole('tab', { name: 'Archives' }).click();
+    const row = page.locator(`tr[data-archive="${oneArchiveId}"]`);
+    await row.waitFor(WAIT);
+    await row.getByRole('button', { name: `Delete ${oneArchiveId}` }).click();
+    await page.getByText(/Archive deleted/).waitFor(WAIT);
+
+    // An upload left open (cancelled after its first part), then aborted from its tab.
+    await writeFile(join(work, 'twenty.bin'), randomFile(20 * MIB, 5));
+    await page.getByRole('tab', { name: 'Upload', exact: true }).click();
+    let passed = 0;
+    await page.route(/\/multipart-uploads\/[^/?]+$/, async (route) => {
+      if (route.request().method() !== 'PUT' || passed++ < 1) { await route.continue(); return; }
+    });
+    await page.locator('#upload-file').setInputFiles(join(work, 'twenty.bin'));
+    await page.getByText('1/3 parts').waitFor(WAIT);
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByText(/Upload cancelled/).waitFor(WAIT);
+    await page.unrouteAll({ behavior: 'ignoreErrors' });
+    await page.getByRole('tab', { name: 'Multipart uploads' }).click();
+    const open = page.locator('tr[data-upload]');
+    await open.waitFor(WAIT);
+    await open.getByRole('button', { name: /^Abort/ }).click();
+    await page.getByText('No open multipart uploads.').waitFor(WAIT);
+    await page.getByRole('tab', { name: 'Upload', exact: true }).click();
+    await page.locator('.dropzone').waitFor(WAIT);
+    assert.equal(await page.locator('.resumable li').count(), 0); // forgotten locally too
+
+    // Two vaults exist (photos, keep) and the limit is 3.
+    await page.getByRole('link', { name: 'Vaults' }).first().click();
+    await createVault(page, 'third');
+    await page.getByLabel('New vault name').fill('fourth');
+    await page.getByRole('button', { name: 'Create vault' }).click();
+    const alert = page.getByRole('alert');
+    await alert.waitFor(WAIT);
+    assert.match(await alert.innerText(), /vault limit.*\(TooManyVaults\)/);
+    assert.equal(await page.locator('tr[data-vault="fourth"]').count(), 0);
+    await save(page, 'too-many-vaults');
   });
 });

@@ -19,9 +19,9 @@ export async function multipartTab(ctx: PageContext, vaultId: string, panel: HTM
         onclick: () => {
           ctx.api.listParts(vaultId, u.MultipartUploadId).then((list) => {
             show.setAttribute('aria-expanded', 'true');
-            parts.replaceChildren(h('ul', { class: 'part-list' }, ...list.map((p) =>
-              h('li', {}, h('span', { class: 'mono' }, p.RangeInBytes), ' ', idCell(p.TreeEtag, t('archives.treeEtag'))))),
-            `${list.length}`);
+            parts.replaceChildren(h('div', { class: 'sub' }, t('multipart.count', { n: list.length })),
+              h('ul', { class: 'part-list' }, ...list.map((p) =>
+                h('li', {}, h('span', { class: 'mono' }, p.RangeInBytes), ' ', idCell(p.TreeEtag, t('archives.treeEtag'))))));
           }, (e: OasError) => status.error(errorText(e.code, e.message)));
         },
       }, t('multipart.showParts'));
