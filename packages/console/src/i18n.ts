@@ -34,7 +34,7 @@ const en = {
   'server.in': 'in', 'server.out': 'out', 'server.unavailable': 'unavailable',
   'error.VaultNotEmpty': 'The vault is not empty: delete its archives first.',
   'error.TooManyVaults': 'The vault limit of this account is reached.', 'error.VaultAlreadyExists': 'A vault with this name exists.',
-  'error.InvalidVaultName': 'Invalid vault name.', 'error.NetworkError': 'The server cannot be reached.',
+  'error.InvalidVaultName': 'Invalid vault name.', 'error.RequestTimeTooSkewed': 'This computer\'s clock differs from the server\'s by more than the allowed skew (15 minutes by default).', 'error.NetworkError': 'The server cannot be reached.',
 };
 
 const zh: Record<keyof typeof en, string> = {
@@ -72,7 +72,7 @@ const zh: Record<keyof typeof en, string> = {
   'server.in': '流入', 'server.out': '流出', 'server.unavailable': '不可用',
   'error.VaultNotEmpty': '存储库不为空：请先删除其中的档案。',
   'error.TooManyVaults': '此账号的存储库数量已达上限。', 'error.VaultAlreadyExists': '同名存储库已存在。',
-  'error.InvalidVaultName': '存储库名称无效。', 'error.NetworkError': '无法连接服务器。',
+  'error.InvalidVaultName': '存储库名称无效。', 'error.RequestTimeTooSkewed': '本机时钟与服务器时钟相差超过允许范围（默认 15 分钟）。', 'error.NetworkError': '无法连接服务器。',
 };
 
 export type Key = keyof typeof en;

@@ -2,7 +2,7 @@
 // router (#/vaults, #/vaults/<id>/<tab>, #/server) rendering one page at a time.
 import { Api, OasError, type Credentials } from './api.js';
 import { h, notice } from './dom.js';
-import { lang, setLang, t } from './i18n.js';
+import { errorText, lang, setLang, t } from './i18n.js';
 import { vaultsPage } from './pages/vaults.js';
 import { vaultPage } from './pages/vault.js';
 import { serverPage } from './pages/server.js';
@@ -44,7 +44,7 @@ function signInPage(): HTMLElement {
         submit.disabled = false;
         const e2 = err as OasError;
         const bad = ['SignatureDoesNotMatch', 'InvalidAccessKeyId', 'AccessDenied'].includes(e2.code);
-        status.error(bad ? `${t('signin.bad')} (${e2.code})` : `${e2.message} (${e2.code ?? 'Error'})`);
+        status.error(bad ? `${t('signin.bad')} (${e2.code})` : errorText(e2.code ?? 'Error', e2.message));
         secret.focus();
       });
     },
