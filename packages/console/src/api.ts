@@ -158,8 +158,9 @@ export class Api {
    */
   async upload(path: string, body: Blob, headers: Array<[string, string]>, onProgress: (sent: number) => void,
     signal: AbortSignal): Promise<(name: string) => string> {
-    const signed = await this.sign(path.endsWith('/archives') ? 'POST' : 'PUT', path, { headers });
+    // UploadArchive is a POST to …/archives; UploadPart a PUT to …/multipart-uploads/<id>.
     const method = path.endsWith('/archives') ? 'POST' : 'PUT';
+    const signed = await this.sign(method, path, { headers });
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
       xhr.open(method, signed.url);

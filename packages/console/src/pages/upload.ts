@@ -21,7 +21,10 @@ export async function uploadTab(ctx: PageContext, vaultId: string, panel: HTMLEl
   const resumable = h('div', { class: 'resumable' });
 
   const start = (file: File) => {
-    if (active && (active.state.phase === 'hashing' || active.state.phase === 'sending')) return;
+    if (active && (active.state.phase === 'hashing' || active.state.phase === 'sending')) {
+      status.error(t('upload.busy', { name: active.state.file.name }));
+      return;
+    }
     status.clear();
     const job = new UploadJob(ctx.api, vaultId, file, desc.value, () => redraw());
     active = job;
