@@ -101,3 +101,16 @@ test('--console off and OAS_CONSOLE=off disable it; a bad value is a clear error
     await ts.close();
   }
 });
+
+test('an unbuilt console says how to build it', async () => {
+  const bare = Fastify();
+  bare.decorateRequest('oas', null as never);
+  registerConsole(bare, true, join(dir, 'no-such-dist'));
+  try {
+    const res = await bare.inject({ method: 'GET', url: '/console/' });
+    assert.equal(res.statusCode, 404);
+    assert.match(res.body, /The console is not built: run `npm run build`/);
+  } finally {
+    await bare.close();
+  }
+});
