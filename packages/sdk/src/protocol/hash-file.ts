@@ -300,6 +300,11 @@ async function hashRange(fh: FileHandle, offset: number, length: number, whole: 
 export interface ParallelChecksumHasherOptions {
   /** Each leaf's raw 16-byte MD5 in order (may be called from update() or digest()). */
   onLeaf?: LeafCallback;
+  /**
+   * Also the whole-data MD5 (default true). Off, only the leaves are hashed (on the worker)
+   * and digest() returns '' as etag: for callers that need no content etag.
+   */
+  content?: boolean;
 }
 
 /**
@@ -310,7 +315,7 @@ export interface ParallelChecksumHasherOptions {
  * worker and a busy worker never grows memory. Results equal ChecksumHasher's.
  */
 export class ParallelChecksumHasher {
-  private readonly whole = createHash('md5');
+  private readonly whole: Hash | undefined;
   private readonly queue: LeafQueue;
   private total = 0;
   private batchFill = 0;
@@ -321,6 +326,7 @@ export class ParallelChecksumHasher {
 
   constructor(options: ParallelChecksumHasherOptions = {}) {
     this.queue = new LeafQueue(options.onLeaf);
+    this.whole = options.content === false ? undefined : createHash('md5');
   }
 
   get size(): number {
@@ -329,7 +335,7 @@ export class ParallelChecksumHasher {
 
   update(chunk: Uint8Array): this {
     if (this.state !== 'open') throw new Error(`ParallelChecksumHasher: update after ${this.state === 'digested' ? 'digest' : 'destroy'}`);
-    this.whole.update(chunk);
+    this.whole?.update(chunk);
     this.total += chunk.byteLength;
     for (let at = 0; at < chunk.byteLength; ) {
       if (this.batchFill === 0) this.startBatch();
@@ -356,7 +362,7 @@ export class ParallelChecksumHasher {
     }
     // destroy() may have run while we awaited the worker.
     if ((this.state as string) === 'destroyed') throw new Error('ParallelChecksumHasher: destroyed while digesting');
-    return { etag: this.whole.digest('hex').toUpperCase(), treeEtag: this.queue.treeEtag(), size: this.total };
+    return { etag: this.whole?.digest('hex').toUpperCase() ?? '', treeEtag: this.queue.treeEtag(), size: this.total };
   }
 
   /** Abandons the hash (aborted upload): slots go back to the pool, nothing keeps running. */
@@ -401,4 +407,35 @@ export async function hashStreamParallel(stream: Readable | AsyncIterable<Uint8A
     throw err;
   }
   return hasher.digest();
+}
+
+/**
+ * The raw MD5 of every 1 MiB leaf of `chunks` taken together (at most 8 MiB; the last leaf
+ * may be short), on the shared worker when a slot is free, else on this thread. For
+ * callers that check bytes they hold against known leaf digests before passing them on:
+ * several calls may be in flight, each resolves once its leaves are done.
+ */
+export async function hashLeaves(chunks: readonly Uint8Array[]): Promise<Buffer[]> {
+  let length = 0;
+  for (const c of chunks) length += c.byteLength;
+  if (length > SLOT_SIZE) throw new RangeError(`hashLeaves: at most ${SLOT_SIZE} bytes at a time, got ${length}`);
+  // Less than a leaf is cheaper here than a round trip to the worker.
+  const slot = length >= MIB ? leafPool.acquire() : undefined;
+  if (!slot) {
+    const inline = new InlineLeaves();
+    for (const c of chunks) inline.update(c);
+    return inline.finish();
+  }
+  try {
+    let at = 0;
+    for (const c of chunks) {
+      slot.data.set(c, at);
+      at += c.byteLength;
+    }
+    await new Promise<void>((resolve) => leafPool.submit(slot, length, resolve));
+    if (slot.error) throw slot.error;
+    return Array.from({ length: Math.ceil(length / MIB) }, (_, i) => leafPool.digest(slot, i));
+  } finally {
+    leafPool.releaseWhenSettled(slot);
+  }
 }

@@ -1,10 +1,12 @@
-// The one place the server makes a streaming hasher. Large uploads are verified with the
-// sdk's ParallelChecksumHasher: the whole-data MD5 runs on the request's thread while the
-// shared leaf worker hashes the 1 MiB leaves of the same bytes, so the two MD5s (the most
-// expensive part of an upload) use both cores: a 1 GiB streamed upload took 2.7-3.0 s
-// instead of 3.6-4.2 s with the single-threaded ChecksumHasher (bench/server.ts, see
-// bench/README.md).
-import { ChecksumHasher, ParallelChecksumHasher, leafWorkerStats, stopLeafWorker } from '@oas/sdk';
+// Stream hashing for the server: the content MD5 on the calling thread, the MD5 leaves of
+// the same bytes through the MD5 leaf family (on the sdk's shared worker for large streams,
+// see store/blob/leaf-families.ts), so the two MD5s, the most expensive part of an upload,
+// use both cores: a 1 GiB streamed upload took 2.7-3.0 s instead of 3.6-4.2 s single-threaded
+// (bench/server.ts, see bench/README.md). Blob writes hash through the verifying writer; this
+// is the same pair for callers that only need the digests.
+import { createHash } from 'node:crypto';
+import { leafWorkerStats, stopLeafWorker } from '@oas/sdk';
+import { MD5_LEAVES } from '../store/blob/leaf-families.js';
 
 export interface StreamDigest {
   /** Upper-case hex MD5 of all bytes. */
@@ -23,70 +25,25 @@ export interface StreamHasher {
   destroy(): void;
 }
 
-/** Below this, the parallel hasher hashes inline anyway (its first 8 MiB batch never goes to the worker). */
-const PARALLEL_MIN_BYTES = 8 * 1024 * 1024;
-/**
- * Uploads hashing on the worker at the same time; the others hash on their own thread.
- * Each one pins up to 24 MiB of the pool's shared memory (resident for the life of the
- * process), and with several uploads in flight both cores are busy anyway. One worker user
- * at a time kept the peak RSS of four concurrent 64 MiB part uploads at about 180 MB,
- * against 225 MB with every upload on the worker (bench/server.ts).
- */
-const MAX_PARALLEL = 1;
-let parallelActive = 0;
-
-function singleHasher(): StreamHasher {
-  const leaves: Buffer[] = [];
-  const hasher = new ChecksumHasher((digest) => leaves.push(digest));
-  return {
-    update(chunk) {
-      hasher.update(chunk);
-    },
-    async digest() {
-      const { etag, treeEtag, size } = hasher.digest();
-      return { etag, treeEtag, size, leaves: Buffer.concat(leaves) };
-    },
-    destroy() {
-      leaves.length = 0;
-    },
-  };
-}
-
-function parallelHasher(): StreamHasher {
-  const leaves: Buffer[] = [];
-  const hasher = new ParallelChecksumHasher({ onLeaf: (digest) => leaves.push(digest) });
-  parallelActive++;
-  let held = true;
-  const release = () => {
-    if (held) parallelActive--;
-    held = false;
-  };
-  return {
-    update(chunk) {
-      hasher.update(chunk);
-    },
-    async digest() {
-      try {
-        const { etag, treeEtag, size } = await hasher.digest();
-        return { etag, treeEtag, size, leaves: Buffer.concat(leaves) };
-      } finally {
-        release();
-      }
-    },
-    destroy() {
-      hasher.destroy();
-      leaves.length = 0;
-      release();
-    },
-  };
-}
-
-/**
- * A hasher for `expectedSize` bytes (unknown: assume small). Large streams get the parallel
- * hasher while fewer than MAX_PARALLEL are running; the results are identical either way.
- */
+/** A hasher for `expectedSize` bytes (unknown: assume small); the results are the same on every path. */
 export function createStreamHasher(expectedSize = 0): StreamHasher {
-  return expectedSize > PARALLEL_MIN_BYTES && parallelActive < MAX_PARALLEL ? parallelHasher() : singleHasher();
+  const content = createHash('md5');
+  const leaves = MD5_LEAVES.createHasher(expectedSize);
+  let size = 0;
+  return {
+    update(chunk) {
+      content.update(chunk);
+      leaves.update(chunk);
+      size += chunk.byteLength;
+    },
+    async digest() {
+      const digests = await leaves.digest();
+      return { etag: content.digest('hex').toUpperCase(), treeEtag: MD5_LEAVES.tree(digests), size, leaves: digests };
+    },
+    destroy() {
+      leaves.destroy();
+    },
+  };
 }
 
 /** Servers open in this process: the leaf worker is shared by all of them (and the sdk). */

@@ -1,9 +1,7 @@
 // inventory-retrieval: the JSON of protocol.md §4.16 written incrementally into a blob, one archive
 // at a time from iterateArchives (a vault of a million archives is never held in memory).
-import { once } from 'node:events';
-import { finished } from 'node:stream/promises';
 import { formatRfc1123, type InventoryJson } from '@oas/sdk';
-import { createStreamHasher } from '../../util/checksum.js';
+import { VerifyingWriter } from '../../store/blob/verifying-writer.js';
 import type { JobRecord } from '../../store/meta/types.js';
 import type { JobResult, JobRunner } from '../types.js';
 
@@ -28,18 +26,13 @@ export const inventoryRetrieval: JobRunner = async (job, ctx) => {
   const live = ctx.inventoryIntervalMs === null;
   const params = inventoryParams(job);
   const at = live ? ctx.now() : params?.inventoryAt ?? null;
-  const writer = await ctx.blobs.create();
-  const hasher = createStreamHasher();
-  let size = 0;
+  const writer = await VerifyingWriter.open(ctx.blobs, { signal: ctx.signal });
   let pending = '';
-  let committed = false;
   const flush = async (): Promise<void> => {
     if (pending === '') return;
     const buf = Buffer.from(pending, 'utf8');
     pending = '';
-    hasher.update(buf);
-    size += buf.byteLength;
-    if (!writer.stream.write(buf)) await once(writer.stream, 'drain', { signal: ctx.signal });
+    await writer.write(buf);
   };
   try {
     pending += `{"VaultId":${JSON.stringify(job.vaultId)},"InventoryDate":${JSON.stringify(at === null ? '' : formatRfc1123(at))},"ArchiveList":[`;
@@ -59,17 +52,11 @@ export const inventoryRetrieval: JobRunner = async (job, ctx) => {
     }
     pending += ']}';
     await flush();
-    writer.stream.end();
-    await finished(writer.stream);
-    const digest = await hasher.digest();
-    await writer.commit(digest.leaves);
-    committed = true;
-    return { status: 'Succeeded', statusMessage: 'Succeeded', outputKey: writer.key, inventorySize: size } satisfies JobResult;
+    await writer.finish();
+    const blob = await writer.commit();
+    return { status: 'Succeeded', statusMessage: 'Succeeded', outputKey: blob.key, inventorySize: blob.size } satisfies JobResult;
   } finally {
-    if (!committed) {
-      hasher.destroy();
-      await writer.abort().catch(() => undefined);
-    }
+    await writer.abort();
   }
 };
 

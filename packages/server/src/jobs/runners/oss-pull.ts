@@ -11,17 +11,15 @@
 // download resumes from the byte it reached (Range + If-Match, so a changed object is
 // noticed); the archive id is chosen up front and kept in the job's checkpoint, so a run
 // after a restart that finds the archive already inserted just reports it.
-import type { Writable } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import { createHash, type Hash } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, type HeadObjectCommandOutput } from '@aws-sdk/client-s3';
 import { MIB, TreeEtagBuilder, newId } from '@oas/sdk';
 import type { OssHostConfig, OssHosts } from '../../oss-config.js';
 import { discardBlob } from '../../service/ingest.js';
 import { MAX_ARCHIVE_SIZE, MAX_PART_SIZE } from '../../service/validation.js';
-import type { BlobStore, BlobWriter } from '../../store/blob/types.js';
+import type { BlobStore } from '../../store/blob/types.js';
+import { VerifyingWriter } from '../../store/blob/verifying-writer.js';
 import type { ArchiveRecord, JobRecord, Segment } from '../../store/meta/types.js';
-import { createStreamHasher, type StreamHasher } from '../../util/checksum.js';
 import { failed, type JobResult, type JobRunContext, type JobRunner } from '../types.js';
 import {
   TransferError, TransientTransferError, abortableSleep, backoffMs, createOssClient, describeError, isMd5Etag, isTransient,
@@ -96,7 +94,7 @@ async function pull(job: JobRecord, ctx: JobRunContext, client: OssClient, archi
   const plan = host.verifyEtag ? await planCheck(client, job, ctx.signal, etag, size) : { kind: 'none' as const };
 
   const segmentBytes = pullSegmentBytes(size);
-  const sink = new SegmentSink(ctx.blobs, size, segmentBytes);
+  const sink = new SegmentSink(ctx.blobs, size, segmentBytes, ctx.signal);
   const check = new EtagCheck(plan, size, segmentBytes);
   let stored = false;
   try {
@@ -286,43 +284,36 @@ class EtagCheck {
   }
 }
 
-// ---- segments -------------------------------------------------------------------------
-
-/** A segment written in full, not yet committed. */
-interface Written {
-  writer: BlobWriter;
-  leaves: Buffer;
-  size: number;
-}
+// ---- segments ----------------------------------------------------------------------
 
 /**
- * Writes the bytes into blobs of `segmentBytes`, collecting leaves and the tree etag. The
- * blobs are committed only by commit(), after the caller checked the whole object.
+ * Writes the bytes into blobs of `segmentBytes` through verifying writers, collecting the
+ * tree etag. The blobs are committed only by commit(), after the caller checked the whole
+ * object.
  */
 class SegmentSink {
-  private readonly written: Written[] = [];
+  /** Finished (checked) writers, not yet committed. */
+  private readonly written: VerifyingWriter[] = [];
   private readonly committed: Segment[] = [];
   private readonly tree = new TreeEtagBuilder();
-  private writer: BlobWriter | null = null;
-  private hasher: StreamHasher | null = null;
-  private writeError: Error | null = null;
-  private fill = 0;
+  private writer: VerifyingWriter | null = null;
   private total = 0;
   private firstEtag = '';
 
-  constructor(private readonly blobs: BlobStore, private readonly size: number, private readonly segmentBytes: number) {}
+  constructor(private readonly blobs: BlobStore, private readonly size: number, private readonly segmentBytes: number,
+    private readonly signal: AbortSignal) {}
 
   async write(chunk: Buffer): Promise<void> {
     for (let at = 0; at < chunk.byteLength;) {
-      if (!this.writer) await this.open();
-      const take = Math.min(this.segmentBytes - this.fill, chunk.byteLength - at);
-      const piece = take === chunk.byteLength ? chunk : chunk.subarray(at, at + take);
-      this.hasher!.update(piece);
-      await this.put(this.writer!.stream, piece);
-      this.fill += take;
+      this.writer ??= await VerifyingWriter.open(this.blobs, {
+        // The first segment's MD5 is the object's when it is the only one.
+        contentEtag: this.written.length === 0, sizeHint: Math.min(this.segmentBytes, this.size - this.total), signal: this.signal,
+      });
+      const take = Math.min(this.segmentBytes - this.writer.bytesReceived, chunk.byteLength - at);
+      await this.writer.write(take === chunk.byteLength ? chunk : chunk.subarray(at, at + take));
       this.total += take;
       at += take;
-      if (this.fill === this.segmentBytes) await this.close();
+      if (this.writer.bytesReceived === this.segmentBytes) await this.close();
     }
   }
 
@@ -336,66 +327,33 @@ class SegmentSink {
   /** Makes every segment durable; returns them in order. */
   async commit(): Promise<Segment[]> {
     while (this.written.length > 0) {
-      const w = this.written[0]!;
-      await w.writer.commit(w.leaves);
+      const blob = await this.written[0]!.commit();
       this.written.shift();
-      this.committed.push({ blobKey: w.writer.key, size: w.size });
+      this.committed.push({ blobKey: blob.key, size: blob.size });
     }
     return this.committed;
   }
 
   /** Removes everything written (the archive was not created). */
   async discard(ctx: JobRunContext): Promise<void> {
-    this.hasher?.destroy();
-    this.hasher = null;
-    await this.writer?.abort().catch(() => undefined);
+    await this.writer?.abort();
     this.writer = null;
-    for (const w of this.written.splice(0)) await w.writer.abort().catch(() => undefined);
+    for (const w of this.written.splice(0)) await w.abort();
     for (const s of this.committed.splice(0)) await discardBlob(ctx.meta, this.blobs, s.blobKey);
-  }
-
-  private async open(): Promise<void> {
-    this.writer = await this.blobs.create();
-    this.writeError = null;
-    this.writer.stream.on('error', (err) => { this.writeError = err; });
-    this.hasher = createStreamHasher(Math.min(this.segmentBytes, this.size - this.total));
-    this.fill = 0;
-  }
-
-  private async put(stream: Writable, piece: Buffer): Promise<void> {
-    if (this.writeError) throw this.writeError;
-    if (stream.write(piece)) return;
-    await new Promise<void>((resolve, reject) => {
-      const cleanup = () => {
-        stream.off('drain', onDrain);
-        stream.off('error', onError);
-        stream.off('close', onClose);
-      };
-      const onDrain = () => { cleanup(); resolve(); };
-      const onError = (err: Error) => { cleanup(); reject(err); };
-      const onClose = () => { cleanup(); reject(this.writeError ?? new Error('the blob stream closed while writing')); };
-      stream.on('drain', onDrain);
-      stream.on('error', onError);
-      stream.on('close', onClose);
-    });
   }
 
   private async close(): Promise<void> {
     const writer = this.writer!;
-    const hasher = this.hasher!;
     this.writer = null;
-    this.hasher = null;
     // Until it is listed in `written`, a failure must still abort it.
     try {
-      writer.stream.end();
-      await finished(writer.stream);
-      const digest = await hasher.digest();
-      this.written.push({ writer, leaves: digest.leaves, size: digest.size });
+      const digest = await writer.finish();
+      this.written.push(writer);
       if (this.written.length === 1) this.firstEtag = digest.etag;
-      for (let i = 0; i < digest.leaves.byteLength; i += 16) this.tree.push(digest.leaves.toString('hex', i, i + 16));
+      const leaves = digest.leaves.md5!;
+      for (let i = 0; i < leaves.byteLength; i += 16) this.tree.push(leaves.toString('hex', i, i + 16));
     } catch (err) {
-      hasher.destroy();
-      await writer.abort().catch(() => undefined);
+      await writer.abort();
       throw err;
     }
   }

@@ -2,9 +2,8 @@
 // checks a writer makes before it commits. The storage itself stays in each backend.
 import type { Writable } from 'node:stream';
 import { MIB, isId } from '@oas/sdk';
+import { leafFamily, type LeafSet } from './leaf-families.js';
 
-/** Bytes of one leaf digest (MD5 of a 1 MiB leaf). */
-export const LEAF_BYTES = 16;
 /** Big buffers: fewer event-loop turns per GiB streamed. */
 export const READ_HIGH_WATER_MARK = 2 * MIB;
 
@@ -27,11 +26,12 @@ export function checkReadArgs(key: string, start: number, end: number | undefine
   }
 }
 
-/** The arguments of BlobStore.readLeaves: a valid key, leaf index and count. */
-export function checkReadLeavesArgs(key: string, first: number, count: number | undefined): void {
+/** The arguments of BlobStore.readLeaves: a valid key, leaf index and count; returns the family's digest size. */
+export function checkReadLeavesArgs(key: string, first: number, count: number | undefined, family: string): number {
   checkKey(key);
   checkIndex('first', first);
   if (count !== undefined) checkIndex('count', count);
+  return leafFamily(family).digestBytes;
 }
 
 /** The error of a readLeaves call that asks for leaves the blob does not have. */
@@ -54,10 +54,36 @@ export async function streamFinished(s: Writable, key: string): Promise<void> {
   }
 }
 
-/** The leaf digests given to commit must be exactly one per started MiB of the blob's `size` bytes. */
-export function checkLeaves(key: string, size: number, leaves: Buffer): void {
-  const expected = Math.ceil(size / MIB) * LEAF_BYTES;
-  if (!Buffer.isBuffer(leaves) || leaves.length !== expected) {
-    throw new RangeError(`blob ${key}: ${size} bytes need ${expected} bytes of leaf digests, got ${leaves?.length}`);
+/**
+ * The leaf digests given to commit: MD5 ones and any other known family, each exactly one
+ * digest per started MiB of the blob's `size` bytes. Returns them as [family, digests],
+ * MD5 last (stores write it last: it marks the blob committed).
+ */
+export function checkLeaves(key: string, size: number, leaves: LeafSet): [string, Buffer][] {
+  if (!leaves.md5) throw new RangeError(`blob ${key}: commit without its md5 leaf digests`);
+  const out: [string, Buffer][] = [];
+  for (const [name, digests] of Object.entries(leaves)) {
+    const expected = Math.ceil(size / MIB) * leafFamily(name).digestBytes;
+    if (!Buffer.isBuffer(digests) || digests.length !== expected) {
+      throw new RangeError(`blob ${key}: ${size} bytes need ${expected} bytes of ${name} leaf digests, got ${digests?.length}`);
+    }
+    if (name !== 'md5') out.push([name, digests]);
   }
+  out.push(['md5', leaves.md5]);
+  return out;
+}
+
+/**
+ * Ties a writer to an abort signal: once aborted, the writer is aborted (unless it already
+ * committed). Returns the function that unties it.
+ */
+export function abortOnSignal(signal: AbortSignal | undefined, abort: () => Promise<void>): () => void {
+  if (!signal) return () => undefined;
+  const onAbort = () => { void abort().catch(() => undefined); };
+  if (signal.aborted) {
+    onAbort();
+    return () => undefined;
+  }
+  signal.addEventListener('abort', onAbort, { once: true });
+  return () => signal.removeEventListener('abort', onAbort);
 }

@@ -1,20 +1,22 @@
-// The embedded blob store: one file per blob plus a `.leaves` file with its 1 MiB leaf
-// digests. Layout under `dir`:
-//   tmp/<key>, tmp/<key>.leaves          writes in progress (same file system, so rename is atomic)
-//   blobs/<first 2 hex>/<key>[.leaves]   committed blobs
-// A blob becomes visible only by rename after both files are fsynced, and the directory is
-// fsynced before commit resolves, so a crash leaves nothing or a whole blob; the halves a
-// crash can leave behind (tmp files, a lone data or leaves file) go in removeLeftovers.
+// The embedded blob store: one file per blob plus one file per leaf family with its 1 MiB
+// leaf digests (`.leaves` for MD5, `.<family>.leaves` for the others). Layout under `dir`:
+//   tmp/<key>, tmp/<key>[.<family>].leaves          writes in progress (same file system, so rename is atomic)
+//   blobs/<first 2 hex>/<key>[[.<family>].leaves]   committed blobs
+// A blob becomes visible only by rename after all its files are fsynced (other families
+// first, then the MD5 leaves, then the data), and the directory is fsynced before commit
+// resolves, so a crash leaves nothing or a whole blob; the pieces a crash can leave behind
+// (tmp files, a lone data or leaves file) go in removeLeftovers.
 import fs from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { addAbortSignal, type Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { MIB, isId, newId } from '@oas/sdk';
 import {
-  LEAF_BYTES, READ_HIGH_WATER_MARK, checkKey, checkLeaves, checkReadArgs, checkReadLeavesArgs, leavesOutOfRange, streamFinished,
+  READ_HIGH_WATER_MARK, abortOnSignal, checkKey, checkLeaves, checkReadArgs, checkReadLeavesArgs, leavesOutOfRange, streamFinished,
 } from './common.js';
-import { BlobNotFoundError, type BlobStore, type BlobWriter } from './types.js';
+import { KNOWN_LEAF_FAMILIES, toLeafSet, type LeafSet } from './leaf-families.js';
+import { BlobNotFoundError, type BlobStore, type BlobWriter, type StreamOptions } from './types.js';
 
 // Defined in types.ts (the S3 store raises it too); still exported here for old importers.
 export { BlobNotFoundError };
@@ -22,6 +24,11 @@ export { BlobNotFoundError };
 /** Big buffers: fewer syscalls and event-loop turns per GiB streamed. */
 const WRITE_HIGH_WATER_MARK = 4 * MIB;
 const LEAVES_SUFFIX = '.leaves';
+
+/** The file name suffix of a family's leaves: MD5 keeps the historical `.leaves`. */
+function leavesSuffix(family: string): string {
+  return family === 'md5' ? LEAVES_SUFFIX : `.${family}${LEAVES_SUFFIX}`;
+}
 
 const openFd = promisify(fs.open);
 const fsyncFd = promisify(fs.fsync);
@@ -75,11 +82,13 @@ class FileBlobWriter implements BlobWriter {
   private readonly fd: number;
   private commitDone: Promise<void> | null = null;
   private abortDone: Promise<void> | null = null;
+  readonly untie: () => void;
 
   constructor(
     readonly key: string,
     fd: number,
     private readonly store: FileBlobStore,
+    signal: AbortSignal | undefined,
   ) {
     this.fd = fd;
     // autoClose off: the descriptor must outlive 'finish' so commit can fsync it. The stream
@@ -90,31 +99,32 @@ class FileBlobWriter implements BlobWriter {
     // The caller's pipeline sees write errors; this keeps a late one from crashing the
     // process after the caller stopped listening (commit checks `errored`).
     this.stream.on('error', () => {});
+    this.untie = abortOnSignal(signal, () => this.abort());
   }
 
-  commit(leaves: Buffer): Promise<void> {
+  commit(leaves: Buffer | LeafSet): Promise<void> {
     if (this.state !== 'open') return Promise.reject(new Error(`blob ${this.key}: commit after ${this.state}`));
     this.state = 'committing';
-    this.commitDone = this.doCommit(leaves).then(
-      () => { this.state = 'committed'; },
+    this.commitDone = this.doCommit(toLeafSet(leaves)).then(
+      () => { this.state = 'committed'; this.untie(); },
       (err: unknown) => { this.state = 'failed'; throw err; },
     );
     return this.commitDone;
   }
 
-  private async doCommit(leaves: Buffer): Promise<void> {
+  private async doCommit(leaves: LeafSet): Promise<void> {
     const s = this.stream;
     await streamFinished(s, this.key);
-    checkLeaves(this.key, s.bytesWritten, leaves);
+    const families = checkLeaves(this.key, s.bytesWritten, leaves);
     const paths = this.store.paths(this.key);
-    // Order matters (see the file comment): leaves file, fsync both, rename leaves then
-    // data, fsync the directory.
-    await writeFileSynced(paths.tmpLeaves, leaves);
+    // Order matters (see the file comment): leaves files, fsync all, rename leaves (MD5
+    // last) then data, fsync the directory.
+    for (const [family, digests] of families) await writeFileSynced(paths.tmpLeaves(family), digests);
     await fsyncFd(this.fd);
     await this.closeStream();
     if (s.errored) throw s.errored; // the close itself failed
     await this.store.ensureShard(paths.shard);
-    await rename(paths.tmpLeaves, paths.leaves);
+    for (const [family] of families) await rename(paths.tmpLeaves(family), paths.leaves(family));
     await rename(paths.tmpData, paths.data);
     await fsyncDir(paths.shard);
   }
@@ -138,17 +148,18 @@ class FileBlobWriter implements BlobWriter {
     if (this.state === 'committed') return; // nothing to discard: the blob is the caller's now
     const failedCommit = this.state === 'failed';
     this.state = 'aborted';
+    this.untie();
     // The stream lets an in-flight write finish before it closes the descriptor (a closed
     // fd number can be reused at once by another open, and a late write would land there).
     await this.closeStream();
     const paths = this.store.paths(this.key);
     await unlinkIfPresent(paths.tmpData);
-    await unlinkIfPresent(paths.tmpLeaves);
+    for (const { name } of KNOWN_LEAF_FAMILIES) await unlinkIfPresent(paths.tmpLeaves(name));
     if (failedCommit) {
-      // A commit that failed half way may have renamed one half into place; the key is
-      // fresh and ours alone, so removing both is safe.
+      // A commit that failed half way may have renamed some files into place; the key is
+      // fresh and ours alone, so removing them all is safe.
       await unlinkIfPresent(paths.data);
-      await unlinkIfPresent(paths.leaves);
+      for (const { name } of KNOWN_LEAF_FAMILIES) await unlinkIfPresent(paths.leaves(name));
     }
   }
 }
@@ -170,9 +181,9 @@ class FileBlobStore implements BlobStore {
     return {
       shard,
       data: join(shard, key),
-      leaves: join(shard, key + LEAVES_SUFFIX),
+      leaves: (family: string) => join(shard, key + leavesSuffix(family)),
       tmpData: join(this.tmpDir, key),
-      tmpLeaves: join(this.tmpDir, key + LEAVES_SUFFIX),
+      tmpLeaves: (family: string) => join(this.tmpDir, key + leavesSuffix(family)),
     };
   }
 
@@ -205,11 +216,12 @@ class FileBlobStore implements BlobStore {
       const dir = join(this.blobsDir, shard);
       const names = new Set(await readdir(dir));
       for (const name of names) {
-        // A commit or delete cut short leaves exactly one half; a blob needs both.
-        const isLeaves = name.endsWith(LEAVES_SUFFIX);
-        const key = isLeaves ? name.slice(0, -LEAVES_SUFFIX.length) : name;
+        // A commit or delete cut short leaves pieces; a blob needs its data and MD5 leaves,
+        // and leaves of any family need their data.
+        const dot = name.indexOf('.');
+        const key = dot < 0 ? name : name.slice(0, dot);
         if (!isId(key)) continue; // not ours: leave it alone
-        const partner = isLeaves ? key : key + LEAVES_SUFFIX;
+        const partner = dot < 0 ? key + LEAVES_SUFFIX : key;
         if (names.has(partner)) continue;
         await unlinkIfPresent(join(dir, name));
         removed++;
@@ -218,44 +230,46 @@ class FileBlobStore implements BlobStore {
     return removed;
   }
 
-  async create(): Promise<BlobWriter> {
+  async create(options: StreamOptions = {}): Promise<BlobWriter> {
+    options.signal?.throwIfAborted();
     const key = newId();
     // 'wx': never reuse a file that is already there.
     const fd = await openFd(this.paths(key).tmpData, 'wx', 0o644);
-    return new FileBlobWriter(key, fd, this);
+    return new FileBlobWriter(key, fd, this, options.signal);
   }
 
-  read(key: string, start = 0, end?: number): Readable {
+  read(key: string, start = 0, end?: number, options: StreamOptions = {}): Readable {
     checkReadArgs(key, start, end);
     // A custom open turns "no such file" into an error that names the blob, at no cost to
     // the data path (the stream still reads with plain fs.read).
     const openBlob = (path: string, flags: string, mode: number, cb: (err: Error | null, fd?: number) => void) => {
       fs.open(path, flags, mode, (err, fd) => cb(err && isMissing(err) ? new BlobNotFoundError(key) : err, fd));
     };
-    return fs.createReadStream(this.paths(key).data, {
+    const stream = fs.createReadStream(this.paths(key).data, {
       start,
       end,
       highWaterMark: READ_HIGH_WATER_MARK,
       fs: { open: openBlob, read: fs.read, close: fs.close },
     });
+    return options.signal ? addAbortSignal(options.signal, stream) : stream;
   }
 
-  async readLeaves(key: string, first = 0, count?: number): Promise<Buffer> {
-    checkReadLeavesArgs(key, first, count);
+  async readLeaves(key: string, first = 0, count?: number, family = 'md5'): Promise<Buffer> {
+    const digestBytes = checkReadLeavesArgs(key, first, count, family);
     let handle;
     try {
-      handle = await open(this.paths(key).leaves, 'r');
+      handle = await open(this.paths(key).leaves(family), 'r');
     } catch (err) {
       throw isMissing(err) ? new BlobNotFoundError(key) : err;
     }
     try {
-      const total = (await handle.stat()).size / LEAF_BYTES;
+      const total = (await handle.stat()).size / digestBytes;
       const n = count ?? total - first;
       if (n < 0 || first + n > total) throw leavesOutOfRange(key, first, count, total);
-      const buf = Buffer.alloc(n * LEAF_BYTES);
+      const buf = Buffer.alloc(n * digestBytes);
       let got = 0;
       while (got < buf.length) {
-        const { bytesRead } = await handle.read(buf, got, buf.length - got, first * LEAF_BYTES + got);
+        const { bytesRead } = await handle.read(buf, got, buf.length - got, first * digestBytes + got);
         if (bytesRead === 0) throw new Error(`blob ${key}: leaves file shrank while reading`);
         got += bytesRead;
       }
@@ -278,10 +292,10 @@ class FileBlobStore implements BlobStore {
   async delete(key: string): Promise<void> {
     checkKey(key);
     const paths = this.paths(key);
-    // Data first: a crash in between leaves a lone .leaves, which removeLeftovers clears.
+    // Data first: a crash in between leaves lone leaves files, which removeLeftovers clears.
     // No directory fsync: a deletion undone by power loss just comes back as garbage.
     await unlinkIfPresent(paths.data);
-    await unlinkIfPresent(paths.leaves);
+    for (const { name } of KNOWN_LEAF_FAMILIES) await unlinkIfPresent(paths.leaves(name));
   }
 
   async *keys(): AsyncIterable<string> {

@@ -5,10 +5,13 @@
 //   blobs/<key>     the bytes, one object. Created by commit only: a single PutObject for a
 //                   blob of at most partSize bytes (held in memory until then), otherwise the
 //                   multipart upload the writer streamed its parts into is completed.
-//   leaves/<key>    the 1 MiB leaf digests, written after blobs/<key>: the commit marker. A
-//                   blob exists (size, keys, readLeaves) exactly when this object exists.
-//                   Its metadata `blob-size` holds the data size (size() is one HEAD).
-// Delete removes leaves/ first, then blobs/, so a committed-looking blob always has its data.
+//   leaves-<family>/<key>  the 1 MiB leaf digests of a family other than MD5 (leaf-families.ts),
+//                   written after blobs/<key>.
+//   leaves/<key>    the MD5 leaf digests, written last: the commit marker. A blob exists
+//                   (size, keys, readLeaves) exactly when this object exists. Its metadata
+//                   `blob-size` holds the data size (size() is one HEAD).
+// Delete removes leaves/ first, then the other families, then blobs/, so a
+// committed-looking blob always has its data.
 //
 // Leftovers and the safety rule (several nodes share the bucket, so "at start-up nothing
 // else writes" does not hold): removeLeftovers touches only what looks abandoned, judged by
@@ -18,8 +21,9 @@
 //     uploads are aborted, its data object deleted unless the blob was committed, then the
 //     marker. The marker is re-checked (HEAD) just before, in case a heartbeat landed since
 //     the listing.
-//   - a data object or leaves object without its partner and without a marker, older than
-//     leftoverAgeMs: the half of a delete or abort that was cut short.
+//   - a data object or leaves object without its partner (data and MD5 leaves; any other
+//     family's leaves need the MD5 ones) and without a marker, older than leftoverAgeMs:
+//     the piece of a delete or abort that was cut short.
 //   - a multipart upload under blobs/ without a marker, initiated more than leftoverAgeMs
 //     ago (a crash between the marker's removal and the upload's abort).
 //   - never a key a live writer of this store instance is writing.
@@ -40,7 +44,7 @@
 // with the completion moved into commit.
 import http from 'node:http';
 import https from 'node:https';
-import { Readable, Writable } from 'node:stream';
+import { Readable, Writable, addAbortSignal } from 'node:stream';
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand,
   GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command,
@@ -48,10 +52,14 @@ import {
 } from '@aws-sdk/client-s3';
 import { MIB, isId, newId } from '@oas/sdk';
 import {
-  LEAF_BYTES, READ_HIGH_WATER_MARK, checkKey, checkLeaves, checkReadArgs, checkReadLeavesArgs, leavesOutOfRange,
+  READ_HIGH_WATER_MARK, abortOnSignal, checkKey, checkLeaves, checkReadArgs, checkReadLeavesArgs, leavesOutOfRange,
   streamFinished,
 } from './common.js';
-import { BlobNotFoundError, type BlobStore, type BlobWriter } from './types.js';
+import { KNOWN_LEAF_FAMILIES, toLeafSet, type LeafSet } from './leaf-families.js';
+import { BlobNotFoundError, type BlobStore, type BlobWriter, type StreamOptions } from './types.js';
+
+/** Families other than MD5, which keep their leaves under leaves-<family>/. */
+const OTHER_FAMILIES = KNOWN_LEAF_FAMILIES.filter((f) => f.name !== 'md5').map((f) => f.name);
 
 export interface S3BlobStoreOptions {
   bucket: string;
@@ -94,6 +102,11 @@ const DEFAULT_LEFTOVER_AGE_MS = 3_600_000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
 /** x-amz-meta-blob-size on the leaves object. */
 const SIZE_META = 'blob-size';
+
+/** The folder of a family's leaf objects. */
+function leavesDir(family: string): string {
+  return family === 'md5' ? 'leaves/' : `leaves-${family}/`;
+}
 
 type ErrorShape = { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } } | null | undefined;
 
@@ -241,8 +254,9 @@ class S3BlobStore implements BlobStore {
     return `${this.prefix}blobs/${key}`;
   }
 
-  leavesKey(key: string): string {
-    return `${this.prefix}leaves/${key}`;
+  /** Where a family's leaves live: MD5 keeps the historical leaves/. */
+  leavesKey(key: string, family = 'md5'): string {
+    return `${this.prefix}${leavesDir(family)}${key}`;
   }
 
   markerKey(key: string): string {
@@ -271,33 +285,35 @@ class S3BlobStore implements BlobStore {
     }
   }
 
-  async create(): Promise<BlobWriter> {
+  async create(options: StreamOptions = {}): Promise<BlobWriter> {
+    options.signal?.throwIfAborted();
     const key = newId();
     // The marker comes first, so a crash at any later point leaves something removeLeftovers finds.
     await this.putMarker(key);
-    const writer = new S3BlobWriter(key, this);
+    const writer = new S3BlobWriter(key, this, options.signal);
     this.writers.add(writer);
     return writer;
   }
 
-  read(key: string, start = 0, end?: number): Readable {
+  read(key: string, start = 0, end?: number, options: StreamOptions = {}): Readable {
     checkReadArgs(key, start, end);
-    return new S3ReadStream(this, key, start, end);
+    const stream = new S3ReadStream(this, key, start, end);
+    return options.signal ? addAbortSignal(options.signal, stream) : stream;
   }
 
-  async readLeaves(key: string, first = 0, count?: number): Promise<Buffer> {
-    checkReadLeavesArgs(key, first, count);
-    const objectKey = this.leavesKey(key);
+  async readLeaves(key: string, first = 0, count?: number, family = 'md5'): Promise<Buffer> {
+    const digestBytes = checkReadLeavesArgs(key, first, count, family);
+    const objectKey = this.leavesKey(key, family);
     const outOfRange = async (): Promise<never> => {
-      throw leavesOutOfRange(key, first, count, await this.leafCount(key));
+      throw leavesOutOfRange(key, first, count, await this.leafCount(key, family));
     };
     if (count === 0) {
-      if (first > (await this.leafCount(key))) await outOfRange();
+      if (first > (await this.leafCount(key, family))) await outOfRange();
       return Buffer.alloc(0);
     }
-    const from = first * LEAF_BYTES;
+    const from = first * digestBytes;
     // No Range for the whole object: `bytes=0-` is unsatisfiable on an empty one.
-    const range = count !== undefined ? `bytes=${from}-${from + count * LEAF_BYTES - 1}` : first > 0 ? `bytes=${from}-` : undefined;
+    const range = count !== undefined ? `bytes=${from}-${from + count * digestBytes - 1}` : first > 0 ? `bytes=${from}-` : undefined;
     let body: Buffer | null = null;
     try {
       const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: objectKey, Range: range }));
@@ -312,18 +328,18 @@ class S3BlobStore implements BlobStore {
     if (body === null) {
       // The range starts at or past the end: fine for "the rest from `first`" when `first`
       // is exactly the leaf count, an error otherwise.
-      if (count === undefined && first === (await this.leafCount(key))) return Buffer.alloc(0);
+      if (count === undefined && first === (await this.leafCount(key, family))) return Buffer.alloc(0);
       return outOfRange();
     }
-    if (body.length % LEAF_BYTES !== 0) throw new Error(`blob ${key}: leaves object has ${body.length} bytes, not a multiple of ${LEAF_BYTES}`);
-    if (count !== undefined && body.length !== count * LEAF_BYTES) return outOfRange();
+    if (body.length % digestBytes !== 0) throw new Error(`blob ${key}: leaves object has ${body.length} bytes, not a multiple of ${digestBytes}`);
+    if (count !== undefined && body.length !== count * digestBytes) return outOfRange();
     return body;
   }
 
-  private async leafCount(key: string): Promise<number> {
+  private async leafCount(key: string, family: string): Promise<number> {
     try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.leavesKey(key) }));
-      return (head.ContentLength ?? 0) / LEAF_BYTES;
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.leavesKey(key, family) }));
+      return (head.ContentLength ?? 0) / checkReadLeavesArgs(key, 0, undefined, family);
     } catch (err) {
       if (isNotFound(err)) throw new BlobNotFoundError(key);
       throw err;
@@ -352,9 +368,10 @@ class S3BlobStore implements BlobStore {
 
   async delete(key: string): Promise<void> {
     checkKey(key);
-    // Leaves first (the blob stops existing), then the bytes; a crash in between leaves a
-    // data object without leaves, which removeLeftovers clears once it is old enough.
+    // MD5 leaves first (the blob stops existing), then the rest; a crash in between leaves
+    // objects without MD5 leaves, which removeLeftovers clears once they are old enough.
     await this.deleteObject(this.leavesKey(key));
+    for (const family of OTHER_FAMILIES) await this.deleteObject(this.leavesKey(key, family));
     await this.deleteObject(this.dataKey(key));
   }
 
@@ -423,16 +440,18 @@ class S3BlobStore implements BlobStore {
     const uploads = await this.listUploads();
     const marked = new Set<string>();
     let removed = 0;
-    const rows = joinByKey([this.list('blobs/'), this.list('leaves/'), this.list('pending/')]);
-    for await (const [data, leaves, marker] of rows) {
-      const key = (data ?? leaves ?? marker)!.key;
+    const rows = joinByKey([this.list('blobs/'), this.list('leaves/'), this.list('pending/'), ...OTHER_FAMILIES.map((f) => this.list(leavesDir(f)))]);
+    for await (const [data, leaves, marker, ...others] of rows) {
+      const key = (data ?? leaves ?? marker ?? others.find((o) => o))!.key;
       if (live.has(key)) continue;
+      const otherFamilies = OTHER_FAMILIES.filter((_, i) => others[i]);
       if (marker) {
         marked.add(key);
         if (marker.modified > cutoff || !(await this.markerIsStale(key, cutoff))) continue;
         if (!leaves) {
           // Abandoned before its commit finished: nothing of it is wanted.
           for (const u of uploads?.get(key) ?? []) await this.abortUpload(key, u.uploadId);
+          for (const family of otherFamilies) await this.deleteObject(this.leavesKey(key, family));
           if (data) await this.deleteObject(this.dataKey(key));
         }
         // (With leaves the blob is committed; only its marker was left behind.)
@@ -444,6 +463,14 @@ class S3BlobStore implements BlobStore {
       } else if (leaves && !data && leaves.modified <= cutoff) {
         await this.deleteObject(this.leavesKey(key));
         removed++;
+      } else if (!leaves) {
+        // Other families' leaves of a blob whose MD5 leaves are gone (a delete cut short).
+        for (const [i, family] of OTHER_FAMILIES.entries()) {
+          if (others[i] && others[i]!.modified <= cutoff) {
+            await this.deleteObject(this.leavesKey(key, family));
+            removed++;
+          }
+        }
       }
     }
     for (const [key, list] of uploads ?? []) {
@@ -519,8 +546,9 @@ class S3BlobWriter implements BlobWriter {
   private readonly heartbeat: Heartbeat;
   private commitDone: Promise<void> | null = null;
   private abortDone: Promise<void> | null = null;
+  private readonly untie: () => void;
 
-  constructor(readonly key: string, private readonly store: S3BlobStore) {
+  constructor(readonly key: string, private readonly store: S3BlobStore, signal: AbortSignal | undefined) {
     this.heartbeat = new Heartbeat(store, key);
     this.stream = new Writable({
       highWaterMark: MIB,
@@ -529,6 +557,7 @@ class S3BlobWriter implements BlobWriter {
     });
     // The caller's pipeline sees errors; this keeps a late one from crashing the process.
     this.stream.on('error', () => {});
+    this.untie = abortOnSignal(signal, () => this.abort());
   }
 
   stopHeartbeat(): void {
@@ -625,20 +654,20 @@ class S3BlobWriter implements BlobWriter {
     while (this.inFlight.size > 0) await Promise.all(this.inFlight);
   }
 
-  commit(leaves: Buffer): Promise<void> {
+  commit(leaves: Buffer | LeafSet): Promise<void> {
     if (this.state !== 'open') return Promise.reject(new Error(`blob ${this.key}: commit after ${this.state}`));
     this.state = 'committing';
-    this.commitDone = this.doCommit(leaves).then(
-      () => { this.state = 'committed'; this.store.writers.delete(this); },
+    this.commitDone = this.doCommit(toLeafSet(leaves)).then(
+      () => { this.state = 'committed'; this.untie(); this.store.writers.delete(this); },
       (err: unknown) => { this.state = 'failed'; throw err; },
     );
     return this.commitDone;
   }
 
-  private async doCommit(leaves: Buffer): Promise<void> {
+  private async doCommit(leaves: LeafSet): Promise<void> {
     await streamFinished(this.stream, this.key);
     if (this.partError) throw this.partError;
-    checkLeaves(this.key, this.size, leaves);
+    const families = checkLeaves(this.key, this.size, leaves);
     const { client, bucket } = this.store;
     // The data object must not appear under an old-looking marker (see the file comment).
     await this.heartbeat.freshen();
@@ -656,10 +685,13 @@ class S3BlobWriter implements BlobWriter {
       }));
     }
     await this.heartbeat.stop();
-    await client.send(new PutObjectCommand({
-      Bucket: bucket, Key: this.store.leavesKey(this.key), Body: leaves, ContentLength: leaves.length,
-      ContentType: 'application/octet-stream', Metadata: { [SIZE_META]: String(this.size) },
-    }));
+    // MD5 last: its object marks the blob committed.
+    for (const [family, digests] of families) {
+      await client.send(new PutObjectCommand({
+        Bucket: bucket, Key: this.store.leavesKey(this.key, family), Body: digests, ContentLength: digests.length,
+        ContentType: 'application/octet-stream', ...(family === 'md5' ? { Metadata: { [SIZE_META]: String(this.size) } } : {}),
+      }));
+    }
     // Committed now. A marker that cannot be deleted is only clutter: removeLeftovers
     // deletes the marker of a committed blob without touching the blob.
     await this.store.deleteObject(this.store.markerKey(this.key)).catch(() => {});
@@ -675,6 +707,7 @@ class S3BlobWriter implements BlobWriter {
     if (this.state === 'committed') return; // nothing to discard: the blob is the caller's now
     const failedCommit = this.state === 'failed';
     this.state = 'aborted';
+    this.untie();
     this.cancel.abort();
     if (!this.stream.destroyed) this.stream.destroy();
     await this.settleParts();
@@ -684,8 +717,9 @@ class S3BlobWriter implements BlobWriter {
     const uploadId = this.upload ? await this.upload.catch(() => null) : null;
     if (uploadId) await this.store.abortUpload(this.key, uploadId);
     if (failedCommit) {
-      // A commit that failed half way may have created either object; the key is ours alone.
+      // A commit that failed half way may have created any object; the key is ours alone.
       await this.store.deleteObject(this.store.leavesKey(this.key));
+      for (const family of OTHER_FAMILIES) await this.store.deleteObject(this.store.leavesKey(this.key, family));
       await this.store.deleteObject(this.store.dataKey(this.key));
     }
     await this.store.deleteObject(this.store.markerKey(this.key));

@@ -1,6 +1,7 @@
 // The blob contract: immutable blobs, each with its 1 MiB leaf digests. The embedded
 // default keeps them as files; the scale-out backend keeps them as S3 objects.
 import type { Readable, Writable } from 'node:stream';
+import type { LeafSet } from './leaf-families.js';
 
 /** A read of a blob (or its leaves) that is not there; every backend raises this one. */
 export class BlobNotFoundError extends Error {
@@ -11,16 +12,26 @@ export class BlobNotFoundError extends Error {
   }
 }
 
-/** A blob being written. Nothing is visible to readers until commit resolves. */
+/** Options of the calls that stream. */
+export interface StreamOptions {
+  /** Aborting it destroys the stream (a writer is aborted: nothing is left behind). */
+  signal?: AbortSignal;
+}
+
+/**
+ * A blob being written. Nothing is visible to readers until commit resolves. Callers go
+ * through the verifying writer (verifying-writer.ts), which hashes, checks and commits.
+ */
 export interface BlobWriter {
   readonly key: string;
   /** Where the bytes go. The caller ends it, then commits or aborts. */
   readonly stream: Writable;
   /**
-   * Makes the blob durable and visible under `key`, with its leaf digests (16 bytes per
-   * MiB, concatenated). Resolves only once both survive a crash (fsync file, rename, fsync dir).
+   * Makes the blob durable and visible under `key`, with its leaf digests: one digest per
+   * started MiB, concatenated, for each family ('md5' required; a Buffer is the MD5 leaves
+   * alone). Resolves only once all of it survives a crash.
    */
-  commit(leaves: Buffer): Promise<void>;
+  commit(leaves: Buffer | LeafSet): Promise<void>;
   /** Discards everything written; safe to call more than once and after a failed commit. */
   abort(): Promise<void>;
 }
@@ -28,12 +39,15 @@ export interface BlobWriter {
 export interface BlobStore {
   /** Removes leftovers of writes that never committed (run at start-up). Returns how many. */
   removeLeftovers(): Promise<number>;
-  /** Starts a new blob under a fresh key. */
-  create(): Promise<BlobWriter>;
-  /** Streams bytes `start..end` (inclusive) of a committed blob; the whole blob by default. */
-  read(key: string, start?: number, end?: number): Readable;
-  /** The blob's leaf digests `first..first+count-1` (16 bytes each), or all of them. */
-  readLeaves(key: string, first?: number, count?: number): Promise<Buffer>;
+  /** Starts a new blob under a fresh key; an abort of `signal` aborts the writer. */
+  create(options?: StreamOptions): Promise<BlobWriter>;
+  /**
+   * Streams bytes `start..end` (inclusive) of a committed blob; the whole blob by default.
+   * The bytes are not checked: what leaves the process goes through verifying-reader.ts.
+   */
+  read(key: string, start?: number, end?: number, options?: StreamOptions): Readable;
+  /** The blob's leaf digests `first..first+count-1` of a family (default 'md5'), or all of them. */
+  readLeaves(key: string, first?: number, count?: number, family?: string): Promise<Buffer>;
   /** Size in bytes, or null when the blob does not exist. */
   size(key: string): Promise<number | null>;
   /** Deletes a blob and its leaves; deleting a missing blob is not an error. */
