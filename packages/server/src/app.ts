@@ -25,6 +25,7 @@ import { ensureRootKey, type RootKeyResult } from './service/accounts.js';
 import { releaseHashWorker, retainHashWorker } from './util/checksum.js';
 import type { ServiceContext } from './service/context.js';
 import type { BlobStore } from './store/blob/types.js';
+import type { CorruptDataError } from './store/blob/verifying-reader.js';
 import { describeBlobs, describeMetadata, isSharedMetadata, leftoversSafeWhenShared, openBlobs, openMetadata, parseBlobsUri, parseMetadataUri } from './store/open.js';
 import type { MetadataStore } from './store/meta/types.js';
 
@@ -130,6 +131,10 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
   if (options.inventoryIntervalMs !== null) await meta.snapshotInventories(Date.now());
 
   const metrics = new Metrics();
+  const onCorruptRead = (err: CorruptDataError): void => {
+    app.log.error({ what: err.label, blobKey: err.blobKey, bytes: `${err.start}-${err.end}`, reason: err.reason }, `stored data failed verification: ${err.message}`);
+    metrics.readVerifyFailed();
+  };
   const nodeId = `${hostname()}:${process.pid}:${newId().slice(0, 8)}`;
   const engine = new JobEngine({
     meta, blobs, nodeId,
@@ -145,6 +150,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
     ...(given.jobPollMs !== undefined ? { pollMs: given.jobPollMs } : {}),
     leaseMs: options.jobLeaseMs,
     onError: (err, job) => app.log.error({ err, jobId: job?.id }, 'job engine error'),
+    onCorruptRead,
   });
   const ctx: ServiceContext = {
     meta, blobs,
@@ -152,6 +158,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
     now: Date.now,
     nudgeJobs: () => engine.nudge(),
     isOssHostAllowed: (ossHost) => ossHosts.has(ossHost),
+    onCorruptRead,
   };
   const handlers: Record<string, Handler> = buildHandlers(ctx);
   const lookupKey = keyLookup(meta, options.keyCacheMs);

@@ -15,9 +15,6 @@
 //   without metadata are removed at the start of the next run.
 // - No server may use the target while copying; the source should not be written to
 //   (stop the servers, or accept that writes after an item was copied are not carried over).
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { MIB, TreeEtagBuilder } from '@oas/sdk';
 import { ConfigError, OPTION_SPECS, resolveOptions } from './config.js';
@@ -27,6 +24,8 @@ import {
   type BlobsSpec, type MetadataSpec,
 } from './store/open.js';
 import type { BlobStore } from './store/blob/types.js';
+import { CorruptDataError, readVerified } from './store/blob/verifying-reader.js';
+import { BlobCheckError, writeBlob } from './store/blob/verifying-writer.js';
 import type { ArchiveRecord, JobRecord, MetadataStore, Segment, UploadRecord, VaultRecord } from './store/meta/types.js';
 
 export interface StorePair {
@@ -66,37 +65,6 @@ export class CopyError extends Error {
 
 const PAGE = 1000;
 const LEAF_BYTES = 16;
-
-/** Hashes 1 MiB leaves of a stream (raw 16-byte MD5s), nothing else. */
-class LeafHasher {
-  private leaf = createHash('md5');
-  private fill = 0;
-  private readonly digests: Buffer[] = [];
-  size = 0;
-
-  update(chunk: Buffer): void {
-    this.size += chunk.byteLength;
-    let offset = 0;
-    while (offset < chunk.byteLength) {
-      const take = Math.min(MIB - this.fill, chunk.byteLength - offset);
-      this.leaf.update(take === chunk.byteLength ? chunk : chunk.subarray(offset, offset + take));
-      this.fill += take;
-      offset += take;
-      if (this.fill === MIB) this.close();
-    }
-  }
-
-  private close(): void {
-    this.digests.push(this.leaf.digest());
-    this.leaf = createHash('md5');
-    this.fill = 0;
-  }
-
-  finish(): Buffer {
-    if (this.fill > 0) this.close();
-    return Buffer.concat(this.digests);
-  }
-}
 
 function treeOf(leaves: Buffer, builder = new TreeEtagBuilder()): TreeEtagBuilder {
   for (let i = 0; i < leaves.byteLength; i += LEAF_BYTES) builder.push(leaves.toString('hex', i, i + LEAF_BYTES));
@@ -148,35 +116,25 @@ class Copier {
   }
 
   /**
-   * Streams one blob into a new target blob, hashing its leaves on the way; commits only when
-   * the size and every leaf match the source's stored digests. Returns the new key and leaves.
+   * Streams one blob into a new target blob through the verifying writer: committed only
+   * when the size and every leaf match the source's stored digests. Returns the new key and leaves.
    */
   private async copyBlob(key: string, size: number): Promise<{ key: string; leaves: Buffer }> {
     const expected = await this.from.blobs.readLeaves(key);
-    const hasher = new LeafHasher();
-    const tap = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        hasher.update(chunk);
-        cb(null, chunk);
-      },
-    });
-    const writer = await this.to.blobs.create();
-    let committed = false;
     try {
-      await pipeline(this.from.blobs.read(key), tap, writer.stream);
-      const leaves = hasher.finish();
-      if (hasher.size !== size) throw new CopyError(`blob ${key} has ${hasher.size} bytes, expected ${size}`);
-      if (!leaves.equals(expected)) {
-        let i = 0;
-        while (i * LEAF_BYTES < leaves.byteLength && leaves.subarray(i * LEAF_BYTES, (i + 1) * LEAF_BYTES).equals(expected.subarray(i * LEAF_BYTES, (i + 1) * LEAF_BYTES))) i++;
-        throw new CopyError(`blob ${key}: bytes ${i * MIB}-${Math.min(size, (i + 1) * MIB) - 1} do not match their stored checksum (source data corrupt)`);
-      }
-      await writer.commit(leaves);
-      committed = true;
+      const source = readVerified(this.from.blobs, [{ blobKey: key, size }], 0, size - 1, { label: `blob ${key}` });
+      const blob = await writeBlob(this.to.blobs, source, { expect: { size, md5Leaves: expected } });
       this.report.bytes += size;
-      return { key: writer.key, leaves };
-    } finally {
-      if (!committed) await writer.abort().catch(() => undefined);
+      return { key: blob.key, leaves: blob.leaves.md5! };
+    } catch (caught) {
+      // A source that failed its check part way shows as incomplete data to the writer.
+      const err = caught instanceof BlobCheckError && caught.cause instanceof CorruptDataError ? caught.cause : caught;
+      if (err instanceof CorruptDataError || (err instanceof BlobCheckError && err.check === 'leaves')) {
+        const bytes = err instanceof CorruptDataError ? `bytes ${err.start}-${err.end}` : err.message.replace(/ do not match.*$/, '');
+        throw new CopyError(`blob ${key}: ${bytes} do not match their stored checksum (source data corrupt)`);
+      }
+      if (err instanceof BlobCheckError) throw new CopyError(`blob ${key} has ${err.actual} bytes, expected ${size}`);
+      throw err;
     }
   }
 

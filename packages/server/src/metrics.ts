@@ -29,6 +29,7 @@ export class Metrics {
   private readonly latency = new Map<string, Histogram>();
   private bytesIn = 0;
   private bytesOut = 0;
+  private readVerifyFailures = 0;
   private readonly started = Date.now();
 
   observe(operation: string, status: number, seconds: number, bytesIn: number, bytesOut: number): void {
@@ -46,6 +47,11 @@ export class Metrics {
     if (bytesOut > 0) this.bytesOut += bytesOut;
   }
 
+  /** Stored bytes failed their leaf check on the way out (the read was stopped). */
+  readVerifyFailed(): void {
+    this.readVerifyFailures++;
+  }
+
   render(jobs: Record<JobStatus, number> | null, activeJobs: number): string {
     const out: string[] = [];
     out.push('# HELP oas_requests_total HTTP requests by OAS operation and status code.');
@@ -60,6 +66,9 @@ export class Metrics {
     out.push('# HELP oas_bytes_sent_total Response body bytes sent.');
     out.push('# TYPE oas_bytes_sent_total counter');
     out.push(`oas_bytes_sent_total ${this.bytesOut}`);
+    out.push('# HELP oas_read_verify_failures_total Reads of stored data stopped because a 1 MiB leaf did not match its stored checksum.');
+    out.push('# TYPE oas_read_verify_failures_total counter');
+    out.push(`oas_read_verify_failures_total ${this.readVerifyFailures}`);
     out.push('# HELP oas_request_duration_seconds Request latency by OAS operation.');
     out.push('# TYPE oas_request_duration_seconds histogram');
     for (const [op, h] of [...this.latency].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {

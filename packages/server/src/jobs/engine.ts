@@ -3,6 +3,7 @@
 // the result under the lease. A job whose node died is claimed again once its lease
 // expires; a clean shutdown hands its leases back at once.
 import type { BlobStore } from '../store/blob/types.js';
+import type { CorruptDataError } from '../store/blob/verifying-reader.js';
 import type { JobRecord, MetadataStore } from '../store/meta/types.js';
 import { discardBlob } from '../service/ingest.js';
 import { failed, type JobResult, type JobRunners } from './types.js';
@@ -23,6 +24,8 @@ export interface JobEngineOptions {
   maxAttempts?: number;
   now?: () => number;
   onError?: (err: unknown, job?: JobRecord) => void;
+  /** Passed to runners: stored bytes that failed verification. */
+  onCorruptRead?: (err: CorruptDataError) => void;
 }
 
 interface Running {
@@ -141,6 +144,7 @@ export class JobEngine {
         result = await this.opts.runners[job.type](job, {
           meta, blobs, signal: controller.signal, now: this.now, inventoryIntervalMs: this.opts.inventoryIntervalMs,
           saveCheckpoint: (checkpoint) => meta.saveCheckpoint(job.id, nodeId, checkpoint),
+          ...(this.opts.onCorruptRead ? { onCorruptRead: this.opts.onCorruptRead } : {}),
         });
       }
     } catch (err) {

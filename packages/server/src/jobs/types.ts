@@ -1,6 +1,7 @@
 // What a job runner gets and returns. One runner per job type; the engine owns leases,
 // retries after a crash, and writing the result.
 import type { BlobStore } from '../store/blob/types.js';
+import type { CorruptDataError } from '../store/blob/verifying-reader.js';
 import type { JobRecord, JobType, MetadataStore } from '../store/meta/types.js';
 
 export interface JobRunContext {
@@ -16,6 +17,8 @@ export interface JobRunContext {
    * can resume. Resolves false when the lease was lost (the run is being aborted).
    */
   saveCheckpoint(checkpoint: string): Promise<boolean>;
+  /** Told of stored bytes that failed verification on their way out (log, metrics). */
+  onCorruptRead?(err: CorruptDataError): void;
 }
 
 /** The fields a finished job gets (status and message at least). */

@@ -1,5 +1,6 @@
 // What every service function works with: the two storage contracts, the limits and a clock.
 import type { BlobStore } from '../store/blob/types.js';
+import type { CorruptDataError } from '../store/blob/verifying-reader.js';
 import type { MetadataStore } from '../store/meta/types.js';
 
 export interface ServiceLimits {
@@ -18,4 +19,6 @@ export interface ServiceContext {
   nudgeJobs(): void;
   /** Whether OSS transfer jobs may name this OSSHost (configured hosts only; none when absent). */
   isOssHostAllowed?(ossHost: string): boolean;
+  /** Told of stored bytes that failed verification on their way out (log, metrics). */
+  onCorruptRead?(err: CorruptDataError): void;
 }

@@ -6,7 +6,8 @@ import {
 import type { JobRecord, JobType, Segment, VaultRecord } from '../store/meta/types.js';
 import type { ServiceContext } from './context.js';
 import { OTHER_PAGE, checkMarkerFound, idMarker, nextMarker, pageLimit, type ListQuery } from './pagination.js';
-import { readRange, treeEtagOfRange } from './segments.js';
+import { treeEtagOfRange } from './segments.js';
+import { readVerified } from '../store/blob/verifying-reader.js';
 import { checkDescription } from './validation.js';
 import { inventoryCheckpoint } from '../jobs/runners/inventory.js';
 
@@ -207,6 +208,10 @@ export async function jobOutput(ctx: ServiceContext, vault: VaultRecord, jobId: 
     length: end - start + 1,
     ...(ranged ? { contentRange: `bytes ${start}-${end}/${source.size}` } : {}),
     ...(treeEtag !== undefined ? { treeEtag } : {}),
-    body: readRange(ctx.blobs, source.segments, source.base + start, source.base + end),
+    // Every leaf is checked before it is sent: a corrupt one aborts the response.
+    body: readVerified(ctx.blobs, source.segments, source.base + start, source.base + end, {
+      label: job.type === 'archive-retrieval' ? `archive ${job.archiveId}` : `the inventory of job ${job.id}`,
+      ...(ctx.onCorruptRead ? { onCorrupt: (err) => ctx.onCorruptRead!(err) } : {}),
+    }),
   };
 }

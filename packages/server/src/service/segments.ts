@@ -1,70 +1,13 @@
-// Reading an archive stored as an ordered list of segments (blobs): byte ranges are
-// stitched across segments, and leaf digests of any MiB-aligned range come from the
-// segments' stored leaves (every segment but the last is a whole number of MiB).
-import { PassThrough, type Readable } from 'node:stream';
+// An archive stored as an ordered list of segments (blobs): leaf digests of any MiB-aligned
+// range come from the segments' stored leaves (every segment but the last is a whole number
+// of MiB). Its bytes are read through store/blob/verifying-reader.ts.
 import { MIB, TreeEtagBuilder } from '@oas/sdk';
 import type { BlobStore } from '../store/blob/types.js';
+import { spansOf } from '../store/blob/verifying-reader.js';
 import type { Segment } from '../store/meta/types.js';
-
-export interface SegmentSpan {
-  segment: Segment;
-  /** First archive byte of the segment. */
-  offset: number;
-  /** Bytes of the segment that fall in the range, inclusive, relative to the segment. */
-  from: number;
-  to: number;
-}
-
-/** The pieces of segments covering archive bytes start..end (inclusive). */
-export function spansOf(segments: Segment[], start: number, end: number): SegmentSpan[] {
-  const out: SegmentSpan[] = [];
-  let offset = 0;
-  for (const segment of segments) {
-    const last = offset + segment.size - 1;
-    if (segment.size > 0 && last >= start && offset <= end) {
-      out.push({ segment, offset, from: Math.max(start, offset) - offset, to: Math.min(end, last) - offset });
-    }
-    offset += segment.size;
-    if (offset > end) break;
-  }
-  return out;
-}
 
 export function totalSize(segments: Segment[]): number {
   return segments.reduce((sum, s) => sum + s.size, 0);
-}
-
-/**
- * One stream of archive bytes start..end across segments. Each segment is piped in turn;
- * destroying the result destroys the segment being read.
- */
-export function readRange(blobs: BlobStore, segments: Segment[], start: number, end: number): Readable {
-  const spans = spansOf(segments, start, end);
-  if (spans.length === 1) {
-    const s = spans[0]!;
-    return blobs.read(s.segment.blobKey, s.from, s.to);
-  }
-  const out = new PassThrough({ highWaterMark: 1 << 20 });
-  let current: Readable | null = null;
-  let index = 0;
-  const next = (): void => {
-    if (out.destroyed) return;
-    const s = spans[index++];
-    if (!s) {
-      out.end();
-      return;
-    }
-    const src = blobs.read(s.segment.blobKey, s.from, s.to);
-    current = src;
-    src.once('error', (err) => out.destroy(err));
-    src.once('end', next);
-    src.pipe(out, { end: false });
-  };
-  out.once('close', () => {
-    if (current && !current.destroyed) current.destroy();
-  });
-  next();
-  return out;
 }
 
 /**

@@ -11,7 +11,7 @@
 import { describe } from 'node:test';
 import { testBackend } from '../helpers/backends.js';
 
-export const INTEGRATION_FILES = ['vaults', 'archives', 'multipart', 'jobs', 'auth', 'quirks', 'sdk', 'inventory-interval'] as const;
+export const INTEGRATION_FILES = ['vaults', 'archives', 'multipart', 'jobs', 'auth', 'quirks', 'sdk', 'inventory-interval', 'read-verify'] as const;
 
 /** Declares one suite per integration file for the backend set in OAS_TEST_BACKEND. */
 export function runMatrix(files: readonly string[] = INTEGRATION_FILES): void {

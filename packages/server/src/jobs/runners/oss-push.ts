@@ -1,10 +1,10 @@
 // push-to-oss: stream an archive to Bucket/Object of a configured S3-compatible store.
 //
 // Every request body (the whole archive up to the host's part size, else one part of a
-// multipart upload) is read twice from the blob store: first to check each 1 MiB leaf
-// against its stored digest and compute the MD5 (corrupt data is never sent, not a byte),
-// then streamed to the store with that MD5 as Content-MD5, so the store rejects bytes
-// damaged on the way. Parts are streamed straight from the blob store, several at once:
+// multipart upload) is read twice from the blob store through the verifying reader (each
+// 1 MiB leaf checked against its stored digest before it goes anywhere): first to compute
+// the MD5, then streamed to the store with that MD5 as Content-MD5, so the store rejects
+// bytes damaged on the way, and a leaf that rots in between aborts the request. Parts are streamed straight from the blob store, several at once:
 // memory stays at a few MiB per part in flight whatever the archive size.
 // What the store acknowledges is verified: every part's ETag must be the part's MD5; at
 // the end a HEAD must show the archive's size and the ETag the data implies (the MD5, or
@@ -21,9 +21,9 @@ import {
 } from '@aws-sdk/client-s3';
 import type { OssHosts } from '../../oss-config.js';
 import { S3_MAX_PART } from '../../oss-config.js';
-import { leavesOfRange, readRange } from '../../service/segments.js';
+import { MIB } from '@oas/sdk';
+import { CorruptDataError, readVerified } from '../../store/blob/verifying-reader.js';
 import type { ArchiveRecord, JobRecord, Segment } from '../../store/meta/types.js';
-import { createStreamHasher } from '../../util/checksum.js';
 import { failed, type JobResult, type JobRunContext, type JobRunner } from '../types.js';
 import {
   TransferError, TransientTransferError, createOssClient, isMd5Etag, multipartEtag, multipartEtagParts,
@@ -97,53 +97,56 @@ function rangeName(archive: ArchiveRecord, start: number, end: number): string {
   return start === 0 && end === archive.size - 1 ? `archive ${archive.id}` : `bytes ${start}-${end} of archive ${archive.id}`;
 }
 
-/**
- * Reads archive bytes start..end once before they are sent: every 1 MiB leaf must match
- * its stored digest. Returns their MD5 (hex), which goes with the request as Content-MD5.
- */
-async function checkedMd5(ctx: JobRunContext, archive: ArchiveRecord, segments: Segment[], start: number, end: number): Promise<string> {
+/** Archive bytes start..end through the verifying reader: a leaf that fails its check stops the stream. */
+function verifiedRange(ctx: JobRunContext, archive: ArchiveRecord, segments: Segment[], start: number, end: number, signal: AbortSignal): Readable {
+  return readVerified(ctx.blobs, segments, start, end, {
+    label: `archive ${archive.id}`, signal,
+    ...(ctx.onCorruptRead ? { onCorrupt: (err) => ctx.onCorruptRead!(err) } : {}),
+  });
+}
+
+/** What a failed read of archive bytes start..end tells the job's owner. */
+function readFailure(archive: ArchiveRecord, start: number, end: number, err: unknown, tail: string): CorruptArchive {
   const what = rangeName(archive, start, end);
-  const length = end - start + 1;
-  const expected: Buffer[] = [];
-  const hasher = createStreamHasher(length);
-  const stream = readRange(ctx.blobs, segments, start, end);
-  const onAbort = () => stream.destroy();
-  ctx.signal.addEventListener('abort', onAbort, { once: true });
-  try {
-    for await (const batch of leavesOfRange(ctx.blobs, segments, start, end)) expected.push(batch);
-    for await (const chunk of stream) hasher.update(chunk as Buffer);
-  } catch (err) {
-    hasher.destroy();
-    ctx.signal.throwIfAborted();
-    throw new CorruptArchive(`The stored data of ${what} could not be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); nothing was sent`);
-  } finally {
-    ctx.signal.removeEventListener('abort', onAbort);
-    stream.destroy();
+  if (err instanceof CorruptDataError && err.reason === 'checksum') {
+    const leaf = Math.floor((err.start - start) / MIB);
+    return new CorruptArchive(`Data corruption detected: leaf ${leaf} (1 MiB) of ${what} does not match its stored checksum; the job stopped so that no corrupt data is sent`);
   }
-  const digest = await hasher.digest();
-  if (digest.size !== length) {
-    throw new CorruptArchive(`Data corruption detected: only ${digest.size} of the ${length} bytes of ${what} could be read; nothing was sent`);
-  }
-  const stored = Buffer.concat(expected);
-  if (!digest.leaves.equals(stored)) {
-    let leaf = 0;
-    while (digest.leaves.subarray(leaf * 16, leaf * 16 + 16).equals(stored.subarray(leaf * 16, leaf * 16 + 16))) leaf++;
-    throw new CorruptArchive(`Data corruption detected: leaf ${leaf} (1 MiB) of ${what} does not match its stored checksum; the job stopped so that no corrupt data is sent`);
-  }
-  return digest.etag.toLowerCase();
+  return new CorruptArchive(`The stored data of ${what} could not be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})${tail}`);
 }
 
 /**
- * Sends a request whose body is archive bytes start..end (checked just before by
- * checkedMd5; the store checks them again against Content-MD5). A read error of the body
- * aborts the request at once and is what the call throws.
+ * Reads archive bytes start..end once before they are sent, every leaf checked: their MD5
+ * (hex) goes with the request as Content-MD5.
+ */
+async function checkedMd5(ctx: JobRunContext, archive: ArchiveRecord, segments: Segment[], start: number, end: number): Promise<string> {
+  const md5 = createHash('md5');
+  let read = 0;
+  try {
+    for await (const chunk of verifiedRange(ctx, archive, segments, start, end, ctx.signal)) {
+      md5.update(chunk as Buffer);
+      read += (chunk as Buffer).byteLength;
+    }
+  } catch (err) {
+    ctx.signal.throwIfAborted();
+    throw readFailure(archive, start, end, err, '; nothing was sent');
+  }
+  if (read !== end - start + 1) {
+    throw new CorruptArchive(`Data corruption detected: only ${read} of the ${end - start + 1} bytes of ${rangeName(archive, start, end)} could be read; nothing was sent`);
+  }
+  return md5.digest('hex');
+}
+
+/**
+ * Sends a request whose body is archive bytes start..end, checked again on the way (the
+ * store checks them once more against Content-MD5). A read error of the body aborts the
+ * request at once and is what the call throws.
  */
 async function sendRange<T>(ctx: JobRunContext, archive: ArchiveRecord, segments: Segment[], start: number, end: number, signal: AbortSignal,
   send: (body: Readable, signal: AbortSignal) => Promise<T>): Promise<T> {
-  const body = readRange(ctx.blobs, segments, start, end);
   const local = new AbortController();
-  body.on('error', (err) => local.abort(new CorruptArchive(
-    `The stored data of ${rangeName(archive, start, end)} could not be read (${(err as NodeJS.ErrnoException).code ?? err.message})`)));
+  const body = verifiedRange(ctx, archive, segments, start, end, signal);
+  body.on('error', (err) => local.abort(readFailure(archive, start, end, err, '')));
   try {
     return await send(body, AbortSignal.any([signal, local.signal]));
   } catch (err) {
@@ -351,15 +354,12 @@ async function verifyObject(job: JobRecord, ctx: JobRunContext, client: OssClien
 
 async function archiveMd5(ctx: JobRunContext, archive: ArchiveRecord, segments: Segment[]): Promise<string> {
   const md5 = createHash('md5');
-  const stream = readRange(ctx.blobs, segments, 0, archive.size - 1);
-  const onAbort = () => stream.destroy();
-  ctx.signal.addEventListener('abort', onAbort, { once: true });
   try {
-    for await (const chunk of stream) md5.update(chunk as Buffer);
-  } finally {
-    ctx.signal.removeEventListener('abort', onAbort);
+    for await (const chunk of verifiedRange(ctx, archive, segments, 0, archive.size - 1, ctx.signal)) md5.update(chunk as Buffer);
+  } catch (err) {
+    ctx.signal.throwIfAborted();
+    throw readFailure(archive, 0, archive.size - 1, err, '');
   }
-  ctx.signal.throwIfAborted();
   return md5.digest('hex');
 }
 

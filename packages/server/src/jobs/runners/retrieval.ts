@@ -1,14 +1,12 @@
-// archive-retrieval: re-read the stored range, hash every 1 MiB leaf and compare it with
-// the leaf digest stored at upload time. Any difference fails the job with a message
-// naming the bytes, so corrupt data is never served. The output is then read straight
-// from the archive's segments.
-import { ChecksumHasher, MIB, TreeEtagBuilder, isTreeHashAligned, parseRange } from '@oas/sdk';
+// archive-retrieval: re-read the stored range through the verifying reader (every 1 MiB
+// leaf against the digest stored at upload time). Any difference fails the job with a
+// message naming the bytes. The output is later read from the archive's segments, again
+// through the verifying reader, so bytes that rot after the job are not served either.
+import { TreeEtagBuilder, isTreeHashAligned, parseRange } from '@oas/sdk';
 import type { ArchiveRecord } from '../../store/meta/types.js';
-import { spansOf, totalSize } from '../../service/segments.js';
+import { totalSize } from '../../service/segments.js';
+import { CorruptDataError, readVerified } from '../../store/blob/verifying-reader.js';
 import { failed, type JobResult, type JobRunContext, type JobRunner } from '../types.js';
-
-/** Leaves checked per read (1 GiB of data, 16 KiB of digests). */
-const LEAVES_PER_READ = 1024;
 
 class Corruption extends Error {}
 
@@ -38,46 +36,25 @@ export const archiveRetrieval: JobRunner = async (job, ctx) => {
   }
 };
 
-/** Reads and checks archive bytes start..end; returns the tree etag of the range. */
+/** Reads and checks archive bytes start..end through the verifying reader; returns the tree etag of the range. */
 async function verifyRange(ctx: JobRunContext, archive: ArchiveRecord, start: number, end: number): Promise<string> {
   const segments = await ctx.meta.getSegments(archive.id);
   const stored = totalSize(segments);
   if (stored !== archive.size) throw new Corruption(`archive ${archive.id} has ${stored} stored bytes, expected ${archive.size}`);
   const tree = new TreeEtagBuilder();
-  for (const span of spansOf(segments, start, end)) {
-    const key = span.segment.blobKey;
-    for (let from = span.from; from <= span.to; from += LEAVES_PER_READ * MIB) {
-      ctx.signal.throwIfAborted();
-      const to = Math.min(span.to, from + LEAVES_PER_READ * MIB - 1);
-      const firstLeaf = from / MIB;
-      const count = Math.floor(to / MIB) - firstLeaf + 1;
-      const expected = await ctx.blobs.readLeaves(key, firstLeaf, count);
-      const describe = (i: number) => {
-        const a = span.offset + from + i * MIB;
-        return `bytes ${a}-${Math.min(a + MIB - 1, span.offset + to)} of archive ${archive.id}`;
-      };
-      if (expected.byteLength !== count * 16) throw new Corruption(`the checksums stored for ${describe(0)} onwards are missing`);
-      let leaves = 0;
-      const hasher = new ChecksumHasher((digest, i) => {
-        if (!digest.equals(expected.subarray(i * 16, i * 16 + 16))) throw new Corruption(`${describe(i)} do not match their stored checksum`);
-        tree.push(digest.toString('hex'));
-        leaves++;
-      });
-      const stream = ctx.blobs.read(key, from, to);
-      const onAbort = () => stream.destroy();
-      ctx.signal.addEventListener('abort', onAbort, { once: true });
-      try {
-        for await (const chunk of stream) hasher.update(chunk as Buffer);
-      } finally {
-        ctx.signal.removeEventListener('abort', onAbort);
-        stream.destroy();
-      }
-      ctx.signal.throwIfAborted();
-      const { size } = hasher.digest();
-      if (size !== to - from + 1 || leaves !== count) {
-        throw new Corruption(`${describe(0)} onwards: ${size} bytes could be read, expected ${to - from + 1}`);
-      }
-    }
+  const bytes = readVerified(ctx.blobs, segments, start, end, {
+    label: `archive ${archive.id}`, signal: ctx.signal,
+    onLeaf: (digest) => tree.push(digest.toString('hex')),
+    ...(ctx.onCorruptRead ? { onCorrupt: (err) => ctx.onCorruptRead!(err) } : {}),
+  });
+  let read = 0;
+  try {
+    for await (const chunk of bytes) read += (chunk as Buffer).byteLength;
+  } catch (err) {
+    ctx.signal.throwIfAborted();
+    if (err instanceof CorruptDataError) throw new Corruption(err.message);
+    throw err;
   }
+  if (read !== end - start + 1) throw new Corruption(`bytes ${start}-${end} of archive ${archive.id}: ${read} bytes could be read`);
   return tree.digest();
 }
