@@ -6,4 +6,4 @@ export type { BlobStore, BlobWriter } from './store/blob/types.js';
 export type { JobRunner, JobRunners, JobRunContext, JobResult } from './jobs/types.js';
 export { OssConfigError, type OssHostInput, type OssHostConfig } from './oss-config.js';
 export { openStores, parseMetadataUri, parseBlobsUri, type MetadataSpec, type BlobsSpec } from './store/open.js';
-export { copyData, type CopyDataOptions, type CopyReport } from './copy-data.js';
+export { copyData, type CopyDataOptions, type CopyReport } from './copy/copier.js';
