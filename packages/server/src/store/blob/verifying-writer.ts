@@ -114,6 +114,7 @@ export class VerifyingWriter {
     // the pipeline passes it on to the blob stream; a store failure has not.
     blob.stream.once('error', () => { if (!this.tap.errored) this.storeFailed = true; });
     this.flowing = pipeline(this.tap, blob.stream);
+    this.tap.on('error', () => undefined); // a write after a failure must not crash the process
     this.flowing.catch(() => undefined); // awaited by finish; a failure must not go unhandled before
   }
 
