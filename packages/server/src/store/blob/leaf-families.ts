@@ -5,7 +5,7 @@
 // The stores keep each family apart and never need to know more than its name and digest
 // size.
 import { createHash, type Hash } from 'node:crypto';
-import { MIB, ParallelChecksumHasher, TreeEtagBuilder, hashLeaves as md5LeavesParallel } from '@oas/sdk';
+import { MIB, ParallelChecksumHasher, TreeEtagBuilder, hashLeaves as md5LeavesParallel, treeHashOfLeafBuffer } from '@oas/sdk';
 
 /** Hashes the leaves of bytes fed in any chunking. */
 export interface LeafHasher {
@@ -121,21 +121,6 @@ export const MD5_LEAVES: LeafFamily = {
   tree: md5TreeEtag,
 };
 
-/** Amazon Glacier's tree hash: SHA-256 of each MiB, parents over the two binary digests, lower-case hex. */
-function sha256TreeHash(leaves: Buffer): string {
-  let level: Buffer[] = [];
-  for (let i = 0; i < leaves.byteLength; i += 32) level.push(leaves.subarray(i, i + 32));
-  if (level.length === 0) return createHash('sha256').digest('hex');
-  while (level.length > 1) {
-    const up: Buffer[] = [];
-    for (let i = 0; i < level.length; i += 2) {
-      up.push(i + 1 < level.length ? createHash('sha256').update(level[i]!).update(level[i + 1]!).digest() : level[i]!);
-    }
-    level = up;
-  }
-  return level[0]!.toString('hex');
-}
-
 /** SHA-256 leaves (the Glacier front end's); defined here, not yet stored with every blob. */
 export const SHA256_LEAVES: LeafFamily = {
   name: 'sha256',
@@ -146,7 +131,8 @@ export const SHA256_LEAVES: LeafFamily = {
     for (const c of chunks) hasher.update(c);
     return hasher.digest();
   },
-  tree: sha256TreeHash,
+  // Glacier's tree hash: parents over the two raw digests, lower-case hex.
+  tree: treeHashOfLeafBuffer,
 };
 
 const KNOWN = new Map<string, LeafFamily>([MD5_LEAVES, SHA256_LEAVES].map((f) => [f.name, f]));
