@@ -1,8 +1,8 @@
 // Local files the commands read and write.
 import { stat } from 'node:fs/promises';
+import { MIB } from '@oas/sdk/protocol';
 import { CliError } from './errors.js';
 
-const MIB = 1024 * 1024;
 /** Progress bars only for data at least this large; smaller work is done before one would show. */
 export const BAR_MIN = 16 * MIB;
 

@@ -4,7 +4,7 @@
 import { hostname } from 'node:os';
 import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { OASError, formatRfc1123, newId } from '@oas/sdk';
+import { OASError, formatRfc1123, newId } from '@oas/sdk/protocol';
 import { DEFAULT_OPTIONS, type ServerOptions } from './config.js';
 import { authenticate, keyLookup } from './http/auth.js';
 import { registerConsole } from './http/console.js';

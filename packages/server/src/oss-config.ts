@@ -8,7 +8,7 @@
 //   createServer({ ossHosts }) (embedding, tests)
 // A spec is `NAME=URL`: `oss-cn-hangzhou.aliyuncs.com=https://KEYID:SECRET@oss-cn-hangzhou.aliyuncs.com?region=cn-hangzhou`.
 import { readFile } from 'node:fs/promises';
-import { MIB } from '@oas/sdk';
+import { MIB } from '@oas/sdk/protocol';
 
 export type OssAddressing = 'path' | 'virtual';
 

@@ -1,6 +1,6 @@
 // Checksum commands: fileetag, partetag. Hashing is the SDK's hashFile.
 import type { Command } from 'commander';
-import { hashFile, MIB, type Checksums } from '@oas/sdk';
+import { hashFile, MIB, type Checksums } from '@oas/sdk/protocol';
 import { examples, type Runner } from '../command.js';
 import { UsageError } from '../errors.js';
 import { BAR_MIN, fileSize } from '../files.js';

@@ -202,7 +202,7 @@ async function fetchPiece(job: Job, file: FileHandle, offset: number, range: Byt
     if (signal.aborted) throw isAbortError(error) ? error : abortError('downloadToFile', signal);
     if (error instanceof TransferError || isAbortError(error)) throw error;
     // The body broke off (reset, timeout): worth another try.
-    throw new TransferError(`piece ${range.start}-${range.end}: ${(error as Error).message}`, error);
+    throw new TransferError(`piece ${range.start}-${range.end}: ${(error as Error).message}`, { cause: error });
   }
   const position = out.position;
   if (position !== end) {
@@ -341,7 +341,7 @@ async function downloadWhole(job: Job, path: string, options: DownloadOptions): 
       } catch (error) {
         response.body.destroy();
         if (options.signal?.aborted || isAbortError(error)) throw error;
-        throw new TransferError(`downloading the inventory: ${(error as Error).message}`, error);
+        throw new TransferError(`downloading the inventory: ${(error as Error).message}`, { cause: error });
       }
       const position = out.position;
       if (expectedSize !== null && position !== expectedSize) throw new TransferError(`the inventory has ${position} bytes, the job says ${expectedSize}`);

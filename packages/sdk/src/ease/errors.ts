@@ -40,11 +40,5 @@ export class JobStateError extends Error {
   }
 }
 
-/** A transfer failed in a way a retry may cure (body cut short, wrong length). */
-export class TransferError extends Error {
-  override readonly name = 'TransferError';
-  readonly retryable = true;
-  constructor(message: string, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-  }
-}
+/** A transfer failed in a way a retry may cure (body cut short, wrong length): the protocol core's. */
+export { TransferError } from '../protocol/transient.js';

@@ -2,6 +2,7 @@
 // with exponential backoff and full jitter; other client errors are final at once.
 import { OASTransportError } from '../client/errors.js';
 import { OASError } from '../protocol/errors.js';
+import { isTransientNetworkError } from '../protocol/transient.js';
 import { abortError, isAbortError, sleep } from './abort.js';
 
 export interface RetryOptions {
@@ -15,11 +16,6 @@ export interface RetryOptions {
   onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
 }
 
-const NETWORK_CODES = new Set([
-  'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
-  'ENETDOWN', 'EAI_AGAIN', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET',
-]);
-
 /** Whether another try may succeed. Aborts never are; local mistakes (TypeError…) never are. */
 export function isRetryable(error: unknown): boolean {
   if (isAbortError(error)) return false;
@@ -29,8 +25,7 @@ export function isRetryable(error: unknown): boolean {
   if (error instanceof OASTransportError) return true;
   if (error instanceof Error) {
     if ((error as { retryable?: unknown }).retryable === true) return true;
-    const code = (error as { code?: unknown }).code;
-    return typeof code === 'string' && NETWORK_CODES.has(code);
+    return isTransientNetworkError(error);
   }
   return false;
 }

@@ -1,33 +1,15 @@
 // Part and piece sizes (protocol.md §5, §3.5) and splitting a size into inclusive ranges.
 import { MIB } from '../protocol/etag.js';
+import { MAX_ARCHIVE_SIZE, MAX_PARTS, isPowerOfTwoMib, isValidPartSize } from '../protocol/limits.js';
 import type { ByteRange } from '../protocol/ranges.js';
 
-export const GIB = 1024 * MIB;
-/** Most parts one multipart upload may have. */
-export const MAX_PARTS = 10_000;
-/** Largest archive (protocol.md §5: "40T archive", 4 GiB × 10,000 parts). */
-export const MAX_ARCHIVE_SIZE = 40_000 * GIB;
-/** Largest part the server accepts. */
-export const MAX_PART_SIZE = 4 * GIB;
+export { GIB, MAX_PARTS, MAX_ARCHIVE_SIZE, MAX_PART_SIZE, MAX_SINGLE_UPLOAD, isPowerOfTwoMib, isValidPartSize } from '../protocol/limits.js';
 export const DEFAULT_PART_SIZE = 64 * MIB;
 /** At or below this, uploadArchive sends one request instead of a multipart upload. */
 export const DEFAULT_SINGLE_UPLOAD_THRESHOLD = 64 * MIB;
-/** The service's single-request limit (protocol.md §5, 6 GB; enforced as 6 GiB). */
-export const MAX_SINGLE_UPLOAD = 6 * GIB;
 /** Most pieces a download is split into, and their default size (protocol.md §3.5). */
 export const MAX_PIECES = 10_000;
 export const DEFAULT_PIECE_SIZE = 32 * MIB;
-
-/**
- * 1 MiB × 2^k: every part except the last is then a whole subtree, so the combined part
- * tree etags equal the tree etag of the whole data (protocol.md §3.4) and ranges verify.
- */
-export function isPowerOfTwoMib(size: number): boolean {
-  if (!Number.isSafeInteger(size) || size < MIB || size % MIB !== 0) return false;
-  const mib = size / MIB;
-  // mib can exceed 2^31, so no bit tricks.
-  return Number.isInteger(Math.log2(mib)) && 2 ** Math.log2(mib) === mib;
-}
 
 export function formatSize(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -42,11 +24,6 @@ export function formatSize(bytes: number): string {
 
 function checkSize(what: string, size: number): void {
   if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`${what} must be a non-negative integer, got ${size}`);
-}
-
-/** Whether `size` is a part size the service accepts: a multiple of 1 MiB from 1 MiB to 4 GiB. */
-export function isValidPartSize(size: number): boolean {
-  return Number.isSafeInteger(size) && size >= MIB && size <= MAX_PART_SIZE && size % MIB === 0;
 }
 
 /**

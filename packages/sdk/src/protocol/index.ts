@@ -5,6 +5,8 @@ export * from './ids.js';
 export * from './dates.js';
 export * from './errors.js';
 export * from './hash-file.js';
+export * from './limits.js';
+export * from './transient.js';
 export type * from './wire-types.js';
 export * from './sigv4.js';
 export * from './payload-hash.js';

@@ -1,7 +1,7 @@
 // Request authentication, protocol.md §2: the sdk's own signing code over the raw path, the
 // decoded query and the raw x-oas-* header values, compared in constant time.
 import type { FastifyRequest } from 'fastify';
-import { OASError, computeSignature, parseAuthorization, parseRfc1123, signaturesEqual, stringToSign } from '@oas/sdk';
+import { OASError, computeSignature, parseAuthorization, parseRfc1123, signaturesEqual, stringToSign } from '@oas/sdk/protocol';
 import type { AccountRecord, MetadataStore } from '../store/meta/types.js';
 
 /** x-oas-* headers and the Date header as they arrived (node joins or drops nothing here). */

@@ -1,6 +1,6 @@
 // Small request bodies (job JSON): read with a bound, whatever the Content-Type.
 import type { IncomingMessage } from 'node:http';
-import { OASError } from '@oas/sdk';
+import { OASError } from '@oas/sdk/protocol';
 
 export function readSmallBody(req: IncomingMessage, max: number): Promise<Buffer> {
   const declared = req.headers['content-length'];

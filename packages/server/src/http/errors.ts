@@ -1,6 +1,6 @@
 // Every error leaves as an OAS JSON error with x-oas-request-id; client mistakes are 4xx.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { OASError } from '@oas/sdk';
+import { OASError } from '@oas/sdk/protocol';
 
 /** Maps anything thrown to the error the client sees. */
 export function toOASError(err: unknown): OASError {

@@ -1,6 +1,6 @@
 // The OAS operations: parse and validate the request, call the service, map the result.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { OASError } from '@oas/sdk';
+import { OASError } from '@oas/sdk/protocol';
 import type { ServiceContext } from '../service/context.js';
 import { archiveMetaJson, deleteArchive, getArchive, uploadArchive } from '../service/archives.js';
 import { MAX_JOB_BODY, getJob, initiateJob, jobJson, jobOutput, listJobs } from '../service/jobs.js';

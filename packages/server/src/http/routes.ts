@@ -1,6 +1,6 @@
 // The route table, matched on the raw request path: operation per (path, method). Unknown
 // paths are 404 NotFound; a known path with another method is 405 MethodNotAllowed.
-import { OASError } from '@oas/sdk';
+import { OASError } from '@oas/sdk/protocol';
 
 export interface RouteMatch {
   op: string;

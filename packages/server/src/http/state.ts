@@ -1,6 +1,6 @@
 // Per-request state the hooks and handlers share, and helpers to read the raw request.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { parseQuery } from '@oas/sdk';
+import { parseQuery } from '@oas/sdk/protocol';
 import type { AccountRecord } from '../store/meta/types.js';
 
 export interface OasState {

@@ -2,7 +2,7 @@
 // internal id, so its key can come from the environment or be generated on first start
 // and later be replaced without losing its vaults.
 import { randomInt } from 'node:crypto';
-import { newId } from '@oas/sdk';
+import { newId } from '@oas/sdk/protocol';
 import type { AccountRecord, MetadataStore } from '../store/meta/types.js';
 
 export const ROOT_ACCOUNT_ID = '00000000000000000000000000000000';

@@ -1,10 +1,10 @@
 // Archives: single upload (streamed, verified, then committed), delete, metadata.
 import type { Readable } from 'node:stream';
-import { OASError, formatRfc1123, isId, newId, type ArchiveJson } from '@oas/sdk';
+import { MAX_SINGLE_UPLOAD, OASError, formatRfc1123, isId, newId, type ArchiveJson } from '@oas/sdk/protocol';
 import type { ArchiveRecord, VaultRecord } from '../store/meta/types.js';
 import type { ServiceContext } from './context.js';
 import { discardBlob, ingest } from './ingest.js';
-import { MAX_SINGLE_UPLOAD, checkDescription, checkEtag, parseDecimal } from './validation.js';
+import { checkDescription, checkEtag, parseDecimal } from './validation.js';
 
 export interface UploadRequest {
   /** The Content-Length header (undefined when absent). */

@@ -2,7 +2,7 @@
 import type { Readable } from 'node:stream';
 import {
   OASError, formatRange, formatRfc1123, isId, isMibAligned, newId, parseRange, parseRangeHeader, type JobJson,
-} from '@oas/sdk';
+} from '@oas/sdk/protocol';
 import type { JobRecord, JobType, Segment, VaultRecord } from '../store/meta/types.js';
 import type { ServiceContext } from './context.js';
 import { OTHER_PAGE, checkMarkerFound, idMarker, nextMarker, pageLimit, type ListQuery } from './pagination.js';

@@ -2,19 +2,16 @@
 // complete (the parts' blobs become the archive's segments, no byte is copied), abort.
 import type { Readable } from 'node:stream';
 import {
-  OASError, TreeEtagBuilder, combineTreeEtags, formatRange, formatRfc1123, isId, newId, parseContentRange,
+  MAX_ARCHIVE_SIZE, MAX_PARTS, MAX_PART_SIZE, OASError, TreeEtagBuilder, isPowerOfTwoMib, combineTreeEtags, formatRange, formatRfc1123, isId, newId, parseContentRange,
   type PartJson, type UploadJson,
-} from '@oas/sdk';
+} from '@oas/sdk/protocol';
 import type { ArchiveRecord, PartRecord, UploadRecord, VaultRecord } from '../store/meta/types.js';
 import { KeyedMutex } from '../util/mutex.js';
 import { checkContentLength } from './archives.js';
 import type { ServiceContext } from './context.js';
 import { discardBlob, ingest } from './ingest.js';
 import { OTHER_PAGE, checkMarkerFound, idMarker, nextMarker, pageLimit, partMarker, type ListQuery } from './pagination.js';
-import {
-  MAX_ARCHIVE_SIZE, MAX_PARTS, MAX_PART_SIZE, checkCompleteTreeEtag, checkDescription, checkEtag, checkPartSize,
-  isPowerOfTwoMib, parseDecimal,
-} from './validation.js';
+import { checkCompleteTreeEtag, checkDescription, checkEtag, checkPartSize, parseDecimal } from './validation.js';
 
 /** Serialises part replacement against complete/abort of the same upload (this process). */
 const uploadLocks = new KeyedMutex();

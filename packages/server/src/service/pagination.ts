@@ -1,7 +1,7 @@
 // List pagination of protocol.md §4.4: `marker` is the inclusive start of the page
 // (an id, or a part's range start), empty = from the beginning; `Marker` in the
 // response is the next page's first item, "" at the end.
-import { OASError, isId } from '@oas/sdk';
+import { OASError, isId } from '@oas/sdk/protocol';
 import type { Page } from '../store/meta/types.js';
 
 export interface ListQuery {

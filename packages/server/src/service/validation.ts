@@ -1,15 +1,5 @@
 // Parameter rules of protocol.md §5, each failing with the §6 error a client should see.
-import { MIB, OASError } from '@oas/sdk';
-
-export const GIB = 1024 * MIB;
-/** Largest single upload (protocol.md §5: 6 GB, enforced as 6 GiB). */
-export const MAX_SINGLE_UPLOAD = 6 * GIB;
-/** Largest archive (40,000 GiB). */
-export const MAX_ARCHIVE_SIZE = 40_000 * GIB;
-export const MIN_PART_SIZE = MIB;
-export const MAX_PART_SIZE = 4 * GIB;
-export const MAX_PARTS = 10_000;
-export const MAX_DESCRIPTION_BYTES = 1024;
+import { MAX_DESCRIPTION_BYTES, MAX_PART_SIZE, MIB, MIN_PART_SIZE, OASError } from '@oas/sdk/protocol';
 
 const VAULT_NAME = /^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$/;
 
@@ -65,9 +55,3 @@ export function checkCompleteTreeEtag(text: string | undefined): string {
   return m[1]!.toUpperCase();
 }
 
-/** Whether n MiB-units is 2^k MiB (parts then are whole subtrees of the archive's tree). */
-export function isPowerOfTwoMib(bytes: number): boolean {
-  if (bytes % MIB !== 0) return false;
-  const units = bytes / MIB;
-  return units > 0 && (units & (units - 1)) === 0;
-}

@@ -1,5 +1,5 @@
 // Vaults: create (idempotent, at most maxVaults per account), describe, list, delete.
-import { OASError, formatRfc1123, isId, newId, type VaultJson } from '@oas/sdk';
+import { OASError, formatRfc1123, isId, newId, type VaultJson } from '@oas/sdk/protocol';
 import type { VaultRecord } from '../store/meta/types.js';
 import type { ServiceContext } from './context.js';
 import { VAULT_PAGE, checkMarkerFound, idMarker, nextMarker, pageLimit, type ListQuery } from './pagination.js';

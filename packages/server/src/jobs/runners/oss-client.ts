@@ -6,6 +6,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { createHash } from 'node:crypto';
 import { S3Client } from '@aws-sdk/client-s3';
+import { TransferError, isTransientNetworkError } from '@oas/sdk/protocol';
 import type { OssHostConfig } from '../../oss-config.js';
 
 export interface OssClient {
@@ -58,9 +59,15 @@ export function createOssClient(host: OssHostConfig): OssClient {
   };
 }
 
-/** A failure that ends the job with `message` as its StatusMessage. */
-export class TransferError extends Error {
-  override readonly name = 'TransferError';
+/**
+ * A failure that ends the job with `message` as its StatusMessage. A retryable failure of
+ * our own (a checksum that did not match in transit, a short body) is the protocol core's
+ * TransferError.
+ */
+export class FinalTransferError extends TransferError {
+  constructor(message: string) {
+    super(message, { retryable: false });
+  }
 }
 
 interface SdkError {
@@ -72,8 +79,6 @@ interface SdkError {
   Code?: string;
 }
 
-const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH',
-  'ENETUNREACH', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']);
 const TRANSIENT_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException', 'SlowDown', 'InternalError',
   'ServiceUnavailable', 'Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequests', 'Transient',
   // The bytes arrived damaged (Content-MD5 or payload hash did not match): send them again.
@@ -90,21 +95,15 @@ function codeOf(err: unknown): string {
 
 /** Network trouble, timeouts, 5xx, throttling: worth another attempt. */
 export function isTransient(err: unknown): boolean {
-  if (err instanceof TransferError) return false;
-  if (err instanceof TransientTransferError) return true;
+  if (err instanceof TransferError) return err.retryable;
   const e = err as SdkError | null;
   if (!e) return false;
-  if (e.code && TRANSIENT_CODES.has(e.code)) return true;
+  if (isTransientNetworkError(e)) return true;
   if (e.name && TRANSIENT_NAMES.has(e.name)) return true;
   const status = statusOf(err);
   if (status !== undefined) return status >= 500 || status === 429 || status === 408;
   // No HTTP answer at all (socket hang up, aborted response): a network problem.
   return /socket hang up|ECONNRESET|aborted|premature/i.test(e.message ?? '');
-}
-
-/** A retryable failure of our own (a checksum that did not match in transit, a short body). */
-export class TransientTransferError extends Error {
-  override readonly name = 'TransientTransferError';
 }
 
 function networkWords(err: unknown): string {
@@ -118,9 +117,9 @@ function networkWords(err: unknown): string {
  * ("reading oss://bucket/key"), `attempts` how often.
  */
 export function describeError(err: unknown, host: OssHostConfig, what: string, attempts: number): string {
-  if (err instanceof TransferError) return err.message;
+  if (err instanceof FinalTransferError) return err.message;
   const tries = attempts > 1 ? ` (gave up after ${attempts} attempts)` : '';
-  if (err instanceof TransientTransferError) return `${what} failed: ${err.message}${tries}`;
+  if (err instanceof TransferError) return `${what} failed: ${err.message}${tries}`;
   const status = statusOf(err);
   const code = codeOf(err);
   const detail = (err as SdkError).message && (err as SdkError).message !== code ? `: ${(err as SdkError).message}` : '';
@@ -167,7 +166,7 @@ export function backoffMs(host: OssHostConfig, failures: number): number {
 
 /**
  * Runs `fn` until it succeeds, retrying transient errors with backoff up to the host's
- * maxAttempts. A permanent error, or the last transient one, becomes a TransferError
+ * maxAttempts. A permanent error, or the last transient one, becomes a FinalTransferError
  * with a readable message. Aborting `signal` rethrows its reason at once.
  */
 export async function withRetry<T>(host: OssHostConfig, what: string, signal: AbortSignal, fn: (attempt: number) => Promise<T>): Promise<T> {
@@ -177,7 +176,7 @@ export async function withRetry<T>(host: OssHostConfig, what: string, signal: Ab
       return await fn(attempt);
     } catch (err) {
       if (signal.aborted) throw signal.reason;
-      if (!isTransient(err) || attempt >= host.maxAttempts) throw new TransferError(describeError(err, host, what, attempt));
+      if (!isTransient(err) || attempt >= host.maxAttempts) throw new FinalTransferError(describeError(err, host, what, attempt));
       await sleep(backoffMs(host, attempt), signal);
     }
   }

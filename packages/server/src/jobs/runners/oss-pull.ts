@@ -13,16 +13,15 @@
 // after a restart that finds the archive already inserted just reports it.
 import { createHash, type Hash } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, type HeadObjectCommandOutput } from '@aws-sdk/client-s3';
-import { MIB, TreeEtagBuilder, newId } from '@oas/sdk';
+import { MAX_ARCHIVE_SIZE, MAX_PART_SIZE, MIB, TransferError, TreeEtagBuilder, newId } from '@oas/sdk/protocol';
 import type { OssHostConfig, OssHosts } from '../../oss-config.js';
 import { discardBlob } from '../../service/ingest.js';
-import { MAX_ARCHIVE_SIZE, MAX_PART_SIZE } from '../../service/validation.js';
 import type { BlobStore } from '../../store/blob/types.js';
 import { VerifyingWriter } from '../../store/blob/verifying-writer.js';
 import type { ArchiveRecord, JobRecord, Segment } from '../../store/meta/types.js';
 import { failed, type JobResult, type JobRunContext, type JobRunner } from '../types.js';
 import {
-  TransferError, TransientTransferError, abortableSleep, backoffMs, createOssClient, describeError, isMd5Etag, isTransient,
+  FinalTransferError, abortableSleep, backoffMs, createOssClient, describeError, isMd5Etag, isTransient,
   multipartEtag, multipartEtagParts, normalizeEtag, ossName, withRetry, type OssClient,
 } from './oss-client.js';
 
@@ -73,7 +72,7 @@ export function pullFromOss(hosts: OssHosts): JobRunner {
       return await pull(job, ctx, client, checkpoint.archiveId);
     } catch (err) {
       if (ctx.signal.aborted) throw err;
-      if (err instanceof TransferError) return failed(`${err.message}. No archive was created.`);
+      if (err instanceof FinalTransferError) return failed(`${err.message}. No archive was created.`);
       throw err;
     } finally {
       client.destroy();
@@ -87,9 +86,9 @@ async function pull(job: JobRecord, ctx: JobRunContext, client: OssClient, archi
   const what = `Reading ${source}`;
   const head = await withRetry(host, what, ctx.signal, () => headObject(client, job, ctx.signal));
   const size = head.ContentLength ?? -1;
-  if (!Number.isSafeInteger(size) || size < 0) throw new TransferError(`${what} failed: the store did not say how large the object is`);
-  if (size === 0) throw new TransferError(`${source} is empty, and zero-byte archives are not supported`);
-  if (size > MAX_ARCHIVE_SIZE) throw new TransferError(`${source} has ${size} bytes, more than the largest archive (${MAX_ARCHIVE_SIZE} bytes)`);
+  if (!Number.isSafeInteger(size) || size < 0) throw new FinalTransferError(`${what} failed: the store did not say how large the object is`);
+  if (size === 0) throw new FinalTransferError(`${source} is empty, and zero-byte archives are not supported`);
+  if (size > MAX_ARCHIVE_SIZE) throw new FinalTransferError(`${source} has ${size} bytes, more than the largest archive (${MAX_ARCHIVE_SIZE} bytes)`);
   const etag = normalizeEtag(head.ETag);
   const plan = host.verifyEtag ? await planCheck(client, job, ctx.signal, etag, size) : { kind: 'none' as const };
 
@@ -105,7 +104,7 @@ async function pull(job: JobRecord, ctx: JobRunContext, client: OssClient, archi
     const { treeEtag, firstSegmentEtag } = await sink.finish();
     const verdict = check.verdict(firstSegmentEtag);
     if (verdict.mismatch) {
-      throw new TransferError(`Checksum mismatch: ${source} has ETag ${etag}, but the ${size} bytes received give ${verdict.mismatch}`
+      throw new FinalTransferError(`Checksum mismatch: ${source} has ETag ${etag}, but the ${size} bytes received give ${verdict.mismatch}`
         + ' (the object is corrupt at the source, or the data was damaged on the way); run the job again, or check the object');
     }
     ctx.signal.throwIfAborted();
@@ -117,7 +116,7 @@ async function pull(job: JobRecord, ctx: JobRunContext, client: OssClient, archi
     try {
       await ctx.meta.insertArchive(archive, segments);
     } catch (err) {
-      throw new TransferError(`The copied data could not be recorded as an archive (${(err as Error).message}); was the vault deleted?`);
+      throw new FinalTransferError(`The copied data could not be recorded as an archive (${(err as Error).message}); was the vault deleted?`);
     }
     stored = true;
     return done(archive, verdict.note ? `Succeeded (${verdict.note})` : 'Succeeded');
@@ -160,21 +159,21 @@ async function* objectChunks(client: OssClient, job: JobRecord, etag: string | u
         ...(offset > 0 ? { Range: `bytes=${offset}-${size - 1}` } : {}),
       }), { abortSignal: signal });
       body = res.Body as typeof body;
-      if (!body) throw new TransientTransferError('the store sent no body');
+      if (!body) throw new TransferError('the store sent no body');
       if (res.ContentLength !== undefined && res.ContentLength !== size - offset) {
-        throw new TransferError(`${what} failed: the store sent ${res.ContentLength} bytes where ${size - offset} were expected (the object changed while it was being copied); start the job again`);
+        throw new FinalTransferError(`${what} failed: the store sent ${res.ContentLength} bytes where ${size - offset} were expected (the object changed while it was being copied); start the job again`);
       }
       for await (const chunk of body) {
-        if (offset + chunk.byteLength > size) throw new TransferError(`${what} failed: the store sent more than the object's ${size} bytes`);
+        if (offset + chunk.byteLength > size) throw new FinalTransferError(`${what} failed: the store sent more than the object's ${size} bytes`);
         offset += chunk.byteLength;
         yield chunk;
       }
-      if (offset < size) throw new TransientTransferError(`the download ended after ${offset} of ${size} bytes`);
+      if (offset < size) throw new TransferError(`the download ended after ${offset} of ${size} bytes`);
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       if (offset > before) failures = 0;
       failures++;
-      if (!isTransient(err) || failures >= host.maxAttempts) throw new TransferError(describeError(err, host, what, failures));
+      if (!isTransient(err) || failures >= host.maxAttempts) throw new FinalTransferError(describeError(err, host, what, failures));
       await abortableSleep(backoffMs(host, failures), signal);
     } finally {
       body?.destroy?.();
@@ -320,7 +319,7 @@ class SegmentSink {
   /** Ends the last segment; the tree etag of everything and the MD5 of the first segment. */
   async finish(): Promise<{ treeEtag: string; firstSegmentEtag: string }> {
     if (this.writer) await this.close();
-    if (this.total !== this.size) throw new TransferError(`received ${this.total} bytes, expected ${this.size}`);
+    if (this.total !== this.size) throw new FinalTransferError(`received ${this.total} bytes, expected ${this.size}`);
     return { treeEtag: this.tree.digest(), firstSegmentEtag: this.firstEtag };
   }
 

@@ -19,6 +19,7 @@ import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand,
   HeadObjectCommand, ListPartsCommand, PutObjectCommand, UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { TransferError } from '@oas/sdk/protocol';
 import type { OssHosts } from '../../oss-config.js';
 import { S3_MAX_PART } from '../../oss-config.js';
 import { MIB } from '@oas/sdk';
@@ -26,14 +27,14 @@ import { CorruptDataError, readVerified } from '../../store/blob/verifying-reade
 import type { ArchiveRecord, JobRecord, Segment } from '../../store/meta/types.js';
 import { failed, type JobResult, type JobRunContext, type JobRunner } from '../types.js';
 import {
-  TransferError, TransientTransferError, createOssClient, isMd5Etag, multipartEtag, multipartEtagParts,
+  FinalTransferError, createOssClient, isMd5Etag, multipartEtag, multipartEtagParts,
   normalizeEtag, ossName, withRetry, type OssClient,
 } from './oss-client.js';
 
 const MAX_PARTS = 10_000;
 
 /** Local data that does not match its stored checksums: never retried, never sent. */
-class CorruptArchive extends TransferError {}
+class CorruptArchive extends FinalTransferError {}
 
 interface PushCheckpoint {
   uploadId: string;
@@ -72,7 +73,7 @@ export function pushToOss(hosts: OssHosts): JobRunner {
       return { ...known, status: 'Succeeded', statusMessage: note ? `Succeeded (${note})` : 'Succeeded' };
     } catch (err) {
       if (ctx.signal.aborted) throw err;
-      if (err instanceof TransferError) return failed(err.message, known);
+      if (err instanceof FinalTransferError) return failed(err.message, known);
       throw err;
     } finally {
       client.destroy();
@@ -85,7 +86,7 @@ async function push(job: JobRecord, ctx: JobRunContext, client: OssClient, archi
   const stored = segments.reduce((n, s) => n + s.size, 0);
   if (stored !== archive.size) throw new CorruptArchive(`Data corruption detected: archive ${archive.id} has ${stored} stored bytes, expected ${archive.size}; nothing was sent`);
   const partSize = pushPartSize(archive.size, client.host.partSize);
-  if (Math.ceil(archive.size / partSize) > MAX_PARTS) throw new TransferError(`archive ${archive.id} is too large for one object (more than ${MAX_PARTS} parts of ${partSize} bytes)`);
+  if (Math.ceil(archive.size / partSize) > MAX_PARTS) throw new FinalTransferError(`archive ${archive.id} is too large for one object (more than ${MAX_PARTS} parts of ${partSize} bytes)`);
   const target = ossName(job.ossHost, job.bucket, job.object);
   if (archive.size <= partSize) return pushSingle(job, ctx, client, archive, segments, target);
   return pushMultipart(job, ctx, client, archive, segments, target, partSize);
@@ -175,7 +176,7 @@ async function pushSingle(job: JobRecord, ctx: JobRunContext, client: OssClient,
       written = true;
       const etag = normalizeEtag(res.ETag);
       if (host.verifyEtag && isMd5Etag(etag) && etag !== md5) {
-        throw new TransientTransferError(`the store acknowledged ETag ${etag}, but the data sent has MD5 ${md5} (damaged on the way)`);
+        throw new TransferError(`the store acknowledged ETag ${etag}, but the data sent has MD5 ${md5} (damaged on the way)`);
       }
     });
     return await verifyObject(job, ctx, client, archive, segments, target, { md5 });
@@ -212,7 +213,7 @@ async function pushMultipart(job: JobRecord, ctx: JobRunContext, client: OssClie
   if (uploadId === null) {
     const created = await withRetry(host, `Starting a multipart upload to ${target}`, ctx.signal,
       () => client.s3.send(new CreateMultipartUploadCommand({ Bucket: job.bucket, Key: job.object, ContentType: 'application/octet-stream' }), { abortSignal: ctx.signal }));
-    if (!created.UploadId) throw new TransferError(`Starting a multipart upload to ${target} failed: the store returned no upload id`);
+    if (!created.UploadId) throw new FinalTransferError(`Starting a multipart upload to ${target} failed: the store returned no upload id`);
     uploadId = created.UploadId;
   }
   const id = uploadId;
@@ -277,7 +278,7 @@ async function uploadPart(job: JobRecord, ctx: JobRunContext, client: OssClient,
     }), { abortSignal: s }));
     const etag = normalizeEtag(res.ETag);
     if (host.verifyEtag && etag !== md5) {
-      throw new TransientTransferError(`the store acknowledged the part with ETag ${etag || '(none)'}, but its data has MD5 ${md5} (damaged on the way)`);
+      throw new TransferError(`the store acknowledged the part with ETag ${etag || '(none)'}, but its data has MD5 ${md5} (damaged on the way)`);
     }
     return md5;
   });
@@ -324,11 +325,11 @@ async function verifyObject(job: JobRecord, ctx: JobRunContext, client: OssClien
   const what = `Checking ${target}`;
   const head = await withRetry(host, what, ctx.signal, () => client.s3.send(new HeadObjectCommand({ Bucket: job.bucket, Key: job.object }), { abortSignal: ctx.signal }));
   if (head.ContentLength !== archive.size) {
-    throw new TransferError(`${what} failed: the store holds ${head.ContentLength ?? 'an unknown number of'} bytes, the archive has ${archive.size}; the object was deleted`);
+    throw new FinalTransferError(`${what} failed: the store holds ${head.ContentLength ?? 'an unknown number of'} bytes, the archive has ${archive.size}; the object was deleted`);
   }
   if (!host.verifyEtag) return null;
   const etag = normalizeEtag(head.ETag);
-  const mismatch = (expected: string) => new TransferError(
+  const mismatch = (expected: string) => new FinalTransferError(
     `Checksum mismatch: ${target} has ETag ${etag || '(none)'}, but the archive's data gives ${expected}; the object was deleted`);
   if ('md5' in sent) {
     if (isMd5Etag(etag) && etag !== sent.md5) throw mismatch(sent.md5);
