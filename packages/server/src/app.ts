@@ -1,27 +1,26 @@
-// Assembles the server: stores, start-up cleanup, the root key, fastify with the OAS
-// routes, the job engine and the housekeeping timers. Used by main.ts and, in-process on
-// port 0, by the tests.
+// The server's lifecycle: opens the stores, cleans up, ensures the root key, then starts
+// the HTTP plumbing with its front ends (http/server.ts, http/oas/), the job engine and
+// the housekeeping timers (housekeeping.ts); close() takes it all down in order. Used by
+// main.ts and, in-process on port 0, by the tests.
 import { hostname } from 'node:os';
-import type { Socket } from 'node:net';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { OASError, formatRfc1123, newId } from '@oas/sdk/protocol';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { newId } from '@oas/sdk/protocol';
+import { systemClock, type Clock } from './clock.js';
 import { DEFAULT_OPTIONS, type ServerOptions } from './config.js';
-import { authenticate, keyLookup } from './http/auth.js';
+import { startHousekeeping } from './housekeeping.js';
 import { registerConsole } from './http/console.js';
-import { errorBody, sendError } from './http/errors.js';
-import { buildHandlers, type Handler } from './http/handlers.js';
-import { matchRoute } from './http/routes.js';
-import { newState, parseTarget, sendJson } from './http/state.js';
+import { oasFrontEnd } from './http/oas/index.js';
+import { createHttpServer } from './http/server.js';
 import { JobEngine } from './jobs/engine.js';
 import { inventoryRetrieval } from './jobs/runners/inventory.js';
 import { ossTransferRunners } from './jobs/runners/oss.js';
 import { loadOssHosts, type OssHostInput } from './oss-config.js';
 import { archiveRetrieval } from './jobs/runners/retrieval.js';
 import type { JobRunners } from './jobs/types.js';
-import { OrphanSweeper, purgeExpired, startupCleanup, type CleanupReport } from './maintenance.js';
+import { startupCleanup, type CleanupReport } from './maintenance.js';
 import { createLogger } from './logging.js';
 import { Metrics } from './metrics.js';
-import { ensureRootKey, type RootKeyResult } from './service/accounts.js';
+import { ensureRootKey, keyLookup, type RootKeyResult } from './service/accounts.js';
 import { releaseHashWorker, retainHashWorker } from './util/checksum.js';
 import type { ServiceContext } from './service/context.js';
 import type { BlobStore } from './store/blob/types.js';
@@ -49,6 +48,8 @@ export interface CreateServerOptions extends Partial<ServerOptions> {
   sharedStores?: boolean;
   /** Grace of the orphan-blob sweep in shared mode (default 15 minutes; tests shorten it). */
   orphanGraceMs?: number;
+  /** The server's time (default: the system clock; tests move a clock by hand). */
+  clock?: Clock;
 }
 
 export interface OasServer {
@@ -80,14 +81,6 @@ export interface OasServer {
    */
   close(graceMs?: number): Promise<void>;
 }
-
-/** A complete error response for sockets fastify never sees (parse errors, CONNECT). */
-function rawResponse(status: number, reason: string, requestId: string, body: string): string {
-  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-    `x-oas-request-id: ${requestId}\r\nDate: ${formatRfc1123()}\r\nConnection: close\r\n\r\n${body}`;
-}
-
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 export async function createServer(given: CreateServerOptions = {}): Promise<OasServer> {
   const options: ServerOptions = { ...DEFAULT_OPTIONS };
@@ -124,15 +117,18 @@ export async function createServer(given: CreateServerOptions = {}): Promise<Oas
 
 async function start(given: CreateServerOptions, options: ServerOptions, meta: MetadataStore, blobs: BlobStore,
   backends: OasServer['backends']): Promise<OasServer> {
+  const clock = given.clock ?? systemClock;
   // A bad OSS host configuration stops the start before anything else happens.
   const ossHosts = await loadOssHosts({ file: options.ossConfigFile, specs: options.ossHostSpecs, hosts: given.ossHosts });
-  const cleanup = await startupCleanup(meta, blobs, Date.now(), { shared: backends.shared, leftoversSafe: backends.leftoversSafe });
-  const rootKey = await ensureRootKey(meta, options.rootAccessKeyId, options.rootAccessKeySecret);
-  if (options.inventoryIntervalMs !== null) await meta.snapshotInventories(Date.now());
+  const cleanup = await startupCleanup(meta, blobs, clock.now(), { shared: backends.shared, leftoversSafe: backends.leftoversSafe });
+  const rootKey = await ensureRootKey(meta, options.rootAccessKeyId, options.rootAccessKeySecret, clock.now());
+  if (options.inventoryIntervalMs !== null) await meta.snapshotInventories(clock.now());
 
+  const log = createLogger(options.logLevel);
+  const logger = log.logger as FastifyBaseLogger;
   const metrics = new Metrics();
   const onCorruptRead = (err: CorruptDataError): void => {
-    app.log.error({ what: err.label, blobKey: err.blobKey, bytes: `${err.start}-${err.end}`, reason: err.reason }, `stored data failed verification: ${err.message}`);
+    logger.error({ what: err.label, blobKey: err.blobKey, bytes: `${err.start}-${err.end}`, reason: err.reason }, `stored data failed verification: ${err.message}`);
     metrics.readVerifyFailed();
   };
   const nodeId = `${hostname()}:${process.pid}:${newId().slice(0, 8)}`;
@@ -149,179 +145,46 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
     inventoryIntervalMs: options.inventoryIntervalMs,
     ...(given.jobPollMs !== undefined ? { pollMs: given.jobPollMs } : {}),
     leaseMs: options.jobLeaseMs,
-    onError: (err, job) => app.log.error({ err, jobId: job?.id }, 'job engine error'),
+    now: () => clock.now(),
+    onError: (err, job) => logger.error({ err, jobId: job?.id }, 'job engine error'),
     onCorruptRead,
   });
   const ctx: ServiceContext = {
     meta, blobs,
     limits: { maxVaults: options.maxVaults, inventoryIntervalMs: options.inventoryIntervalMs, jobDelayMs: options.jobDelayMs },
-    now: Date.now,
+    now: () => clock.now(),
     nudgeJobs: () => engine.nudge(),
     isOssHostAllowed: (ossHost) => ossHosts.has(ossHost),
     onCorruptRead,
   };
-  const handlers: Record<string, Handler> = buildHandlers(ctx);
-  const lookupKey = keyLookup(meta, options.keyCacheMs);
 
   let closing = false;
-  const inflight = new Set<Promise<unknown>>();
-
-  const log = createLogger(options.logLevel);
-  const app = Fastify({
-    loggerInstance: log.logger as FastifyBaseLogger,
-    // One line per request comes from the onResponse hook, not from fastify.
-    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
-    bodyLimit: Number.MAX_SAFE_INTEGER,
-    exposeHeadRoutes: false,
-    return503OnClosing: false,
-    requestIdHeader: false,
-    genReqId: () => newId(),
-    requestTimeout: 0,
-    connectionTimeout: 0,
-    // A request without Host is answered like any other (an OAS error), not by node's bare 400.
-    http: { requireHostHeader: false },
-    frameworkErrors: (err, req, reply) => {
-      req.oas ??= newState();
-      req.oas.op = 'BadRequest';
-      sendError(req, reply, OASError.of('InvalidArgument', err.message));
-    },
-    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => {
-      if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
-        socket.destroy();
-        return;
-      }
-      const id = newId();
-      const body = errorBody(OASError.of('InvalidArgument', `the request could not be parsed (${err.code ?? 'bad request'})`), id);
-      metrics.observe('BadRequest', 400, 0, 0, Buffer.byteLength(body));
-      socket.end(rawResponse(400, 'Bad Request', id, body));
-    },
+  const { app, inflight } = createHttpServer({
+    logger,
+    logRequests: ['info', 'debug', 'trace'].includes(options.logLevel),
+    frontEnds: [
+      oasFrontEnd(ctx, { lookupKey: keyLookup(meta, options.keyCacheMs, () => clock.now()), maxSkewMs: options.maxSkewMs, now: () => clock.now() }),
+    ],
+    metrics,
+    renderMetrics: async () => metrics.render(await meta.countJobsByStatus().catch(() => null), engine.activeJobs),
+    isClosing: () => closing,
+    beforeRouting: (fastify) => registerConsole(fastify, options.console),
   });
-
-  // CONNECT never reaches fastify: answer it here, as an OAS error.
-  app.server.on('connect', (_req, socket: Socket) => {
-    const id = newId();
-    const body = errorBody(OASError.of('MethodNotAllowed', 'CONNECT is not supported'), id);
-    metrics.observe('MethodNotAllowed', 405, 0, 0, Buffer.byteLength(body));
-    socket.on('error', () => socket.destroy());
-    socket.end(rawResponse(405, 'Method Not Allowed', id, body));
-  });
-  // An Expect other than 100-continue would get node's bare 417 (no OAS error, no request
-  // id); RFC 9110 lets a server ignore it, so the request goes through like any other.
-  app.server.on('checkExpectation', (req, res) => app.server.emit('request', req, res));
-
-  app.decorateRequest('oas', null as never);
-  registerConsole(app, options.console);
-  // Bodies are never parsed by fastify: every Content-Type (or none) passes the raw
-  // stream through to the handler untouched.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (_req, _payload, done) => done(null));
-
-  app.addHook('onRequest', async (req, reply) => {
-    req.oas = newState();
-    reply.header('x-oas-request-id', req.id);
-    // The Content-Type of a request means nothing to OAS (the SDK sends none, even for JSON).
-    delete req.headers['content-type'];
-    if (closing) {
-      reply.header('connection', 'close');
-      throw OASError.of('ServiceUnavailable', 'the server is shutting down');
-    }
-    const { path, query } = parseTarget(req.raw.url);
-    req.oas.path = path;
-    req.oas.query = query;
-    const match = matchRoute(req.raw.method ?? 'GET', path);
-    req.oas.op = match.op;
-    if ('error' in match) throw match.error;
-    req.oas.params = match.params;
-    if (match.auth) {
-      const auth = await authenticate(req, lookupKey, Date.now(), options.maxSkewMs);
-      req.oas.account = auth.account;
-      req.oas.oasHeaders = auth.oasHeaders;
-    }
-  });
-
-  // Callback-style hooks: no promise per request on the hot path.
-  app.addHook('onSend', (_req, reply, payload, done) => {
-    if (closing) reply.header('connection', 'close');
-    done(null, payload);
-  });
-
-  const logRequests = ['info', 'debug', 'trace'].includes(options.logLevel);
-  app.addHook('onResponse', (req, reply, done) => {
-    const state = req.oas ?? newState();
-    const ms = reply.elapsedTime;
-    metrics.observe(state.op, reply.statusCode, ms / 1000, state.bytesIn, state.bytesOut);
-    if (logRequests) {
-      req.log.info({
-        operation: state.op, method: req.raw.method, status: reply.statusCode,
-        bytesIn: state.bytesIn, bytesOut: state.bytesOut, durationMs: Math.round(ms * 10) / 10,
-      }, 'request');
-    }
-    done();
-  });
-
-  app.setErrorHandler((err, req, reply) => {
-    const status = (err as { statusCode?: number }).statusCode;
-    if (!(err instanceof OASError) && !(typeof status === 'number' && status < 500)) {
-      req.log.error({ err, operation: req.oas?.op }, 'request failed');
-    }
-    req.oas ??= newState();
-    return sendError(req, reply, err);
-  });
-
-  app.setNotFoundHandler((req, reply) => {
-    req.oas ??= newState();
-    return sendError(req, reply, OASError.of('NotFound', 'no such resource'));
-  });
-
-  const dispatch = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    switch (req.oas.op) {
-      case 'Health':
-        return sendJson(reply, 200, { status: closing ? 'closing' : 'ok' });
-      case 'Metrics': {
-        const jobs = await meta.countJobsByStatus().catch(() => null);
-        const text = Buffer.from(metrics.render(jobs, engine.activeJobs));
-        req.oas.bytesOut = text.byteLength;
-        return reply.code(200).header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(text);
-      }
-      default: {
-        const handler = handlers[req.oas.op];
-        if (!handler) throw OASError.of('NotFound', 'no such resource');
-        const p = handler(req, reply);
-        inflight.add(p);
-        try {
-          return await p;
-        } finally {
-          inflight.delete(p);
-        }
-      }
-    }
-  };
-  app.all('*', dispatch);
 
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const urlHost = options.host.includes(':') ? `[${options.host}]` : options.host;
 
-  const purgeEvery = Math.min(Math.max(options.jobOutputTtlMs, 1000), 60_000);
-  const runMaintenance = () => purgeExpired(meta, blobs, Date.now());
-  const purgeTimer = setInterval(() => {
-    runMaintenance().catch((err: unknown) => app.log.error({ err }, 'purge failed'));
-  }, purgeEvery);
-  purgeTimer.unref();
-  // Shared stores: orphan blobs are collected by mark and sweep over time, not at start-up.
-  const orphanGraceMs = given.orphanGraceMs ?? 15 * 60_000;
-  const sweeper = new OrphanSweeper(meta, blobs, orphanGraceMs, backends.leftoversSafe);
-  const sweepOrphans = () => (backends.shared ? sweeper.sweep(Date.now()) : Promise.resolve(0));
-  const sweepTimer = backends.shared ? setInterval(() => {
-    sweepOrphans().catch((err: unknown) => app.log.error({ err }, 'orphan sweep failed'));
-  }, orphanGraceMs) : null;
-  sweepTimer?.unref();
-  const snapshotInventories = () => meta.snapshotInventories(Date.now());
-  const snapshotTimer = options.inventoryIntervalMs === null ? null : setInterval(() => {
-    snapshotInventories().catch((err: unknown) => app.log.error({ err }, 'inventory snapshot failed'));
-  }, options.inventoryIntervalMs);
-  snapshotTimer?.unref();
+  const housekeeping = startHousekeeping({
+    meta, blobs, now: () => clock.now(),
+    jobOutputTtlMs: options.jobOutputTtlMs,
+    inventoryIntervalMs: options.inventoryIntervalMs,
+    shared: backends.shared,
+    leftoversSafe: backends.leftoversSafe,
+    orphanGraceMs: given.orphanGraceMs ?? 15 * 60_000,
+    onError: (err, what) => logger.error({ err }, what),
+  });
 
   if (given.startJobs !== false) engine.start();
   retainHashWorker();
@@ -330,11 +193,9 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
   const close = (graceMs = options.shutdownGraceMs): Promise<void> => {
     closed ??= (async () => {
       closing = true;
-      clearInterval(purgeTimer);
-      if (sweepTimer) clearInterval(sweepTimer);
-      if (snapshotTimer) clearInterval(snapshotTimer);
+      housekeeping.stop();
       const appClosed = app.close();
-      const finished = await Promise.race([appClosed.then(() => true), delay(graceMs).then(() => false)]);
+      const finished = await Promise.race([appClosed.then(() => true), clock.sleep(graceMs).then(() => false)]);
       if (!finished) {
         // Grace is over: cut the remaining connections. Their uploads see a short body
         // and abort their temporary blobs.
@@ -353,6 +214,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
 
   return {
     app, url: `http://${urlHost}:${port}`, host: options.host, port, options, meta, blobs, engine, metrics,
-    rootKey, cleanup, backends, sweepOrphans, runMaintenance, snapshotInventories, close,
+    rootKey, cleanup, backends, close,
+    sweepOrphans: housekeeping.sweepOrphans, runMaintenance: housekeeping.runMaintenance, snapshotInventories: housekeeping.snapshotInventories,
   };
 }

@@ -1,6 +1,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { combineTreeEtags, hashBuffer, isId, parseRfc1123, treeEtag } from '@oas/sdk';
+import { ManualClock } from './helpers/clock.js';
 import { startServer, type TestServer } from './helpers/server.js';
 import { assertError, blobFiles } from './helpers/assert.js';
 import { corruptBlobByte } from './helpers/backends.js';
@@ -294,7 +295,8 @@ test('jobs wait for --job-delay: InProgress fields and 409 JobNotReady', async (
 });
 
 test('completed jobs expire after --job-output-ttl: 404 JobNotExist, gone from listings, blobs purged', async () => {
-  const s = await startServer({ jobOutputTtlMs: 300 });
+  const clock = new ManualClock();
+  const s = await startServer({ jobOutputTtlMs: 300, clock });
   try {
     const v = await s.client.vaultId('expiry');
     const a = await s.client.archiveId(v, pattern(MIB + 3));
@@ -305,7 +307,9 @@ test('completed jobs expire after --job-output-ttl: 404 JobNotExist, gone from l
     assert.equal((await s.client.del(`/vaults/${v}/archives/${a}`)).status, 204);
     const withOutput = (await blobFiles(s.dataDir)).length;
     assert.ok(withOutput >= 4);
-    await new Promise((r) => setTimeout(r, 400));
+    clock.advance(299);
+    assert.equal((await s.client.get(`/vaults/${v}/jobs/${inv}`)).status, 200, 'not expired before the TTL');
+    clock.advance(1);
     for (const id of [inv, ret]) {
       assertError(await s.client.get(`/vaults/${v}/jobs/${id}`), 404, 'JobNotExist');
       assertError(await s.client.get(`/vaults/${v}/jobs/${id}/output`), 404, 'JobNotExist');

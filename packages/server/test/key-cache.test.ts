@@ -2,15 +2,15 @@
 // metadata store every time. Real SQLite store with a test clock, then a real server.
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { keyLookup } from '../src/http/auth.js';
+import { keyLookup } from '../src/service/accounts.js';
 import { openSqliteStore } from '../src/store/meta/sqlite.js';
 import type { MetadataStore } from '../src/store/meta/types.js';
 import { assertError } from './helpers/assert.js';
 import { runCli } from './helpers/cli.js';
 import { Client } from './helpers/client.js';
+import { ManualClock } from './helpers/clock.js';
 import { startServer, tempDir } from './helpers/server.js';
 
 let dir: string;
@@ -54,7 +54,8 @@ test('TTL 0 (the default) asks the store every time', async () => {
 });
 
 test('server with --key-cache: a key deleted by `keys delete` is refused once the TTL has passed', async () => {
-  const t = await startServer({ keyCacheMs: 1_000 });
+  const clock = new ManualClock();
+  const t = await startServer({ keyCacheMs: 1_000, clock });
   try {
     const out = await runCli(['keys', 'create', '--data-dir', t.dataDir]);
     assert.equal(out.code, 0, out.stderr);
@@ -63,7 +64,9 @@ test('server with --key-cache: a key deleted by `keys delete` is refused once th
     const other = new Client(t.port, id, secret);
     assert.equal((await other.get('/vaults')).status, 200);
     assert.equal((await runCli(['keys', 'delete', id, '--data-dir', t.dataDir])).code, 0);
-    await sleep(1_100);
+    clock.advance(999);
+    assert.equal((await other.get('/vaults')).status, 200, 'still cached within the TTL');
+    clock.advance(1);
     assertError(await other.get('/vaults'), 403, 'InvalidAccessKeyId');
   } finally {
     await t.close();

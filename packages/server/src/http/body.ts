@@ -1,16 +1,16 @@
 // Small request bodies (job JSON): read with a bound, whatever the Content-Type.
 import type { IncomingMessage } from 'node:http';
-import { OASError } from '@oas/sdk/protocol';
+import { HttpError } from './errors.js';
 
 export function readSmallBody(req: IncomingMessage, max: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > max) {
-    return Promise.reject(OASError.of('InvalidArgument', `the request body is larger than ${max} bytes`));
+    return Promise.reject(new HttpError('bad-request', `the request body is larger than ${max} bytes`));
   }
   // The client may have gone while the handler awaited the store (with PostgreSQL a real
   // wait, so socket events get in first): a destroyed request emits nothing any more.
   if (req.destroyed && !req.readableEnded) {
-    return Promise.reject(OASError.of('IncompleteBody', 'the request body could not be read: the client closed the connection'));
+    return Promise.reject(new HttpError('incomplete-body', 'the request body could not be read: the client closed the connection'));
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -24,14 +24,14 @@ export function readSmallBody(req: IncomingMessage, max: number): Promise<Buffer
     // Closed before its end (and without an error event): the body is incomplete.
     const onClose = () => {
       cleanup();
-      reject(OASError.of('IncompleteBody', 'the request body could not be read: the client closed the connection'));
+      reject(new HttpError('incomplete-body', 'the request body could not be read: the client closed the connection'));
     };
     const onData = (chunk: Buffer) => {
       total += chunk.byteLength;
       if (total > max) {
         cleanup();
         req.resume(); // the rest is read and dropped; the connection stays usable
-        reject(OASError.of('InvalidArgument', `the request body is larger than ${max} bytes`));
+        reject(new HttpError('bad-request', `the request body is larger than ${max} bytes`));
         return;
       }
       chunks.push(chunk);
@@ -42,7 +42,7 @@ export function readSmallBody(req: IncomingMessage, max: number): Promise<Buffer
     };
     const onError = (err: Error) => {
       cleanup();
-      reject(OASError.of('IncompleteBody', `the request body could not be read: ${err.message}`));
+      reject(new HttpError('incomplete-body', `the request body could not be read: ${err.message}`));
     };
     req.on('data', onData);
     req.once('end', onEnd);

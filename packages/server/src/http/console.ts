@@ -58,8 +58,8 @@ function notBuilt(reply: FastifyReply): void {
 }
 
 /**
- * Serves the console when `enabled`. Registered before the OAS request hook, it answers
- * /console requests itself, so they never reach OAS routing or authentication.
+ * Serves the console when `enabled`. Registered before the routing hook, it answers
+ * /console requests itself, so they never reach a front end's routing or authentication.
  */
 export function registerConsole(app: FastifyInstance, enabled: boolean, dir = CONSOLE_DIST): void {
   if (!enabled) return;
@@ -69,7 +69,7 @@ export function registerConsole(app: FastifyInstance, enabled: boolean, dir = CO
     if (!url.startsWith('/console')) { done(); return; }
     const { path, rawQuery } = splitTarget(url);
     if (path !== '/console' && !path.startsWith('/console/')) { done(); return; }
-    req.oas = { ...newState(), op: 'Console', path };
+    req.call = { ...newState(), op: 'Console', path };
     reply.headers(SECURITY_HEADERS);
     const method = req.raw.method ?? 'GET';
     if (method !== 'GET' && method !== 'HEAD') {
@@ -88,7 +88,7 @@ export function registerConsole(app: FastifyInstance, enabled: boolean, dir = CO
     }
     reply.header('etag', file.etag).header('cache-control', file.cache);
     if (req.headers['if-none-match'] === file.etag) { reply.code(304).send(); return; }
-    req.oas.bytesOut = file.body.byteLength;
+    req.call.bytesOut = file.body.byteLength;
     reply.code(200).header('content-type', file.type).send(method === 'HEAD' ? undefined : file.body);
   });
 }

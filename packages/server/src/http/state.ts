@@ -1,9 +1,10 @@
-// Per-request state the hooks and handlers share, and helpers to read the raw request.
+// Per-request state the hooks and a front end's handlers share, and helpers to read the
+// raw request. Nothing here knows a wire protocol.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { parseQuery } from '@oas/sdk/protocol';
-import type { AccountRecord } from '../store/meta/types.js';
+import type { AccountRecord } from '../service/records.js';
 
-export interface OasState {
+export interface RequestState {
   /** Operation name for logs and metrics (`UploadArchive`, `NotFound`, ...). */
   op: string;
   /** The request-target path exactly as sent (what the client signed). */
@@ -13,20 +14,20 @@ export interface OasState {
   /** Path parameters of the matched route. */
   params: string[];
   account: AccountRecord | null;
-  /** x-oas-* headers (lower-case names) with the values the signature was verified with. */
-  oasHeaders: Map<string, string>;
+  /** Signed protocol headers (lower-case names) with the values the signature was verified with. */
+  signedHeaders: Map<string, string>;
   bytesIn: number;
   bytesOut: number;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
-    oas: OasState;
+    call: RequestState;
   }
 }
 
-export function newState(): OasState {
-  return { op: 'Unknown', path: '/', query: [], params: [], account: null, oasHeaders: new Map(), bytesIn: 0, bytesOut: 0 };
+export function newState(): RequestState {
+  return { op: 'Unknown', path: '/', query: [], params: [], account: null, signedHeaders: new Map(), bytesIn: 0, bytesOut: 0 };
 }
 
 /** Splits the raw request target into path and query (absolute-form targets lose scheme and host). */
@@ -48,7 +49,7 @@ export function parseTarget(url: string | undefined): { path: string; query: Arr
 /** A query parameter by lower-case name (the last occurrence wins, as in signing); undefined when absent. */
 export function queryParam(req: FastifyRequest, name: string): string | undefined {
   let value: string | undefined;
-  for (const [k, v] of req.oas.query) if (k.toLowerCase() === name) value = v;
+  for (const [k, v] of req.call.query) if (k.toLowerCase() === name) value = v;
   return value;
 }
 
@@ -58,15 +59,15 @@ export function header(req: FastifyRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** An x-oas-* header as verified by the signature check. */
-export function oasHeader(req: FastifyRequest, name: string): string | undefined {
-  return req.oas.oasHeaders.get(name);
+/** A signed protocol header as verified by the signature check. */
+export function signedHeader(req: FastifyRequest, name: string): string | undefined {
+  return req.call.signedHeaders.get(name);
 }
 
 export function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {
   // A Buffer, so fastify sends the Content-Type as given (it appends a charset to strings).
   const bytes = Buffer.from(JSON.stringify(body), 'utf8');
-  reply.request.oas.bytesOut = bytes.byteLength;
+  reply.request.call.bytesOut = bytes.byteLength;
   return reply.code(status).header('content-type', 'application/json').header('content-length', bytes.byteLength).send(bytes);
 }
 

@@ -5,7 +5,7 @@
 import type { BlobStore } from '../store/blob/types.js';
 import type { CorruptDataError } from '../store/blob/verifying-reader.js';
 import type { JobRecord, MetadataStore } from '../store/meta/types.js';
-import { discardBlob } from '../service/ingest.js';
+import { discardBlob } from '../service/blobs.js';
 import { failed, type JobResult, type JobRunners } from './types.js';
 
 export interface JobEngineOptions {

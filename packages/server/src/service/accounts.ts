@@ -77,3 +77,29 @@ export async function ensureRootKey(meta: MetadataStore, accessKeyId: string | u
   }
   return { kind: 'generated', account };
 }
+
+/** Finds the account of an access key id (null: no such key). */
+export type KeyLookup = (accessKeyId: string) => Promise<AccountRecord | null>;
+
+/**
+ * With `ttlMs` > 0, found keys are reused for that long, so a request costs one metadata
+ * round trip instead of two (it matters on PostgreSQL). Unknown keys are never cached.
+ * Keys change only through `oas-server keys` in another process, so a deleted key is
+ * refused at most `ttlMs` later.
+ */
+export function keyLookup(meta: Pick<MetadataStore, 'getAccountByKeyId'>, ttlMs: number, now: () => number = Date.now): KeyLookup {
+  if (ttlMs <= 0) return (id) => meta.getAccountByKeyId(id);
+  const maxEntries = 10_000;
+  const cache = new Map<string, { account: AccountRecord; until: number }>();
+  return async (id) => {
+    const hit = cache.get(id);
+    if (hit && hit.until > now()) return hit.account;
+    const account = await meta.getAccountByKeyId(id);
+    cache.delete(id);
+    if (account) {
+      if (cache.size >= maxEntries) cache.delete(cache.keys().next().value!);
+      cache.set(id, { account, until: now() + ttlMs });
+    }
+    return account;
+  };
+}

@@ -1,67 +1,86 @@
-// Archives: single upload (streamed, verified, then committed), delete, metadata.
+// Archives: the one place an archive record is made (single upload, multipart complete and
+// the OSS pull all come here), single upload (streamed, verified, then committed), delete,
+// metadata.
 import type { Readable } from 'node:stream';
-import { MAX_SINGLE_UPLOAD, OASError, formatRfc1123, isId, newId, type ArchiveJson } from '@oas/sdk/protocol';
-import type { ArchiveRecord, VaultRecord } from '../store/meta/types.js';
+import { MAX_SINGLE_UPLOAD, isId, newId } from '@oas/sdk/protocol';
+import type { MetadataStore } from '../store/meta/types.js';
+import { discardBlob } from './blobs.js';
 import type { ServiceContext } from './context.js';
-import { discardBlob, ingest } from './ingest.js';
-import { checkDescription, checkEtag, parseDecimal } from './validation.js';
+import { NotFoundError } from './errors.js';
+import { ingest } from './ingest.js';
+import type { ArchiveRecord, PartRecord, Segment, UploadRecord, VaultRecord } from './records.js';
+import { checkBodySize, checkDescription } from './validation.js';
+import { inVault } from './vaults.js';
 
-export interface UploadRequest {
-  /** The Content-Length header (undefined when absent). */
-  contentLength: string | undefined;
-  contentEtag: string | undefined;
-  treeEtag: string | undefined;
+export interface ArchiveUpload {
+  /** The body's length as the client announced it. */
+  size: number;
+  /** Upper-case MD5 and tree etag the client computed. */
+  etag: string;
+  treeEtag: string;
   description: string | undefined;
   body: Readable;
 }
 
-/** Content-Length of an upload: required (411), a positive number (no zero-byte archives). */
-export function checkContentLength(text: string | undefined, max: number, what: string): number {
-  if (text === undefined) throw OASError.of('MissingContentLength', `Content-Length is required to upload ${what}`);
-  const size = parseDecimal(text);
-  if (size === null) throw OASError.of('InvalidArgument', 'Content-Length is not a number');
-  if (size === 0) throw OASError.of('InvalidArgument', `${what} must not be empty (zero-byte archives are not supported)`);
-  if (size > max) throw OASError.of('EntityTooLarge', `${what} is larger than ${max} bytes`);
-  return size;
+/** What a new archive is; `id` when chosen beforehand (a job that may run again). */
+export interface NewArchive {
+  id?: string;
+  vaultId: string;
+  description: string;
+  size: number;
+  treeEtag: string;
 }
 
-export async function uploadArchive(ctx: ServiceContext, vault: VaultRecord, req: UploadRequest): Promise<ArchiveRecord> {
-  const size = checkContentLength(req.contentLength, MAX_SINGLE_UPLOAD, 'a single-request archive');
-  const etag = checkEtag(req.contentEtag, 'x-oas-content-etag');
-  const treeEtag = checkEtag(req.treeEtag, 'x-oas-tree-etag');
-  const description = checkDescription(req.description);
-  const blob = await ingest(ctx.blobs, req.body, { size, etag, treeEtag });
+/** The archive's bytes: committed segments, or the parts of the multipart upload it completes. */
+export type ArchiveContent =
+  | { segments: Segment[] }
+  | { upload: UploadRecord; parts: PartRecord[]; acceptedTreeEtag: string };
+
+/**
+ * Records a new archive over stored, verified bytes and counts it in its vault, in one
+ * transaction. Null when the archive completes an upload that vanished or was completed
+ * meanwhile. A vault deleted meanwhile is NotFound.
+ */
+export async function createArchive(ctx: { meta: MetadataStore; now(): number }, spec: NewArchive, content: ArchiveContent): Promise<ArchiveRecord | null> {
+  const now = ctx.now();
   const archive: ArchiveRecord = {
-    id: newId(), vaultId: vault.id, description, size, treeEtag, createdAt: ctx.now(), deletedAt: null,
+    id: spec.id ?? newId(), vaultId: spec.vaultId, description: spec.description, size: spec.size, treeEtag: spec.treeEtag,
+    createdAt: now, deletedAt: null,
   };
+  return inVault(spec.vaultId, async () => {
+    if ('segments' in content) {
+      await ctx.meta.insertArchive(archive, content.segments);
+      return archive;
+    }
+    const upload: UploadRecord = {
+      ...content.upload, archiveId: archive.id, completedAt: now, archiveSize: spec.size, archiveTreeEtag: content.acceptedTreeEtag,
+    };
+    const result = await ctx.meta.completeUpload({ upload, archive, parts: content.parts });
+    return result === 'missing' ? null : archive;
+  });
+}
+
+export async function uploadArchive(ctx: ServiceContext, vault: VaultRecord, req: ArchiveUpload): Promise<ArchiveRecord> {
+  const size = checkBodySize(req.size, MAX_SINGLE_UPLOAD, 'a single-request archive');
+  const description = checkDescription(req.description);
+  const blob = await ingest(ctx.blobs, req.body, { size, etag: req.etag, treeEtag: req.treeEtag });
   try {
-    await ctx.meta.insertArchive(archive, [{ blobKey: blob.key, size }]);
+    const archive = await createArchive(ctx, { vaultId: vault.id, description, size, treeEtag: req.treeEtag }, { segments: [{ blobKey: blob.key, size }] });
+    return archive!;
   } catch (err) {
     await discardBlob(ctx.meta, ctx.blobs, blob.key);
-    if (!(await ctx.meta.getVault(vault.accountId, vault.id))) throw OASError.of('VaultNotExist', `vault ${vault.id} does not exist`);
     throw err;
   }
-  return archive;
 }
 
 export async function getArchive(ctx: ServiceContext, vault: VaultRecord, archiveId: string): Promise<ArchiveRecord> {
   const archive = isId(archiveId) ? await ctx.meta.getArchive(vault.id, archiveId) : null;
-  if (!archive) throw OASError.of('ArchiveNotExist', `archive ${archiveId} does not exist`);
+  if (!archive) throw new NotFoundError('archive', archiveId);
   return archive;
-}
-
-export function archiveMetaJson(archive: ArchiveRecord): ArchiveJson {
-  return {
-    ArchiveId: archive.id,
-    ArchiveDescription: archive.description,
-    CreationDate: formatRfc1123(archive.createdAt),
-    ArchiveSizeInBytes: archive.size,
-    ArchiveTreeEtag: archive.treeEtag,
-  };
 }
 
 /** Soft delete: the bytes stay while an unexpired job still serves them. */
 export async function deleteArchive(ctx: ServiceContext, vault: VaultRecord, archiveId: string): Promise<void> {
   const ok = isId(archiveId) && (await ctx.meta.deleteArchive(vault.id, archiveId, ctx.now()));
-  if (!ok) throw OASError.of('ArchiveNotExist', `archive ${archiveId} does not exist`);
+  if (!ok) throw new NotFoundError('archive', archiveId);
 }

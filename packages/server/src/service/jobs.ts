@@ -1,76 +1,60 @@
 // Jobs: initiate (validated here, run by the job engine), describe, list, output.
 import type { Readable } from 'node:stream';
-import {
-  OASError, formatRange, formatRfc1123, isId, isMibAligned, newId, parseRange, parseRangeHeader, type JobJson,
-} from '@oas/sdk/protocol';
-import type { JobRecord, JobType, Segment, VaultRecord } from '../store/meta/types.js';
+import { formatRange, isId, isMibAligned, newId, parseRange, type ByteRange } from '@oas/sdk/protocol';
+import { StoreInvariantError } from '../store/errors.js';
 import type { ServiceContext } from './context.js';
+import { InvalidRequestError, NotFoundError, StateError } from './errors.js';
 import { OTHER_PAGE, checkMarkerFound, idMarker, nextMarker, pageLimit, type ListQuery } from './pagination.js';
-import { treeEtagOfRange } from './segments.js';
 import { readVerified } from '../store/blob/verifying-reader.js';
+import type { JobRecord, JobType, ListPage, Segment, VaultRecord } from './records.js';
+import { treeEtagOfRange } from './segments.js';
 import { checkDescription } from './validation.js';
-import { inventoryCheckpoint } from '../jobs/runners/inventory.js';
+import { inVault } from './vaults.js';
 
-export const JOB_ACTIONS: Record<JobType, string> = {
-  'archive-retrieval': 'ArchiveRetrieval',
-  'inventory-retrieval': 'InventoryRetrieval',
-  'pull-from-oss': 'PullFromOSS',
-  'push-to-oss': 'PushToOSS',
-};
+export const JOB_TYPES: readonly JobType[] = ['archive-retrieval', 'inventory-retrieval', 'pull-from-oss', 'push-to-oss'];
 
-export function jobJson(job: JobRecord): JobJson {
-  const done = job.status !== 'InProgress';
-  return {
-    JobId: job.id,
-    Action: JOB_ACTIONS[job.type],
-    StatusCode: job.status,
-    StatusMessage: job.statusMessage,
-    Completed: done,
-    CreationDate: formatRfc1123(job.createdAt),
-    CompletionDate: done && job.completedAt !== null ? formatRfc1123(job.completedAt) : '',
-    ArchiveId: job.archiveId,
-    ArchiveSizeInBytes: done ? job.archiveSize : -1,
-    TreeEtag: done ? job.treeEtag : '',
-    ArchiveTreeEtag: done ? job.archiveTreeEtag : '',
-    RetrievalByteRange: job.retrievalRange,
-    InventorySizeInBytes: done ? job.inventorySize : -1,
-    JobDescription: job.description,
-  };
+/** A job as a client asks for it; which fields a type needs is checked here. */
+export interface JobRequest {
+  type: JobType;
+  description?: string | undefined;
+  /** archive-retrieval, push-to-oss. */
+  archiveId?: string | undefined;
+  /** archive-retrieval: `start-end`, absent or '' for the whole archive. */
+  retrievalRange?: string | undefined;
+  /** pull-from-oss, push-to-oss. */
+  ossHost?: string | undefined;
+  bucket?: string | undefined;
+  object?: string | undefined;
 }
 
-/** The largest job request body read (the SDK's bodies are a few hundred bytes). */
-export const MAX_JOB_BODY = 64 * 1024;
+/** Parameters of an inventory job fixed when it was created (kept in the job's checkpoint text). */
+export interface InventoryParams {
+  /** Periodic mode: the vault's last inventory time when the job was created (null: none yet). */
+  inventoryAt: number | null;
+}
 
-function parseJobBody(text: string): Record<string, unknown> {
-  let body: unknown;
+export function inventoryParams(job: JobRecord): InventoryParams | null {
   try {
-    body = JSON.parse(text);
+    const value = JSON.parse(job.checkpoint) as InventoryParams;
+    return typeof value === 'object' && value !== null && 'inventoryAt' in value ? value : null;
   } catch {
-    throw OASError.of('InvalidArgument', 'the request body is not valid JSON');
+    return null;
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw OASError.of('InvalidArgument', 'the request body must be a JSON object');
-  }
-  return body as Record<string, unknown>;
 }
 
-function stringField(body: Record<string, unknown>, name: string): string | undefined {
-  const value = body[name];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw OASError.of('InvalidArgument', `${name} must be a string`);
-  return value;
+/** The checkpoint text a new inventory job starts with. */
+export function inventoryCheckpoint(inventoryAt: number | null): string {
+  return JSON.stringify({ inventoryAt } satisfies InventoryParams);
 }
 
-function requiredField(body: Record<string, unknown>, name: string, max = 1024): string {
-  const value = stringField(body, name);
-  if (value === undefined || value === '') throw OASError.of('InvalidArgument', `${name} is required for this job type`);
-  if (Buffer.byteLength(value) > max) throw OASError.of('InvalidArgument', `${name} is longer than ${max} bytes`);
+function required(value: string | undefined, what: string): string {
+  if (value === undefined || value === '') throw new InvalidRequestError('argument', `${what} is required for this job type`);
   return value;
 }
 
 async function liveArchive(ctx: ServiceContext, vault: VaultRecord, archiveId: string) {
   const archive = isId(archiveId) ? await ctx.meta.getArchive(vault.id, archiveId) : null;
-  if (!archive) throw OASError.of('ArchiveNotExist', `archive ${archiveId} does not exist`);
+  if (!archive) throw new NotFoundError('archive', archiveId);
   return archive;
 }
 
@@ -80,28 +64,23 @@ const BUCKET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$/;
 /** An OSS transfer may only name a host this server is configured for, and a valid bucket and key. */
 function checkOssTarget(ctx: ServiceContext, ossHost: string, bucket: string, object: string): void {
   if (!ctx.isOssHostAllowed?.(ossHost)) {
-    throw OASError.of('InvalidArgument', `OSSHost ${JSON.stringify(ossHost)} is not an OSS host this server is configured to transfer with`);
+    throw new InvalidRequestError('argument', `OSSHost ${JSON.stringify(ossHost)} is not an OSS host this server is configured to transfer with`);
   }
   if (!BUCKET_NAME.test(bucket) || bucket.includes('..')) {
-    throw OASError.of('InvalidArgument', `Bucket ${JSON.stringify(bucket)} is not a valid bucket name (3 to 63 characters of a-z, 0-9, ".", "-")`);
+    throw new InvalidRequestError('argument', `Bucket ${JSON.stringify(bucket)} is not a valid bucket name (3 to 63 characters of a-z, 0-9, ".", "-")`);
   }
+  // Object keys are UTF-8 text: any control character (\x00 included) is refused.
   // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(object) || Buffer.from(object, 'utf8').toString('utf8') !== object) {
-    throw OASError.of('InvalidArgument', 'Object must be UTF-8 text without control characters');
+    throw new InvalidRequestError('argument', 'Object must be UTF-8 text without control characters');
   }
 }
 
-export async function initiateJob(ctx: ServiceContext, vault: VaultRecord, bodyText: string): Promise<JobRecord> {
-  const body = parseJobBody(bodyText);
-  const type = stringField(body, 'Type');
-  if (type === undefined) throw OASError.of('InvalidArgument', 'Type is required');
-  if (!Object.hasOwn(JOB_ACTIONS, type)) {
-    throw OASError.of('InvalidArgument', `Type must be one of ${Object.keys(JOB_ACTIONS).join(', ')}`);
-  }
-  const description = checkDescription(stringField(body, 'Description'), 'job description');
+export async function initiateJob(ctx: ServiceContext, vault: VaultRecord, req: JobRequest): Promise<JobRecord> {
+  const description = checkDescription(req.description, 'job description');
   const now = ctx.now();
   const job: JobRecord = {
-    id: newId(), vaultId: vault.id, type: type as JobType, description, createdAt: now,
+    id: newId(), vaultId: vault.id, type: req.type, description, createdAt: now,
     status: 'InProgress', statusMessage: '', completedAt: null,
     archiveId: '', archiveSize: -1, archiveTreeEtag: '', treeEtag: '', retrievalRange: '', inventorySize: -1,
     ossHost: '', bucket: '', object: '', outputKey: '',
@@ -109,15 +88,14 @@ export async function initiateJob(ctx: ServiceContext, vault: VaultRecord, bodyT
   };
   switch (job.type) {
     case 'archive-retrieval': {
-      const archive = await liveArchive(ctx, vault, requiredField(body, 'ArchiveId'));
+      const archive = await liveArchive(ctx, vault, required(req.archiveId, 'ArchiveId'));
       job.archiveId = archive.id;
-      const rangeText = stringField(body, 'RetrievalByteRange');
-      if (rangeText === undefined || rangeText === '') {
+      if (req.retrievalRange === undefined || req.retrievalRange === '') {
         job.retrievalRange = formatRange({ start: 0, end: archive.size - 1 });
       } else {
-        const range = parseRange(rangeText);
+        const range = parseRange(req.retrievalRange);
         if (!range || !isMibAligned(range, archive.size)) {
-          throw OASError.of('InvalidArgument',
+          throw new InvalidRequestError('argument',
             `RetrievalByteRange must be "start-end" inside the archive (${archive.size} bytes) with start a multiple of 1 MiB and end+1 a multiple of 1 MiB or the archive size`);
         }
         job.retrievalRange = formatRange(range);
@@ -126,10 +104,10 @@ export async function initiateJob(ctx: ServiceContext, vault: VaultRecord, bodyT
     }
     case 'push-to-oss':
     case 'pull-from-oss':
-      job.ossHost = requiredField(body, 'OSSHost', 255);
-      job.bucket = requiredField(body, 'Bucket', 255);
-      job.object = requiredField(body, 'Object');
-      if (job.type === 'push-to-oss') job.archiveId = (await liveArchive(ctx, vault, requiredField(body, 'ArchiveId'))).id;
+      job.ossHost = required(req.ossHost, 'OSSHost');
+      job.bucket = required(req.bucket, 'Bucket');
+      job.object = required(req.object, 'Object');
+      if (job.type === 'push-to-oss') job.archiveId = (await liveArchive(ctx, vault, required(req.archiveId, 'ArchiveId'))).id;
       checkOssTarget(ctx, job.ossHost, job.bucket, job.object);
       break;
     case 'inventory-retrieval':
@@ -137,65 +115,66 @@ export async function initiateJob(ctx: ServiceContext, vault: VaultRecord, bodyT
       job.checkpoint = inventoryCheckpoint(vault.inventoryAt);
       break;
   }
-  await ctx.meta.createJob(job);
+  await inVault(vault.id, () => ctx.meta.createJob(job));
   ctx.nudgeJobs();
   return job;
 }
 
 export async function getJob(ctx: ServiceContext, vault: VaultRecord, jobId: string): Promise<JobRecord> {
   const job = isId(jobId) ? await ctx.meta.getJob(vault.id, jobId, ctx.now()) : null;
-  if (!job) throw OASError.of('JobNotExist', `job ${jobId} does not exist`);
+  if (!job) throw new NotFoundError('job', jobId);
   return job;
 }
 
-export async function listJobs(ctx: ServiceContext, vault: VaultRecord, query: ListQuery): Promise<{ Marker: string; JobList: JobJson[] }> {
+export async function listJobs(ctx: ServiceContext, vault: VaultRecord, query: ListQuery): Promise<ListPage<JobRecord>> {
   const limit = pageLimit(query.limit, OTHER_PAGE);
   const marker = idMarker(query.marker);
   const page = await ctx.meta.listJobs(vault.id, marker, limit, ctx.now());
   checkMarkerFound(page, marker, (j) => j.id);
-  return { Marker: nextMarker(page), JobList: page.items.map(jobJson) };
+  return { next: nextMarker(page), items: page.items };
 }
 
 export interface JobOutput {
-  status: 200 | 206;
-  contentType: string;
-  length: number;
-  /** `bytes a-b/total` for a ranged answer. */
-  contentRange?: string;
+  /** Archive bytes, or the inventory's JSON text. */
+  kind: 'archive' | 'inventory';
+  /** The bytes served, inclusive, within the whole output of `size` bytes. */
+  start: number;
+  end: number;
+  size: number;
+  /** A range of the output was asked for. */
+  ranged: boolean;
   /** Tree etag of exactly the returned bytes, when the job has a TreeEtag. */
   treeEtag?: string;
   body: Readable;
 }
 
 /** Where a succeeded job's output lives: the bytes base..base+size-1 of these segments. */
-export async function outputSource(ctx: ServiceContext, job: JobRecord): Promise<{ segments: Segment[]; base: number; size: number; contentType: string }> {
+export async function outputSource(ctx: ServiceContext, job: JobRecord): Promise<{ segments: Segment[]; base: number; size: number }> {
   if (job.type === 'archive-retrieval') {
     const range = parseRange(job.retrievalRange);
-    if (!range) throw new Error(`job ${job.id} has no valid retrieval range`);
-    return { segments: await ctx.meta.getSegments(job.archiveId), base: range.start, size: range.end - range.start + 1, contentType: 'application/octet-stream' };
+    if (!range) throw new StoreInvariantError(`job ${job.id} has no valid retrieval range`);
+    return { segments: await ctx.meta.getSegments(job.archiveId), base: range.start, size: range.end - range.start + 1 };
   }
-  return { segments: [{ blobKey: job.outputKey, size: job.inventorySize }], base: 0, size: job.inventorySize, contentType: 'application/json' };
+  return { segments: [{ blobKey: job.outputKey, size: job.inventorySize }], base: 0, size: job.inventorySize };
 }
 
-export async function jobOutput(ctx: ServiceContext, vault: VaultRecord, jobId: string, rangeHeader: string | undefined): Promise<JobOutput> {
+/**
+ * A job's output: whole (`range` null) or a MiB-aligned range of it; 'unreadable' is a
+ * range the client sent that could not be parsed.
+ */
+export async function jobOutput(ctx: ServiceContext, vault: VaultRecord, jobId: string, range: ByteRange | 'unreadable' | null): Promise<JobOutput> {
   const job = await getJob(ctx, vault, jobId);
   if (job.type === 'pull-from-oss' || job.type === 'push-to-oss') {
-    throw OASError.of('JobNotReady', `${JOB_ACTIONS[job.type]} jobs have no output to download`);
+    throw new StateError('job-not-ready', `${job.type} jobs have no output to download`);
   }
-  if (job.status === 'InProgress') throw OASError.of('JobNotReady', `job ${job.id} is still in progress`);
-  if (job.status === 'Failed') throw OASError.of('JobNotReady', `job ${job.id} failed: ${job.statusMessage}`);
+  if (job.status === 'InProgress') throw new StateError('job-not-ready', `job ${job.id} is still in progress`);
+  if (job.status === 'Failed') throw new StateError('job-not-ready', `job ${job.id} failed: ${job.statusMessage}`);
   const source = await outputSource(ctx, job);
   let start = 0;
   let end = source.size - 1;
-  let ranged = false;
-  if (rangeHeader !== undefined && rangeHeader !== '') {
-    const range = parseRangeHeader(rangeHeader);
-    if (!range || !isMibAligned(range, source.size)) {
-      throw OASError.of('InvalidRange',
-        `Range must be "bytes=start-end" inside the output (${source.size} bytes) with start a multiple of 1 MiB and end+1 a multiple of 1 MiB or the output size`);
-    }
+  if (range) {
+    if (range === 'unreadable' || !isMibAligned(range, source.size)) throw outputRangeError(source.size);
     ({ start, end } = range);
-    ranged = true;
   }
   const whole = start === 0 && end === source.size - 1;
   let treeEtag: string | undefined;
@@ -203,10 +182,8 @@ export async function jobOutput(ctx: ServiceContext, vault: VaultRecord, jobId: 
     treeEtag = whole ? job.treeEtag : await treeEtagOfRange(ctx.blobs, source.segments, source.base + start, source.base + end);
   }
   return {
-    status: ranged ? 206 : 200,
-    contentType: source.contentType,
-    length: end - start + 1,
-    ...(ranged ? { contentRange: `bytes ${start}-${end}/${source.size}` } : {}),
+    kind: job.type === 'archive-retrieval' ? 'archive' : 'inventory',
+    start, end, size: source.size, ranged: range !== null,
     ...(treeEtag !== undefined ? { treeEtag } : {}),
     // Every leaf is checked before it is sent: a corrupt one aborts the response.
     body: readVerified(ctx.blobs, source.segments, source.base + start, source.base + end, {
@@ -214,4 +191,9 @@ export async function jobOutput(ctx: ServiceContext, vault: VaultRecord, jobId: 
       ...(ctx.onCorruptRead ? { onCorrupt: (err) => ctx.onCorruptRead!(err) } : {}),
     }),
   };
+}
+
+function outputRangeError(size: number): InvalidRequestError {
+  return new InvalidRequestError('range',
+    `Range must be "bytes=start-end" inside the output (${size} bytes) with start a multiple of 1 MiB and end+1 a multiple of 1 MiB or the output size`);
 }

@@ -2,31 +2,24 @@
 // complete (the parts' blobs become the archive's segments, no byte is copied), abort.
 import type { Readable } from 'node:stream';
 import {
-  MAX_ARCHIVE_SIZE, MAX_PARTS, MAX_PART_SIZE, OASError, TreeEtagBuilder, isPowerOfTwoMib, combineTreeEtags, formatRange, formatRfc1123, isId, newId, parseContentRange,
-  type PartJson, type UploadJson,
+  MAX_ARCHIVE_SIZE, MAX_PARTS, MAX_PART_SIZE, TreeEtagBuilder, combineTreeEtags, isId, isPowerOfTwoMib, newId, type ByteRange,
 } from '@oas/sdk/protocol';
-import type { ArchiveRecord, PartRecord, UploadRecord, VaultRecord } from '../store/meta/types.js';
 import { KeyedMutex } from '../util/mutex.js';
-import { checkContentLength } from './archives.js';
+import { createArchive } from './archives.js';
+import { discardBlob } from './blobs.js';
 import type { ServiceContext } from './context.js';
-import { discardBlob, ingest } from './ingest.js';
+import { InvalidRequestError, NotFoundError } from './errors.js';
+import { ingest } from './ingest.js';
 import { OTHER_PAGE, checkMarkerFound, idMarker, nextMarker, pageLimit, partMarker, type ListQuery } from './pagination.js';
-import { checkCompleteTreeEtag, checkDescription, checkEtag, checkPartSize, parseDecimal } from './validation.js';
+import type { ListPage, PartRecord, UploadRecord, VaultRecord } from './records.js';
+import { checkBodySize, checkDescription, checkPartSize } from './validation.js';
+import { inVault } from './vaults.js';
 
 /** Serialises part replacement against complete/abort of the same upload (this process). */
 const uploadLocks = new KeyedMutex();
 
-function uploadJson(upload: UploadRecord): UploadJson {
-  return {
-    MultipartUploadId: upload.id,
-    CreationDate: formatRfc1123(upload.createdAt),
-    PartSizeInBytes: upload.partSize,
-    ArchiveDescription: upload.description,
-  };
-}
-
-function notExist(uploadId: string): OASError {
-  return OASError.of('MultipartUploadNotExist', `multipart upload ${uploadId} does not exist`);
+function notExist(uploadId: string): NotFoundError {
+  return new NotFoundError('upload', uploadId);
 }
 
 /** An open (not completed) upload of the vault. */
@@ -36,51 +29,51 @@ async function openUpload(ctx: ServiceContext, vault: VaultRecord, uploadId: str
   return upload;
 }
 
-export async function initiateUpload(ctx: ServiceContext, vault: VaultRecord, partSizeText: string | undefined, descriptionText: string | undefined): Promise<UploadRecord> {
-  const partSize = checkPartSize(partSizeText);
+export async function initiateUpload(ctx: ServiceContext, vault: VaultRecord, partSizeBytes: number, descriptionText: string | undefined): Promise<UploadRecord> {
+  const partSize = checkPartSize(partSizeBytes);
   const description = checkDescription(descriptionText);
   const upload: UploadRecord = {
     id: newId(), vaultId: vault.id, description, partSize, createdAt: ctx.now(),
     archiveId: null, completedAt: null, archiveSize: null, archiveTreeEtag: null,
   };
-  await ctx.meta.createUpload(upload);
+  await inVault(vault.id, () => ctx.meta.createUpload(upload));
   return upload;
 }
 
-export async function listUploads(ctx: ServiceContext, vault: VaultRecord, query: ListQuery): Promise<{ Marker: string; UploadsList: UploadJson[] }> {
+export async function listUploads(ctx: ServiceContext, vault: VaultRecord, query: ListQuery): Promise<ListPage<UploadRecord>> {
   const limit = pageLimit(query.limit, OTHER_PAGE);
   const marker = idMarker(query.marker);
   const page = await ctx.meta.listUploads(vault.id, marker, limit);
   checkMarkerFound(page, marker, (u) => u.id);
-  return { Marker: nextMarker(page), UploadsList: page.items.map(uploadJson) };
+  return { next: nextMarker(page), items: page.items };
 }
 
-export interface PartRequest {
-  contentLength: string | undefined;
-  contentRange: string | undefined;
-  contentEtag: string | undefined;
-  treeEtag: string | undefined;
+export interface PartUpload {
+  /** The body's length as the client announced it. */
+  size: number;
+  /** The archive bytes the part holds. */
+  range: ByteRange;
+  /** Upper-case MD5 and tree etag the client computed. */
+  etag: string;
+  treeEtag: string;
   body: Readable;
 }
 
-export async function uploadPart(ctx: ServiceContext, vault: VaultRecord, uploadId: string, req: PartRequest): Promise<PartRecord> {
+export async function uploadPart(ctx: ServiceContext, vault: VaultRecord, uploadId: string, req: PartUpload): Promise<PartRecord> {
   const upload = await openUpload(ctx, vault, uploadId);
-  if (req.contentRange === undefined) throw OASError.of('InvalidArgument', 'Content-Range is required');
-  const range = parseContentRange(req.contentRange);
-  if (!range) throw OASError.of('InvalidArgument', 'Content-Range must be "start-end" or "bytes start-end/*"');
-  const size = checkContentLength(req.contentLength, MAX_PART_SIZE, 'a part');
+  const { range } = req;
+  const size = checkBodySize(req.size, MAX_PART_SIZE, 'a part');
   const length = range.end - range.start + 1;
-  if (length !== size) throw OASError.of('InvalidArgument', `Content-Range covers ${length} bytes but Content-Length is ${size}`);
+  if (length !== size) throw new InvalidRequestError('argument', `the part's range covers ${length} bytes but its length is ${size}`);
   if (range.start % upload.partSize !== 0) {
-    throw OASError.of('InvalidArgument', `Content-Range must start at a multiple of the part size ${upload.partSize}`);
+    throw new InvalidRequestError('argument', `a part's range must start at a multiple of the part size ${upload.partSize}`);
   }
   if (length > upload.partSize) {
-    throw OASError.of('InvalidArgument', `a part is at most the part size ${upload.partSize} bytes (only the last part is shorter)`);
+    throw new InvalidRequestError('argument', `a part is at most the part size ${upload.partSize} bytes (only the last part is shorter)`);
   }
-  if (range.start / upload.partSize >= MAX_PARTS) throw OASError.of('InvalidArgument', `an upload has at most ${MAX_PARTS} parts`);
-  if (range.end >= MAX_ARCHIVE_SIZE) throw OASError.of('EntityTooLarge', `an archive is at most ${MAX_ARCHIVE_SIZE} bytes`);
-  const contentEtag = checkEtag(req.contentEtag, 'x-oas-content-etag');
-  const treeEtag = checkEtag(req.treeEtag, 'x-oas-tree-etag');
+  if (range.start / upload.partSize >= MAX_PARTS) throw new InvalidRequestError('argument', `an upload has at most ${MAX_PARTS} parts`);
+  if (range.end >= MAX_ARCHIVE_SIZE) throw new InvalidRequestError('too-large', `an archive is at most ${MAX_ARCHIVE_SIZE} bytes`);
+  const { etag: contentEtag, treeEtag } = req;
 
   const blob = await ingest(ctx.blobs, req.body, { size, etag: contentEtag, treeEtag });
   const part: PartRecord = {
@@ -101,29 +94,25 @@ export async function uploadPart(ctx: ServiceContext, vault: VaultRecord, upload
   return part;
 }
 
-export async function listParts(ctx: ServiceContext, vault: VaultRecord, uploadId: string, query: ListQuery): Promise<UploadJson & { Marker: string; Parts: PartJson[] }> {
+export async function listParts(ctx: ServiceContext, vault: VaultRecord, uploadId: string, query: ListQuery): Promise<{ upload: UploadRecord; parts: ListPage<PartRecord> }> {
   const upload = await openUpload(ctx, vault, uploadId);
   const limit = pageLimit(query.limit, OTHER_PAGE);
   const marker = partMarker(query.marker);
   const page = await ctx.meta.listParts(upload.id, marker, limit);
   checkMarkerFound(page, marker, (p) => p.start);
-  return {
-    ...uploadJson(upload),
-    Marker: nextMarker(page),
-    Parts: page.items.map((p) => ({ RangeInBytes: formatRange(p), ContentEtag: p.contentEtag, TreeEtag: p.treeEtag })),
-  };
+  return { upload, parts: { next: nextMarker(page), items: page.items } };
 }
 
 /** Checks that the parts (in range order) cover 0..size-1 exactly once. */
 function checkCoverage(parts: PartRecord[], size: number): void {
   let expected = 0;
   for (const part of parts) {
-    if (part.start > expected) throw OASError.of('MultipartIncomplete', `no part covers bytes ${expected}-${part.start - 1}`);
-    if (part.start < expected) throw OASError.of('MultipartIncomplete', `parts overlap at byte ${part.start}`);
+    if (part.start > expected) throw new InvalidRequestError('parts-incomplete', `no part covers bytes ${expected}-${part.start - 1}`);
+    if (part.start < expected) throw new InvalidRequestError('parts-incomplete', `parts overlap at byte ${part.start}`);
     expected = part.end + 1;
   }
-  if (expected < size) throw OASError.of('MultipartIncomplete', `the parts cover ${expected} bytes, the archive size is ${size} (missing ${expected}-${size - 1})`);
-  if (expected > size) throw OASError.of('MultipartIncomplete', `the parts cover ${expected} bytes, more than the archive size ${size}`);
+  if (expected < size) throw new InvalidRequestError('parts-incomplete', `the parts cover ${expected} bytes, the archive size is ${size} (missing ${expected}-${size - 1})`);
+  if (expected > size) throw new InvalidRequestError('parts-incomplete', `the parts cover ${expected} bytes, more than the archive size ${size}`);
 }
 
 /**
@@ -140,12 +129,10 @@ async function wholeTreeEtag(ctx: ServiceContext, upload: UploadRecord, parts: P
   return builder.digest();
 }
 
-export async function completeUpload(ctx: ServiceContext, vault: VaultRecord, uploadId: string, sizeText: string | undefined, treeEtagText: string | undefined): Promise<string> {
-  if (sizeText === undefined) throw OASError.of('InvalidArgument', 'x-oas-archive-size is required');
-  const size = parseDecimal(sizeText);
-  if (size === null || size === 0) throw OASError.of('InvalidArgument', 'x-oas-archive-size must be a positive number of bytes');
-  if (size > MAX_ARCHIVE_SIZE) throw OASError.of('EntityTooLarge', `an archive is at most ${MAX_ARCHIVE_SIZE} bytes`);
-  const treeEtag = checkCompleteTreeEtag(treeEtagText);
+/** Completes an upload of `size` bytes whose combined part tree etag is `treeEtag`; returns the archive id. */
+export async function completeUpload(ctx: ServiceContext, vault: VaultRecord, uploadId: string, size: number, treeEtag: string): Promise<string> {
+  if (size === 0) throw new InvalidRequestError('argument', 'the archive size must be a positive number of bytes');
+  if (size > MAX_ARCHIVE_SIZE) throw new InvalidRequestError('too-large', `an archive is at most ${MAX_ARCHIVE_SIZE} bytes`);
   const found = isId(uploadId) ? await ctx.meta.getUpload(vault.id, uploadId) : null;
   if (!found) throw notExist(uploadId);
 
@@ -157,16 +144,12 @@ export async function completeUpload(ctx: ServiceContext, vault: VaultRecord, up
     checkCoverage(parts, size);
     const combined = combineTreeEtags(parts.map((p) => p.treeEtag));
     if (combined !== treeEtag) {
-      throw OASError.of('InvalidDigest', `x-oas-tree-etag ${treeEtag} does not match the parts (their combined tree etag is ${combined})`);
+      throw new InvalidRequestError('digest', `the tree etag ${treeEtag} does not match the parts (their combined tree etag is ${combined})`);
     }
-    const now = ctx.now();
-    const archive: ArchiveRecord = {
-      id: newId(), vaultId: vault.id, description: upload.description, size,
-      treeEtag: await wholeTreeEtag(ctx, upload, parts, combined), createdAt: now, deletedAt: null,
-    };
-    const completed: UploadRecord = { ...upload, archiveId: archive.id, completedAt: now, archiveSize: size, archiveTreeEtag: treeEtag };
-    const result = await ctx.meta.completeUpload({ upload: completed, archive, parts });
-    if (result === 'missing') {
+    const archive = await createArchive(ctx, {
+      vaultId: vault.id, description: upload.description, size, treeEtag: await wholeTreeEtag(ctx, upload, parts, combined),
+    }, { upload, parts, acceptedTreeEtag: treeEtag });
+    if (!archive) {
       const again = await ctx.meta.getUpload(vault.id, upload.id);
       if (again && again.completedAt !== null) return repeatComplete(again, size, treeEtag);
       throw notExist(uploadId);
@@ -184,7 +167,7 @@ export async function completeUpload(ctx: ServiceContext, vault: VaultRecord, up
 function repeatComplete(upload: UploadRecord, size: number, treeEtag: string): string {
   const sameEtag = upload.archiveTreeEtag === treeEtag || !isPowerOfTwoMib(upload.partSize);
   if (upload.archiveId && upload.archiveSize === size && sameEtag) return upload.archiveId;
-  throw OASError.of('MultipartUploadNotExist', `multipart upload ${upload.id} was already completed with a different size or tree etag`);
+  throw new NotFoundError('upload', upload.id, `multipart upload ${upload.id} was already completed with a different size or tree etag`);
 }
 
 export async function abortUpload(ctx: ServiceContext, vault: VaultRecord, uploadId: string): Promise<void> {

@@ -1,8 +1,10 @@
 // Vaults: create (idempotent, at most maxVaults per account), describe, list, delete.
-import { OASError, formatRfc1123, isId, newId, type VaultJson } from '@oas/sdk/protocol';
-import type { VaultRecord } from '../store/meta/types.js';
+import { isId, newId } from '@oas/sdk/protocol';
+import { MissingParentError } from '../store/errors.js';
 import type { ServiceContext } from './context.js';
+import { NotFoundError, StateError } from './errors.js';
 import { VAULT_PAGE, checkMarkerFound, idMarker, nextMarker, pageLimit, type ListQuery } from './pagination.js';
+import type { ListPage, VaultInfo, VaultRecord } from './records.js';
 import { checkVaultName } from './validation.js';
 
 export async function createVault(ctx: ServiceContext, accountId: string, name: string): Promise<VaultRecord> {
@@ -13,7 +15,7 @@ export async function createVault(ctx: ServiceContext, accountId: string, name: 
   };
   const result = await ctx.meta.createVault(vault, ctx.limits.maxVaults);
   if (result.kind === 'limit') {
-    throw OASError.of('TooManyVaults', `an account can have at most ${ctx.limits.maxVaults} vaults`);
+    throw new StateError('vault-limit', `an account can have at most ${ctx.limits.maxVaults} vaults`);
   }
   return result.vault;
 }
@@ -21,33 +23,33 @@ export async function createVault(ctx: ServiceContext, accountId: string, name: 
 /** The caller's vault; an id of another account, or no id at all, is VaultNotExist. */
 export async function getVault(ctx: ServiceContext, accountId: string, vaultId: string): Promise<VaultRecord> {
   const vault = isId(vaultId) ? await ctx.meta.getVault(accountId, vaultId) : null;
-  if (!vault) throw OASError.of('VaultNotExist', `vault ${vaultId} does not exist`);
+  if (!vault) throw new NotFoundError('vault', vaultId);
   return vault;
 }
 
 /**
- * Live mode: the counters as of now, LastInventoryDate = now once the vault was written
+ * What a client is told about a vault. Live mode: the counters as of now, LastInventoryDate = now once the vault was written
  * to. Periodic mode: the latest snapshot.
  */
-export function vaultJson(ctx: ServiceContext, vault: VaultRecord): VaultJson {
+export function vaultInfo(ctx: ServiceContext, vault: VaultRecord): VaultInfo {
   const live = ctx.limits.inventoryIntervalMs === null;
-  const inventoryAt = live ? (vault.lastWriteAt === null ? null : ctx.now()) : vault.inventoryAt;
   return {
-    CreationDate: formatRfc1123(vault.createdAt),
-    LastInventoryDate: inventoryAt === null ? '' : formatRfc1123(inventoryAt),
-    NumberOfArchives: live ? vault.archiveCount : vault.inventoryArchiveCount,
-    SizeInBytes: live ? vault.sizeBytes : vault.inventorySizeBytes,
-    VaultId: vault.id,
-    VaultName: vault.name,
+    id: vault.id,
+    accountId: vault.accountId,
+    name: vault.name,
+    createdAt: vault.createdAt,
+    archiveCount: live ? vault.archiveCount : vault.inventoryArchiveCount,
+    sizeBytes: live ? vault.sizeBytes : vault.inventorySizeBytes,
+    inventoryAt: live ? (vault.lastWriteAt === null ? null : ctx.now()) : vault.inventoryAt,
   };
 }
 
-export async function listVaults(ctx: ServiceContext, accountId: string, query: ListQuery): Promise<{ Marker: string; VaultList: VaultJson[] }> {
+export async function listVaults(ctx: ServiceContext, accountId: string, query: ListQuery): Promise<ListPage<VaultInfo>> {
   const limit = pageLimit(query.limit, VAULT_PAGE);
   const marker = idMarker(query.marker);
   const page = await ctx.meta.listVaults(accountId, marker, limit);
   checkMarkerFound(page, marker, (v) => v.id);
-  return { Marker: nextMarker(page), VaultList: page.items.map((v) => vaultJson(ctx, v)) };
+  return { next: nextMarker(page), items: page.items.map((v) => vaultInfo(ctx, v)) };
 }
 
 /**
@@ -56,7 +58,7 @@ export async function listVaults(ctx: ServiceContext, accountId: string, query: 
  */
 export async function deleteVault(ctx: ServiceContext, accountId: string, vaultId: string): Promise<void> {
   const vault = await getVault(ctx, accountId, vaultId);
-  const notEmpty = (why: string) => OASError.of('VaultNotEmpty', `vault ${vault.name} is not empty: ${why}`);
+  const notEmpty = (why: string) => new StateError('vault-not-empty', `vault ${vault.name} is not empty: ${why}`);
   if (ctx.limits.inventoryIntervalMs !== null && vault.lastWriteAt !== null) {
     if (vault.inventoryAt === null || vault.lastWriteAt > vault.inventoryAt) {
       throw notEmpty('it was written to after its last inventory');
@@ -64,6 +66,16 @@ export async function deleteVault(ctx: ServiceContext, accountId: string, vaultI
     if (vault.inventoryArchiveCount > 0) throw notEmpty('its last inventory lists archives');
   }
   const result = await ctx.meta.deleteVault(accountId, vault.id);
-  if (result === 'missing') throw OASError.of('VaultNotExist', `vault ${vaultId} does not exist`);
+  if (result === 'missing') throw new NotFoundError('vault', vaultId);
   if (result === 'not-empty') throw notEmpty('it holds archives or multipart uploads in progress');
+}
+
+/** Runs `fn`; a vault deleted meanwhile (the store's missing parent) is the vault's NotFound. */
+export async function inVault<T>(vaultId: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof MissingParentError && err.parent === 'vault') throw new NotFoundError('vault', vaultId);
+    throw err;
+  }
 }

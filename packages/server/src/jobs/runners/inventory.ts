@@ -1,24 +1,9 @@
 // inventory-retrieval: the JSON of protocol.md §4.16 written incrementally into a blob, one archive
 // at a time from iterateArchives (a vault of a million archives is never held in memory).
 import { formatRfc1123, type InventoryJson } from '@oas/sdk';
+import { inventoryParams } from '../../service/jobs.js';
 import { VerifyingWriter } from '../../store/blob/verifying-writer.js';
-import type { JobRecord } from '../../store/meta/types.js';
 import type { JobResult, JobRunner } from '../types.js';
-
-/** Parameters fixed when the job was created (kept in the job's checkpoint text). */
-export interface InventoryParams {
-  /** Periodic mode: the vault's last inventory time when the job was created (null: none yet). */
-  inventoryAt: number | null;
-}
-
-export function inventoryParams(job: JobRecord): InventoryParams | null {
-  try {
-    const value = JSON.parse(job.checkpoint) as InventoryParams;
-    return typeof value === 'object' && value !== null && 'inventoryAt' in value ? value : null;
-  } catch {
-    return null;
-  }
-}
 
 const FLUSH_AT = 64 * 1024;
 
@@ -59,8 +44,3 @@ export const inventoryRetrieval: JobRunner = async (job, ctx) => {
     await writer.abort();
   }
 };
-
-/** The checkpoint text a new inventory job starts with. */
-export function inventoryCheckpoint(inventoryAt: number | null): string {
-  return JSON.stringify({ inventoryAt } satisfies InventoryParams);
-}

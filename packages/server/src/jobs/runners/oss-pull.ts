@@ -15,7 +15,8 @@ import { createHash, type Hash } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, type HeadObjectCommandOutput } from '@aws-sdk/client-s3';
 import { MAX_ARCHIVE_SIZE, MAX_PART_SIZE, MIB, TransferError, TreeEtagBuilder, newId } from '@oas/sdk/protocol';
 import type { OssHostConfig, OssHosts } from '../../oss-config.js';
-import { discardBlob } from '../../service/ingest.js';
+import { createArchive } from '../../service/archives.js';
+import { discardBlob } from '../../service/blobs.js';
 import type { BlobStore } from '../../store/blob/types.js';
 import { VerifyingWriter } from '../../store/blob/verifying-writer.js';
 import type { ArchiveRecord, JobRecord, Segment } from '../../store/meta/types.js';
@@ -109,12 +110,10 @@ async function pull(job: JobRecord, ctx: JobRunContext, client: OssClient, archi
     }
     ctx.signal.throwIfAborted();
     const segments = await sink.commit();
-    const archive: ArchiveRecord = {
-      id: archiveId, vaultId: job.vaultId, description: archiveDescription(job), size, treeEtag, createdAt: ctx.now(), deletedAt: null,
-    };
     ctx.signal.throwIfAborted();
+    let archive: ArchiveRecord;
     try {
-      await ctx.meta.insertArchive(archive, segments);
+      archive = (await createArchive(ctx, { id: archiveId, vaultId: job.vaultId, description: archiveDescription(job), size, treeEtag }, { segments }))!;
     } catch (err) {
       throw new FinalTransferError(`The copied data could not be recorded as an archive (${(err as Error).message}); was the vault deleted?`);
     }

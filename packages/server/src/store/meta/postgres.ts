@@ -9,6 +9,7 @@ import type {
   AccountRecord, ArchiveRecord, CompleteUploadInput, CreateVaultResult, DeleteVaultResult, JobRecord,
   JobStatus, MetadataStore, Page, PartRecord, Segment, UploadRecord, VaultRecord,
 } from './types.js';
+import { MissingParentError, StoreInvariantError } from '../errors.js';
 import { LOCK_CREATE_VAULT, LOCK_NAMESPACE, LOCK_PURGE, migrateClient } from './postgres-schema.js';
 import {
   ACCOUNT_COLS, ARCHIVE_BATCH, ARCHIVE_COLS, COMPLETED_UPLOAD_RETENTION_MS, JOB_COLS, JOB_FIELDS, PART_COLS, UPLOAD_COLS,
@@ -231,7 +232,7 @@ export class PostgresMetadataStore implements MetadataStore {
   private async addArchive(c: PoolClient, archive: ArchiveRecord, segments: Segment[]): Promise<void> {
     const total = segments.reduce((sum, s) => sum + s.size, 0);
     if (total !== archive.size) {
-      throw new Error(`archive ${archive.id}: segments hold ${total} bytes, the archive says ${archive.size}`);
+      throw new StoreInvariantError(`archive ${archive.id}: segments hold ${total} bytes, the archive says ${archive.size}`);
     }
     // The counter update comes first: it locks the vault row, so a concurrent deleteVault
     // either waits for this transaction (then sees the archive) or has already deleted the
@@ -239,7 +240,7 @@ export class PostgresMetadataStore implements MetadataStore {
     // blobs instead of leaving an archive nobody can list).
     const counted = await this.changes(`UPDATE vaults SET archive_count = archive_count + 1, size_bytes = size_bytes + $2,
       last_write_at = $3 WHERE id = $1`, [archive.vaultId, archive.size, archive.createdAt], c);
-    if (counted !== 1) throw new Error(`vault ${archive.vaultId} does not exist`);
+    if (counted !== 1) throw new MissingParentError('vault', archive.vaultId);
     await c.query(`INSERT INTO archives (id, vault_id, description, size, tree_etag, created_at, deleted_at)
       VALUES ($1, $2, $3, $4, $5, $6, NULL)`,
     [archive.id, archive.vaultId, archive.description, archive.size, archive.treeEtag, archive.createdAt]);
@@ -307,7 +308,7 @@ export class PostgresMetadataStore implements MetadataStore {
         archive_tree_etag)
       SELECT $1, v.id, $3, $4, $5, NULL, NULL, NULL, NULL FROM v`,
     [upload.id, upload.vaultId, upload.description, upload.partSize, upload.createdAt]);
-    if (n !== 1) throw new Error(`vault ${upload.vaultId} does not exist`);
+    if (n !== 1) throw new MissingParentError('vault', upload.vaultId);
   }
 
   async getUpload(vaultId: string, uploadId: string): Promise<UploadRecord | null> {
@@ -365,16 +366,16 @@ export class PostgresMetadataStore implements MetadataStore {
     return this.tx(async (c) => {
       const open = await this.lockOpenUpload(c, upload.id);
       if (!open || open.vaultId !== upload.vaultId) return 'missing';
-      if (archive.vaultId !== upload.vaultId) throw new Error(`archive ${archive.id} is not in the upload's vault`);
+      if (archive.vaultId !== upload.vaultId) throw new StoreInvariantError(`archive ${archive.id} is not in the upload's vault`);
       // The caller chose these parts from an earlier read; a part replaced since then has a
       // blob the caller is about to delete, so the archive must not be built on stale parts.
       const current = await this.allPartsOn(c, upload.id);
       const same = current.length === parts.length && current.every((p, i) =>
         p.start === parts[i]!.start && p.end === parts[i]!.end && p.blobKey === parts[i]!.blobKey);
-      if (!same) throw new Error(`upload ${upload.id}: its parts changed during complete; read them again`);
+      if (!same) throw new StoreInvariantError(`upload ${upload.id}: its parts changed during complete; read them again`);
       let next = 0;
       for (const p of parts) {
-        if (p.start !== next || p.end < p.start) throw new Error(`upload ${upload.id}: parts are not contiguous at ${next}`);
+        if (p.start !== next || p.end < p.start) throw new StoreInvariantError(`upload ${upload.id}: parts are not contiguous at ${next}`);
         next = p.end + 1;
       }
       await this.addArchive(c, archive, parts.map((p) => ({ blobKey: p.blobKey, size: p.end - p.start + 1 })));
@@ -405,7 +406,7 @@ export class PostgresMetadataStore implements MetadataStore {
     const n = await this.changes(`WITH v AS (SELECT id FROM vaults WHERE id = $2 FOR KEY SHARE)
       INSERT INTO jobs (${JOB_COLUMNS})
       SELECT $1, v.id, ${JOB_FIELDS.slice(2).map((_, i) => `$${i + 3}`).join(', ')} FROM v`, jobValues(job));
-    if (n !== 1) throw new Error(`vault ${job.vaultId} does not exist`);
+    if (n !== 1) throw new MissingParentError('vault', job.vaultId);
   }
 
   async getJob(vaultId: string, jobId: string, now: number): Promise<JobRecord | null> {

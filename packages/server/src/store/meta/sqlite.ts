@@ -7,6 +7,7 @@ import type {
   AccountRecord, ArchiveRecord, CompleteUploadInput, CreateVaultResult, DeleteVaultResult, JobRecord,
   JobStatus, MetadataStore, Page, PartRecord, Segment, UploadRecord, VaultRecord,
 } from './types.js';
+import { MissingParentError, StoreInvariantError } from '../errors.js';
 import {
   ACCOUNT_COLS, ARCHIVE_BATCH, ARCHIVE_COLS, COMPLETED_UPLOAD_RETENTION_MS, JOB_COLS, JOB_FIELDS, PART_COLS, UPLOAD_COLS,
   VAULT_COLS, checkLimit, toPage,
@@ -258,14 +259,14 @@ export class SqliteMetadataStore implements MetadataStore {
   private addArchive(archive: ArchiveRecord, segments: Segment[]): void {
     const total = segments.reduce((sum, s) => sum + s.size, 0);
     if (total !== archive.size) {
-      throw new Error(`archive ${archive.id}: segments hold ${total} bytes, the archive says ${archive.size}`);
+      throw new StoreInvariantError(`archive ${archive.id}: segments hold ${total} bytes, the archive says ${archive.size}`);
     }
     this.s.insertArchive.run({ ...archive, deletedAt: null });
     segments.forEach((seg, i) => this.s.insertSegment.run(archive.id, i, seg.blobKey, seg.size));
     const counted = this.s.countArchiveIn.run({ vaultId: archive.vaultId, size: archive.size, at: archive.createdAt });
     // The vault was deleted while the bytes streamed in: refuse (rolls back) so the caller
     // drops its blobs instead of leaving an archive nobody can list.
-    if (counted.changes !== 1) throw new Error(`vault ${archive.vaultId} does not exist`);
+    if (counted.changes !== 1) throw new MissingParentError('vault', archive.vaultId);
   }
 
   async insertArchive(archive: ArchiveRecord, segments: Segment[]): Promise<void> {
@@ -312,7 +313,7 @@ export class SqliteMetadataStore implements MetadataStore {
   // Multipart uploads ----------------------------------------------------------------------
 
   async createUpload(upload: UploadRecord): Promise<void> {
-    if (this.s.insertUpload.run(upload).changes !== 1) throw new Error(`vault ${upload.vaultId} does not exist`);
+    if (this.s.insertUpload.run(upload).changes !== 1) throw new MissingParentError('vault', upload.vaultId);
   }
 
   async getUpload(vaultId: string, uploadId: string): Promise<UploadRecord | null> {
@@ -348,16 +349,16 @@ export class SqliteMetadataStore implements MetadataStore {
   private txComplete({ upload, archive, parts }: CompleteUploadInput): 'ok' | 'missing' {
     const open = this.s.openUpload.get(upload.id);
     if (!open || open.vaultId !== upload.vaultId) return 'missing';
-    if (archive.vaultId !== upload.vaultId) throw new Error(`archive ${archive.id} is not in the upload's vault`);
+    if (archive.vaultId !== upload.vaultId) throw new StoreInvariantError(`archive ${archive.id} is not in the upload's vault`);
     // The caller chose these parts from an earlier read; a part replaced since then has a
     // blob the caller is about to delete, so the archive must not be built on stale parts.
     const current = this.s.allParts.all(upload.id);
     const same = current.length === parts.length && current.every((c, i) =>
       c.start === parts[i]!.start && c.end === parts[i]!.end && c.blobKey === parts[i]!.blobKey);
-    if (!same) throw new Error(`upload ${upload.id}: its parts changed during complete; read them again`);
+    if (!same) throw new StoreInvariantError(`upload ${upload.id}: its parts changed during complete; read them again`);
     let next = 0;
     for (const p of parts) {
-      if (p.start !== next || p.end < p.start) throw new Error(`upload ${upload.id}: parts are not contiguous at ${next}`);
+      if (p.start !== next || p.end < p.start) throw new StoreInvariantError(`upload ${upload.id}: parts are not contiguous at ${next}`);
       next = p.end + 1;
     }
     this.addArchive(archive, parts.map((p) => ({ blobKey: p.blobKey, size: p.end - p.start + 1 })));
@@ -393,7 +394,7 @@ export class SqliteMetadataStore implements MetadataStore {
   // Jobs -----------------------------------------------------------------------------------
 
   async createJob(job: JobRecord): Promise<void> {
-    if (this.s.insertJob.run(job).changes !== 1) throw new Error(`vault ${job.vaultId} does not exist`);
+    if (this.s.insertJob.run(job).changes !== 1) throw new MissingParentError('vault', job.vaultId);
   }
 
   async getJob(vaultId: string, jobId: string, now: number): Promise<JobRecord | null> {

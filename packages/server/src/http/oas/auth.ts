@@ -2,7 +2,9 @@
 // decoded query and the raw x-oas-* header values, compared in constant time.
 import type { FastifyRequest } from 'fastify';
 import { OASError, computeSignature, parseAuthorization, parseRfc1123, signaturesEqual, stringToSign } from '@oas/sdk/protocol';
-import type { AccountRecord, MetadataStore } from '../store/meta/types.js';
+import type { KeyLookup } from '../../service/accounts.js';
+import type { AccountRecord } from '../../service/records.js';
+import { SIGNED_PREFIX } from './headers.js';
 
 /** x-oas-* headers and the Date header as they arrived (node joins or drops nothing here). */
 function rawSignedHeaders(req: FastifyRequest): { date: string | undefined; oas: Array<[string, string]> } {
@@ -12,7 +14,7 @@ function rawSignedHeaders(req: FastifyRequest): { date: string | undefined; oas:
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     if (name === 'date') date ??= raw[i + 1];
-    else if (name.startsWith('x-oas-')) oas.push([name, raw[i + 1]!]);
+    else if (name.startsWith(SIGNED_PREFIX)) oas.push([name, raw[i + 1]!]);
   }
   return { date, oas };
 }
@@ -25,6 +27,7 @@ function utf8Variant(values: Array<[string, string]>): Array<[string, string]> |
   let changed = false;
   const out: Array<[string, string]> = [];
   for (const [name, value] of values) {
+    // Any byte outside ASCII (the class starts at \x00 on purpose).
     // eslint-disable-next-line no-control-regex
     if (/[^\x00-\x7f]/.test(value)) {
       const bytes = Buffer.from(value, 'latin1');
@@ -44,31 +47,6 @@ function lastWins(pairs: Array<[string, string]>): Map<string, string> {
   const map = new Map<string, string>();
   for (const [k, v] of pairs) map.set(k, v);
   return map;
-}
-
-export type KeyLookup = (accessKeyId: string) => Promise<AccountRecord | null>;
-
-/**
- * With `ttlMs` > 0, found keys are reused for that long, so a request costs one metadata
- * round trip instead of two (it matters on PostgreSQL). Unknown keys are never cached.
- * Keys change only through `oas-server keys` in another process, so a deleted key is
- * refused at most `ttlMs` later.
- */
-export function keyLookup(meta: MetadataStore, ttlMs: number, now: () => number = Date.now): KeyLookup {
-  if (ttlMs <= 0) return (id) => meta.getAccountByKeyId(id);
-  const maxEntries = 10_000;
-  const cache = new Map<string, { account: AccountRecord; until: number }>();
-  return async (id) => {
-    const hit = cache.get(id);
-    if (hit && hit.until > now()) return hit.account;
-    const account = await meta.getAccountByKeyId(id);
-    cache.delete(id);
-    if (account) {
-      if (cache.size >= maxEntries) cache.delete(cache.keys().next().value!);
-      cache.set(id, { account, until: now() + ttlMs });
-    }
-    return account;
-  };
 }
 
 export interface AuthResult {
@@ -94,7 +72,7 @@ export async function authenticate(req: FastifyRequest, lookupKey: KeyLookup, no
   if (!account) throw OASError.of('InvalidAccessKeyId', 'the AccessKeyId does not exist');
 
   const method = req.raw.method ?? 'GET';
-  const { path, query } = req.oas;
+  const { path, query } = req.call;
   const matches = (headers: Array<[string, string]>): boolean => {
     const sts = stringToSign(method, date === undefined ? headers : [['date', date], ...headers], path, query);
     return signaturesEqual(computeSignature(account.accessKeySecret, sts), parsed.signature);

@@ -1,12 +1,7 @@
-// The route table, matched on the raw request path: operation per (path, method). Unknown
-// paths are 404 NotFound; a known path with another method is 405 MethodNotAllowed.
-import { OASError } from '@oas/sdk/protocol';
-
-export interface RouteMatch {
-  op: string;
-  auth: boolean;
-  params: string[];
-}
+// The OAS route table, matched on the raw request path: operation per (path, method). A
+// known path with another method is 405 MethodNotAllowed; other paths are not OAS's.
+import { HttpError } from '../errors.js';
+import type { RouteResult } from '../frontend.js';
 
 interface RouteDef {
   pattern: RegExp;
@@ -31,27 +26,19 @@ const ROUTES: RouteDef[] = [
   { pattern: new RegExp(`^/vaults/${SEG}/jobs/${SEG}/output$`), methods: { GET: 'GetJobOutput' } },
 ];
 
-const OPEN_ROUTES: RouteDef[] = [
-  { pattern: /^\/health$/, methods: { GET: 'Health' } },
-  { pattern: /^\/metrics$/, methods: { GET: 'Metrics' } },
-];
-
-export type MatchResult = RouteMatch | { op: 'NotFound' | 'MethodNotAllowed'; error: OASError };
-
-export function matchRoute(method: string, path: string): MatchResult {
-  for (const [defs, auth] of [[ROUTES, true], [OPEN_ROUTES, false]] as const) {
-    for (const def of defs) {
-      const m = def.pattern.exec(path);
-      if (!m) continue;
-      const op = def.methods[method];
-      if (!op) {
-        return {
-          op: 'MethodNotAllowed',
-          error: OASError.of('MethodNotAllowed', `${method} is not allowed on ${path.length > 200 ? `${path.slice(0, 200)}...` : path}; allowed: ${Object.keys(def.methods).join(', ')}`),
-        };
-      }
-      return { op, auth, params: m.slice(1) };
+export function matchRoute(method: string, path: string): RouteResult | null {
+  for (const def of ROUTES) {
+    const m = def.pattern.exec(path);
+    if (!m) continue;
+    const op = def.methods[method];
+    if (!op) {
+      const shown = path.length > 200 ? `${path.slice(0, 200)}...` : path;
+      return {
+        op: 'MethodNotAllowed',
+        error: new HttpError('method-not-allowed', `${method} is not allowed on ${shown}; allowed: ${Object.keys(def.methods).join(', ')}`),
+      };
     }
+    return { op, auth: true, params: m.slice(1) };
   }
-  return { op: 'NotFound', error: OASError.of('NotFound', 'no such resource') };
+  return null;
 }

@@ -1,0 +1,86 @@
+// Every error leaves as an OAS JSON error with x-oas-request-id. The one table below maps
+// the domain errors (service/errors.ts) and the plumbing's (http/errors.ts) to OAS codes;
+// status and type come with the code (protocol.md §6). Anything else is a server fault:
+// logged by the caller, answered as InternalError.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { OASError, type ErrorCode } from '@oas/sdk/protocol';
+import {
+  DomainError, InvalidRequestError, NotFoundError, StateError, UnavailableError, type InvalidRule, type ResourceKind, type StateRule,
+} from '../../service/errors.js';
+import { HttpError, type HttpErrorKind } from '../errors.js';
+import { REQUEST_ID } from './headers.js';
+
+const CODES: {
+  notFound: Record<ResourceKind, ErrorCode>;
+  invalid: Record<InvalidRule, ErrorCode>;
+  state: Record<StateRule, ErrorCode>;
+  http: Record<HttpErrorKind, ErrorCode>;
+  unavailable: ErrorCode;
+} = {
+  notFound: { vault: 'VaultNotExist', archive: 'ArchiveNotExist', upload: 'MultipartUploadNotExist', job: 'JobNotExist' },
+  invalid: {
+    'argument': 'InvalidArgument',
+    'vault-name': 'InvalidVaultName',
+    'length-required': 'MissingContentLength',
+    'too-large': 'EntityTooLarge',
+    'digest': 'InvalidDigest',
+    'incomplete-body': 'IncompleteBody',
+    'parts-incomplete': 'MultipartIncomplete',
+    'range': 'InvalidRange',
+  },
+  state: { 'vault-not-empty': 'VaultNotEmpty', 'vault-limit': 'TooManyVaults', 'job-not-ready': 'JobNotReady' },
+  http: { 'bad-request': 'InvalidArgument', 'incomplete-body': 'IncompleteBody', 'no-route': 'NotFound', 'method-not-allowed': 'MethodNotAllowed' },
+  unavailable: 'ServiceUnavailable',
+};
+
+function codeOf(err: DomainError | HttpError): ErrorCode {
+  if (err instanceof HttpError) return CODES.http[err.kind];
+  if (err instanceof NotFoundError) return CODES.notFound[err.resource];
+  if (err instanceof InvalidRequestError) return CODES.invalid[err.rule];
+  if (err instanceof StateError) return CODES.state[err.rule];
+  if (err instanceof UnavailableError) return CODES.unavailable;
+  return 'InternalError';
+}
+
+/** Whether `err` is one the client is told about as it is (not a server fault to log). */
+export function isExpectedError(err: unknown): boolean {
+  const status = (err as { statusCode?: unknown } | null)?.statusCode;
+  return err instanceof OASError || err instanceof DomainError || err instanceof HttpError
+    || (typeof status === 'number' && status >= 400 && status < 500);
+}
+
+/** Maps anything thrown to the error the client sees. */
+export function toOASError(err: unknown): OASError {
+  if (err instanceof OASError) return err;
+  if (err instanceof DomainError || err instanceof HttpError) return OASError.of(codeOf(err), err.message);
+  const e = err as { statusCode?: unknown; message?: unknown } | null;
+  if (e && typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    // Errors fastify raises about the request itself (bad URL, bad content, ...).
+    return OASError.of('InvalidArgument', typeof e.message === 'string' ? e.message : 'the request is not valid');
+  }
+  return OASError.of('InternalError', 'the server could not complete the request');
+}
+
+export function errorBody(err: OASError, requestId: string): string {
+  return JSON.stringify({ code: err.code, message: err.message, type: err.type, request_id: requestId });
+}
+
+/** A request body larger than this that was never read is not drained: the connection closes. */
+const DRAIN_LIMIT = 16 * 1024 * 1024;
+
+export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
+  const e = toOASError(err);
+  const raw = request.raw;
+  if (!raw.complete && !raw.readableDidRead && Number(raw.headers['content-length'] ?? 0) > DRAIN_LIMIT) {
+    // Refused before reading (e.g. EntityTooLarge): do not read gigabytes only to drop them.
+    reply.header('connection', 'close');
+  }
+  const body = Buffer.from(errorBody(e, String(request.id)), 'utf8');
+  request.call.bytesOut = body.byteLength;
+  return reply
+    .code(e.status)
+    .header(REQUEST_ID, String(request.id))
+    .header('content-type', 'application/json')
+    .header('content-length', body.byteLength)
+    .send(body);
+}
