@@ -1,4 +1,5 @@
 // Server options: defaults, command-line flags and environment variables (flags win).
+import { ConfigError } from './util/config-error.js';
 import { parseArgs } from 'node:util';
 import { formatDuration, parseDuration } from './util/duration.js';
 
@@ -119,9 +120,7 @@ export const DEFAULT_OPTIONS: ServerOptions = {
 };
 
 /** A bad option value: main prints the message on one line and exits 2. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+export { ConfigError };
 
 function convert(spec: OptionSpec, text: string, from: string): ServerOptions[keyof ServerOptions] {
   const bad = (what: string) => new ConfigError(`invalid ${from}: ${JSON.stringify(text)} (${what})`);

@@ -26,7 +26,7 @@ after(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-async function ok(p: ReturnType<OASAPI['getVaultDesc']>, status: number): Promise<{ headers: Record<string, unknown>; json: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function ok(p: ReturnType<OASAPI['getVaultDesc']>, status: number): Promise<{ headers: Record<string, unknown>; json: any }> {  
   const res = await p;
   const body = await res.read();
   assert.equal(res.status, status, body.toString());

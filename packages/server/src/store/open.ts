@@ -5,7 +5,7 @@
 // all open their stores through here.
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { ConfigError, type ServerOptions } from '../config.js';
+import { ConfigError } from '../util/config-error.js';
 import { openFileBlobStore } from './blob/file.js';
 import { openS3BlobStore } from './blob/s3.js';
 import type { BlobStore } from './blob/types.js';
@@ -32,9 +32,19 @@ export interface S3BlobsSpec {
 
 export type BlobsSpec = { kind: 'file'; dir: string } | S3BlobsSpec;
 
-/** What the backend options of ServerOptions look like (copy-data reuses them per side). */
-export type BackendOptions = Pick<ServerOptions, 'dataDir' | 'metadataUri' | 'blobsUri' | 'pgPoolSize' | 's3Endpoint'
-  | 's3Region' | 's3AccessKeyId' | 's3SecretAccessKey' | 's3ForcePathStyle' | 's3Prefix'>;
+/** Where the stores are and how to reach them (the server's options have these fields; copy-data gives them per side). */
+export interface BackendOptions {
+  dataDir: string;
+  metadataUri?: string | undefined;
+  blobsUri?: string | undefined;
+  pgPoolSize: number;
+  s3Endpoint?: string | undefined;
+  s3Region?: string | undefined;
+  s3AccessKeyId?: string | undefined;
+  s3SecretAccessKey?: string | undefined;
+  s3ForcePathStyle: boolean;
+  s3Prefix?: string | undefined;
+}
 
 /** The region signed for when none is configured (what S3-compatible servers accept). */
 const DEFAULT_S3_REGION = 'us-east-1';

@@ -12,7 +12,7 @@ export interface Resp {
   rawHeaders: string[];
   body: Buffer;
   text: string;
-  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  json: any;  
 }
 
 export interface RequestOptions {
@@ -150,7 +150,7 @@ export class Client {
   }
 
   /** Polls describe-job until Completed (the server runs jobs with no delay in tests). */
-  async waitJob(vaultId: string, jobId: string, timeoutMs = 30_000): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  async waitJob(vaultId: string, jobId: string, timeoutMs = 30_000): Promise<any> {  
     const until = Date.now() + timeoutMs;
     for (;;) {
       const res = await this.get(`/vaults/${vaultId}/jobs/${jobId}`);
