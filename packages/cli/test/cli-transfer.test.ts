@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { callOk, listAllParts, type VaultJson } from '@oas/sdk';
+import { callOk, listAllParts, treeEtag, type VaultJson } from '@oas/sdk';
 import { pattern } from '../../sdk/test/helpers/pattern.js';
 import { collect, json, oneLine, startHarness, until, waitForOutput, type Harness } from './helpers/cli.js';
 
@@ -251,12 +251,26 @@ test('fetch: range with --start/--size, an existing file needs -f, an unknown jo
   assert.match(unknown.stderr, /^oascmd: JobNotExist: .*request id [0-9A-F]{32}\)\n$/);
 });
 
-test('fetch of an inventory job', async () => {
+test('fetch of an inventory job: it lists every archive of the vault with its id, size and tree etag', async () => {
+  const data = pattern(3 * 1024 * 1024 + 5, 11);
+  const file = join(h.dir, 'listed.bin');
+  await writeFile(file, data);
+  const uploaded = json<{ ArchiveId: string }>(await h.run(['upload', 'oas://data', file, '--json', '-q', '--desc', 'listed'])).ArchiveId;
   const job = json<{ JobId: string; Action: string }>(await h.run(['createjob', 'oas://data', '--json']));
   assert.equal(job.Action, 'InventoryRetrieval');
   const out = join(h.dir, 'inventory.json');
   const r = await h.run(['fetch', 'oas://data', job.JobId, out, '--wait', '--interval', '0.05']);
   assert.equal(r.code, 0, r.stderr);
-  const inventory = JSON.parse(await readFile(out, 'utf8')) as { ArchiveList: unknown[] };
-  assert.ok(Array.isArray(inventory.ArchiveList));
+  type Entry = { ArchiveId: string; ArchiveDescription: string; Size: number; TreeEtag: string };
+  const inventory = JSON.parse(await readFile(out, 'utf8')) as { VaultId: string; ArchiveList: Entry[] };
+  assert.equal(inventory.VaultId, vaultId);
+  const mine = inventory.ArchiveList.find((a) => a.ArchiveId === uploaded);
+  assert.deepEqual(mine && { d: mine.ArchiveDescription, s: mine.Size, t: mine.TreeEtag },
+    { d: 'listed', s: data.length, t: treeEtag(data) });
+  // Every listed archive is one the server describes the same way.
+  assert.equal(new Set(inventory.ArchiveList.map((a) => a.ArchiveId)).size, inventory.ArchiveList.length);
+  for (const a of inventory.ArchiveList) {
+    const meta = await (await callOk(h.api.headArchive(vaultId, a.ArchiveId))).json<{ ArchiveSizeInBytes: number; ArchiveTreeEtag: string }>();
+    assert.deepEqual({ s: a.Size, t: a.TreeEtag }, { s: meta.ArchiveSizeInBytes, t: meta.ArchiveTreeEtag }, a.ArchiveId);
+  }
 });
