@@ -14,10 +14,10 @@ import { dirname } from 'node:path';
 import { MIB, combineTreeEtags } from '../protocol/etag.js';
 import { parseRange, type ByteRange } from '../protocol/ranges.js';
 import { isAbortError, abortError, runWorkers, throwIfAborted } from './abort.js';
+import type { OASAPI } from '../client/api.js';
 import { callOk } from './call.js';
 import { ChecksumMismatchError, JobStateError, TransferError } from './errors.js';
 import { TreeEtagHasher, hashFileRange } from './hashing.js';
-import type { Job } from './job.js';
 import { ProgressTracker, type ProgressCallback } from './progress.js';
 import { withRetry, type RetryOptions } from './retry.js';
 import { calcPieceSize, rangeLength, splitRanges } from './sizes.js';
@@ -70,6 +70,22 @@ interface PieceRecord {
   checked: boolean;
 }
 
+/**
+ * What a download needs of a job. Job has all of it; the type is written out here so that
+ * job.ts (which downloads) and this module do not import each other.
+ */
+export interface DownloadableJob {
+  readonly api: OASAPI;
+  readonly vaultId: string;
+  readonly id: string;
+  action: string;
+  completed: boolean;
+  treeEtag: string | null;
+  readonly outputSize: number | null;
+  refresh(options?: { signal?: AbortSignal }): Promise<unknown>;
+  assertDownloadable(): void;
+}
+
 interface DownloadState {
   version: 1;
   vaultId: string;
@@ -83,7 +99,7 @@ interface DownloadState {
   pieces: Record<string, PieceRecord>;
 }
 
-export async function downloadJobOutput(job: Job, path: string, options: DownloadOptions = {}): Promise<DownloadResult> {
+export async function downloadJobOutput(job: DownloadableJob, path: string, options: DownloadOptions = {}): Promise<DownloadResult> {
   throwIfAborted(options.signal, 'downloadToFile');
   if (!job.completed) await job.refresh({ signal: options.signal });
   job.assertDownloadable();
@@ -113,7 +129,7 @@ function outputRange(range: ByteRange | string | undefined, outputSize: number):
   return r.start === 0 && r.end === outputSize - 1 ? null : r;
 }
 
-async function downloadPieces(job: Job, path: string, options: DownloadOptions): Promise<DownloadResult> {
+async function downloadPieces(job: DownloadableJob, path: string, options: DownloadOptions): Promise<DownloadResult> {
   const outputSize = job.outputSize;
   if (outputSize === null) throw new JobStateError(job.id, `job ${job.id} does not say how large its output is`);
   const range = outputRange(options.range, outputSize);
@@ -181,7 +197,7 @@ async function downloadPieces(job: Job, path: string, options: DownloadOptions):
  * One ranged GET (output offsets) streamed into the file at `range.start − offset`, hashed on
  * the way, checked against its header.
  */
-async function fetchPiece(job: Job, file: FileHandle, offset: number, range: ByteRange, progress: ProgressTracker,
+async function fetchPiece(job: DownloadableJob, file: FileHandle, offset: number, range: ByteRange, progress: ProgressTracker,
   signal: AbortSignal): Promise<PieceRecord> {
   progress.reset(range.start);
   const response = await callOk(job.api.fetchJobOutput(job.vaultId, job.id, `bytes=${range.start}-${range.end}`, { signal }));
@@ -320,7 +336,7 @@ class StateSaver {
 }
 
 /** Inventory output: one stream to the temp file, checked against InventorySizeInBytes. */
-async function downloadWhole(job: Job, path: string, options: DownloadOptions): Promise<DownloadResult> {
+async function downloadWhole(job: DownloadableJob, path: string, options: DownloadOptions): Promise<DownloadResult> {
   const { temp } = downloadTempPaths(path);
   const expectedSize = job.outputSize;
   const progress = new ProgressTracker(expectedSize, options.onProgress);
