@@ -1,5 +1,6 @@
 // @oas/server: the OAS-compatible server (bin oas-server).
 export { createServer, type CreateServerOptions, type OasServer } from './app.js';
+export { systemClock, type Clock } from './clock.js';
 export { DEFAULT_OPTIONS, parseServeArgs, helpText, ConfigError, type ServerOptions } from './config.js';
 export type { MetadataStore } from './store/meta/types.js';
 export type { BlobStore, BlobWriter } from './store/blob/types.js';
