@@ -1,5 +1,6 @@
 // Lint: promises that are neither awaited nor handled, and the layers of the code base as
-// import rules (docs/architecture.md). Type-aware, over tsconfig.check.json.
+// import rules (docs/architecture.md). Type-aware, over tsconfig.check.json (and the
+// console's own tsconfig for its browser code).
 import tseslint from 'typescript-eslint';
 
 /** `no-restricted-imports` with one message per forbidden pattern (regular expressions on the import path). */
@@ -21,7 +22,7 @@ export default tseslint.config(
   {
     files: ['**/*.ts'],
     extends: [tseslint.configs.base],
-    languageOptions: { parserOptions: { project: './tsconfig.check.json', tsconfigRootDir: import.meta.dirname } },
+    languageOptions: { parserOptions: { project: ['./tsconfig.check.json', './packages/console/tsconfig.json'], tsconfigRootDir: import.meta.dirname } },
     linterOptions: { reportUnusedDisableDirectives: 'error' },
     rules: {
       // node:test's test() and describe() return promises the runner itself awaits.
