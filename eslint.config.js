@@ -7,14 +7,14 @@ import tseslint from 'typescript-eslint';
 const forbid = (...rules) => ({ 'no-restricted-imports': ['error', { patterns: rules.map(([regex, message]) => ({ regex, message })) }] });
 
 const layers = {
-  store: ['(^|/)(service|http|jobs)/|(^|/)(app|config|main|housekeeping|maintenance|copy-data|oss-config)\\.js$',
+  store: ['(^|/)(service|http|jobs|copy)/|^(\\.\\./)+(app|config|main|housekeeping|maintenance|copy-data|oss-config)\\.js$',
     'the stores are the bottom layer: they import nothing of the service, jobs, HTTP or configuration'],
-  service: ['(^|/)(http|jobs)/|(^|/)(app|config|main|housekeeping|copy-data)\\.js$',
+  service: ['(^|/)(http|jobs|copy)/|^(\\.\\./)+(app|config|main|housekeeping|copy-data)\\.js$',
     'the service imports only the stores (and util): never HTTP, jobs or configuration'],
-  jobs: ['(^|/)http/|(^|/)(app|main|housekeeping)\\.js$', 'jobs go through the service; they never import HTTP'],
+  jobs: ['(^|/)http/|^(\\.\\./)+(app|main|housekeeping)\\.js$', 'jobs go through the service; they never import HTTP'],
   http: ['(^|/)(store|jobs)/', 'HTTP front ends call the service; they never reach the stores or the job runners'],
   plumbing: ['(^|/)oas/', 'the shared HTTP plumbing knows no wire protocol: http/<protocol>/ plugs in through frontend.ts'],
-  util: ['^\\.\\./', 'util is a leaf: it imports no other part of the server'],
+  util: ['(^|/)(service|http|jobs|copy)/|^(\\.\\./)+[^/]+\\.js$', 'util sits beside the stores: it imports nothing above them'],
 };
 
 export default tseslint.config(
