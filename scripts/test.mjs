@@ -33,7 +33,10 @@ function step(title, command, args) {
   }
 }
 
-const minutes = (ms) => `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`;
+function minutes(ms) {
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+}
 
 /** A counting semaphore: at most `n` holders at once. */
 function slots(n) {
@@ -53,16 +56,16 @@ function slots(n) {
 
 /** One Node version's suite. Resolves with its result; never rejects. */
 async function runVersion(major, { filters, suites, preparing }) {
-  const started = Date.now();
   const logPath = join(cacheDir, `node-${major}.log`);
   const log = await openLog(logPath);
-  const result = { major, version: `${major}`, logPath, counts: null, error: null, ms: 0, withCeph: major === hereMajor };
+  const result = { major, version: `${major}`, logPath, counts: null, error: null, prepareMs: 0, suiteMs: 0, withCeph: major === hereMajor };
   try {
     let node = { bin: process.execPath, version: process.versions.node };
     let checkout = root;
     if (major !== hereMajor) {
       // One preparation at a time: the compile is CPU-bound.
       await preparing.acquire();
+      const prepareStarted = Date.now();
       try {
         node = await installNode(major, cacheDir, log);
         result.version = node.version;
@@ -70,11 +73,13 @@ async function runVersion(major, { filters, suites, preparing }) {
         await copyCheckout(root, checkout, log);
         await buildNativeModules(checkout, node, cacheDir, log);
       } finally {
+        result.prepareMs = Date.now() - prepareStarted;
         preparing.release();
       }
     }
     result.version = node.version;
     await suites.acquire();
+    const suiteStarted = Date.now();
     try {
       process.stdout.write(`> Node ${node.version}: running the suite (output in ${logPath})\n`);
       const summaryFile = join(cacheDir, `node-${major}.summary.json`);
@@ -87,21 +92,21 @@ async function runVersion(major, { filters, suites, preparing }) {
         result.error = 'the suite ended without a summary';
       }
     } finally {
+      result.suiteMs = Date.now() - suiteStarted;
       suites.release();
     }
   } catch (err) {
     result.error = err.message;
     log.write(`${err.message}\n`);
   }
-  result.ms = Date.now() - started;
   await new Promise((resolve) => log.end(resolve));
   return result;
 }
 
 function describe(r) {
   const what = `Node ${r.version}${r.withCeph ? '' : ' (without the Ceph tests)'}`;
-  if (r.error) return `${what}: ${r.error} [${minutes(r.ms)}]`;
-  return `${what}: ${summaryLine(r.counts)} [${minutes(r.ms)}]`;
+  const times = `[${r.prepareMs ? `prepared in ${minutes(r.prepareMs)}, ` : ''}suite ${minutes(r.suiteMs)}]`;
+  return `${what}: ${r.error ?? summaryLine(r.counts)} ${times}`;
 }
 
 async function main(argv) {
