@@ -11,8 +11,12 @@ import { createWriteStream, existsSync, readFileSync, realpathSync } from 'node:
 import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
 import { delimiter, dirname, join } from 'node:path';
 
-/** Entries of the checkout's top level that a test copy leaves out. */
-const NOT_COPIED = new Set(['.git', 'node_modules', 'data']);
+/**
+ * Entries of the checkout's top level that a test copy leaves out (node_modules is copied
+ * without its .cache). .git is linked too: tests list the tracked files (read-only; git
+ * replaces the files it writes, so the original's never change).
+ */
+const NOT_COPIED = new Set(['node_modules', 'data']);
 
 /** Runs a command, its output appended to `log`; resolves with the exit code. */
 export function run(command, args, { cwd, env, log }) {
@@ -58,7 +62,7 @@ export async function installNode(major, cacheDir, log) {
   return { bin, dir, version };
 }
 
-/** Makes `dest` a hard-linked copy of the checkout at `root` (without .git, data, node_modules/.cache). */
+/** Makes `dest` a hard-linked copy of the checkout at `root` (without data/ and node_modules/.cache). */
 export async function copyCheckout(root, dest, log) {
   await rm(dest, { recursive: true, force: true });
   await mkdir(join(dest, 'node_modules'), { recursive: true });

@@ -13,6 +13,8 @@ export const SYSTEM_PACKAGES = {
   chromium: 'browser tests of the console (playwright-core drives Debian\'s chromium)',
   strace: 'reliability tests (system call tracing)',
   openssl: 'reliability tests (certificates for TLS)',
+  awscli: 'Glacier front end: the AWS CLI as a client (glacier-clients.test.ts)',
+  'python3-boto3': 'Glacier front end: boto3 as a client (glacier-clients.test.ts)',
 };
 
 const APT_ENV = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
