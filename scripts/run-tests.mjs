@@ -1,8 +1,22 @@
-// Runs every package's tests with node:test through tsx. Node 20's --test takes no globs,
-// so the files are found here. Extra arguments narrow the run to paths containing them.
-import { readdirSync, statSync } from 'node:fs';
+// Runs every package's tests with node:test through tsx, on the Node that runs this script,
+// in the checkout this script is in. Node 20's --test takes no globs, so the files are
+// found here.
+//
+//   node scripts/run-tests.mjs [<path-substring>...] [--without-ceph] [--summary=<file>]
+//
+// Substrings narrow the run to the test files whose path contains one of them.
+// --without-ceph leaves out the files that start a Ceph radosgw (the matrix runs those on
+// one Node version only). --summary writes the counts as JSON for scripts/test.mjs.
+// The output ends with node's own summary and one plain line: `N passed, N failed`, where
+// failed includes the tests node reports as cancelled (their hook or file failed first).
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** Test files that start a Ceph radosgw (tens of seconds each, several GiB of I/O). */
+const CEPH = /startCephRgw|postgres\+rgw/;
 
 function findTests(dir) {
   const out = [];
@@ -14,16 +28,59 @@ function findTests(dir) {
   return out;
 }
 
-const filters = process.argv.slice(2);
-const files = readdirSync('packages')
-  .flatMap((pkg) => { try { return findTests(join('packages', pkg, 'test')); } catch { return []; } })
-  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
-  .sort();
-if (files.length === 0) {
-  console.error('no test files matched');
-  process.exit(1);
+/** Node's TAP summary (`# pass 3` ...) as numbers. */
+export function parseTapSummary(tap) {
+  const counts = { tests: 0, pass: 0, fail: 0, cancelled: 0, skipped: 0, todo: 0 };
+  for (const m of tap.matchAll(/^# (tests|pass|fail|cancelled|skipped|todo) (\d+)$/gm)) counts[m[1]] = Number(m[2]);
+  return counts;
 }
-const result = spawnSync(process.execPath,
-  ['--conditions=source', '--import', 'tsx', '--test', '--test-concurrency=3', ...files],
-  { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+
+/** The final line: cancelled tests count as failed, and the line says how many there were. */
+export function summaryLine({ pass, fail, cancelled }) {
+  const note = cancelled > 0 ? ` (${cancelled} of them cancelled: a hook or the test file failed before they could finish; see above)` : '';
+  return `${pass} passed, ${fail + cancelled} failed${note}`;
+}
+
+function main(argv) {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const withoutCeph = argv.includes('--without-ceph');
+  const summaryFile = argv.find((a) => a.startsWith('--summary='))?.slice('--summary='.length);
+  const filters = argv.filter((a) => !a.startsWith('--'));
+  const files = readdirSync(join(root, 'packages'))
+    .flatMap((pkg) => { try { return findTests(join('packages', pkg, 'test')); } catch { return []; } })
+    .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+    .filter((f) => !withoutCeph || !CEPH.test(readFileSync(join(root, f), 'utf8')))
+    .sort();
+  if (files.length === 0) {
+    console.error('no test files matched');
+    return 1;
+  }
+  const work = mkdtempSync(join(tmpdir(), 'oas-test-run-'));
+  try {
+    const tapFile = join(work, 'report.tap');
+    const result = spawnSync(process.execPath, [
+      '--conditions=source', '--import', 'tsx', '--test', '--test-concurrency=3',
+      '--test-reporter=spec', '--test-reporter-destination=stdout',
+      '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
+      ...files,
+    ], { cwd: root, stdio: 'inherit' });
+    let counts;
+    try {
+      counts = parseTapSummary(readFileSync(tapFile, 'utf8'));
+    } catch {
+      counts = { tests: 0, pass: 0, fail: 0, cancelled: 0, skipped: 0, todo: 0 };
+    }
+    // A run that died before reporting (signal, crash) is a failure even with no failed test.
+    const ok = result.status === 0 && counts.fail === 0 && counts.cancelled === 0 && counts.tests > 0;
+    if (!ok && counts.fail === 0 && counts.cancelled === 0) counts.fail = 1;
+    if (summaryFile) writeFileSync(summaryFile, JSON.stringify({ ...counts, files: files.length, status: result.status, signal: result.signal }));
+    if (result.error) console.log(`cannot run the tests: ${result.error.message}`);
+    else if (result.status !== 0 && counts.tests === 0) console.log(`the test runner ended without a summary (${result.signal ?? `exit ${result.status}`})`);
+    console.log(summaryLine(counts));
+    return ok ? 0 : 1;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) process.exitCode = main(process.argv.slice(2));

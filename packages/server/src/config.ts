@@ -247,6 +247,7 @@ export function helpText(): string {
     ...rows.map(([flag, help, def]) => `${flag!.padEnd(width)}${help} (${def})`),
     `${'  --oss-host <NAME=URL>'.padEnd(width)}an OSS host pull/push jobs may use, repeatable (env OAS_OSS_HOSTS)`,
     `  ${'-h, --help'.padEnd(width - 2)}show this help`,
+    `  ${'-V, --version'.padEnd(width - 2)}print the version`,
     '',
     'Durations: 0, 500ms, 30s, 5m, 4h, 1d (a bare number is seconds).',
     '',
@@ -255,7 +256,7 @@ export function helpText(): string {
     'metadata store and prints it once. In a cluster, give every node the same pair.',
     '',
     'OSS transfers: a job\'s OSSHost must be configured, e.g.',
-    '  --oss-host \'oss-cn-hangzhou.aliyuncs.com=https://KEYID:SECRET@oss-cn-hangzhou.aliyuncs.com?region=cn-hangzhou\'',
+    '  --oss-host \'oss-cn-hangzhou.aliyuncs.com=https://KEYID:SECRET@oss-cn-hangzhou.aliyuncs.com?region=oss-cn-hangzhou\'',
     'or in the --oss-config file (see docs/oss.md for both formats and every setting).',
     '',
   ].join('\n');

@@ -2,6 +2,7 @@
 // `oas-server keys create|list|delete` manages access keys (one key pair per account),
 // `oas-server migrate` applies the metadata schema migrations, `oas-server copy-data` moves
 // everything to another backend pair (copy-data.ts).
+import { readFileSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,6 +13,11 @@ import { ROOT_ACCOUNT_ID, createAccount } from './service/accounts.js';
 import { describeMetadata, migrateMetadata, openMetadata, parseMetadataUri } from './store/open.js';
 
 class UsageError extends Error {}
+
+/** This package's version (package.json is one level above both src/ and dist/). */
+function version(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 function fail(message: string, code: number): never {
   process.stderr.write(`oas-server: ${message}\n`);
@@ -98,7 +104,7 @@ async function serveCommand(args: string[]): Promise<void> {
     process.stdout.write(
       `Generated the root access key (stored in ${server.backends.metadata}; shown only this once):\n` +
       `  AccessKeyId:     ${accessKeyId}\n  AccessKeySecret: ${accessKeySecret}\n` +
-      `Use it with: oascmd config --host ${hintHost} --port ${server.port} -i ${accessKeyId} -k ${accessKeySecret}\n` +
+      `Use it with: npx oascmd config --host ${hintHost} --port ${server.port} -i ${accessKeyId} -k ${accessKeySecret}\n` +
       (options.console ? `or sign in to the web console at http://${hintHost.includes(':') ? `[${hintHost}]` : hintHost}:${server.port}/console/\n` : ''));
   }
   server.app.log.info({ url: server.url, console: options.console ? `${server.url}/console/` : null, dataDir: resolve(options.dataDir), metadata: server.backends.metadata, blobs: server.backends.blobs, cleanup: server.cleanup }, 'oas-server listening');
@@ -122,6 +128,10 @@ async function main(argv: string[]): Promise<void> {
     if (first === 'keys') process.exit(await keysCommand(rest));
     if (first === 'migrate') process.exit(await migrateCommand(rest));
     if (first === 'copy-data') process.exit(await copyDataCommand(rest, process.env, (line) => process.stdout.write(`${line.replace(/\n$/, '')}\n`)));
+    if (first === '--version' || first === '-V') {
+      process.stdout.write(`${version()}\n`);
+      return;
+    }
     if (first === 'help') {
       process.stdout.write(helpText());
       return;

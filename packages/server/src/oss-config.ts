@@ -6,7 +6,7 @@
 //   --oss-config <file> / OAS_OSS_CONFIG   JSON file, see docs/oss.md
 //   --oss-host <spec> (repeatable) / OAS_OSS_HOSTS (specs separated by white space)
 //   createServer({ ossHosts }) (embedding, tests)
-// A spec is `NAME=URL`: `oss-cn-hangzhou.aliyuncs.com=https://KEYID:SECRET@oss-cn-hangzhou.aliyuncs.com?region=cn-hangzhou`.
+// A spec is `NAME=URL`: `oss-cn-hangzhou.aliyuncs.com=https://KEYID:SECRET@oss-cn-hangzhou.aliyuncs.com?region=oss-cn-hangzhou`.
 import { readFile } from 'node:fs/promises';
 import { MIB } from '@oas/sdk/protocol';
 

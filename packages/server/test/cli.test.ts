@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OPTION_SPECS } from '../src/config.js';
 import { runCli, spawnCli } from './helpers/cli.js';
@@ -21,7 +21,18 @@ test('--help lists every option with its default and environment variable', asyn
   assert.match(out.stdout, /--job-output-ttl.*default 24h/);
   assert.match(out.stdout, /--inventory-interval.*default unset/);
   assert.match(out.stdout, /keys create\|list\|delete/);
+  // The --oss-host example signs for the same region docs/oss.md gives Aliyun OSS.
+  assert.match(out.stdout, /--oss-host '.*\?region=oss-cn-hangzhou'/);
   assert.equal((await runCli(['serve', '-h'])).code, 0);
+});
+
+test('--version and -V print the package version and exit 0', async () => {
+  const { version } = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  for (const flag of ['--version', '-V']) {
+    const out = await runCli([flag]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(out.stdout, `${version}\n`);
+  }
 });
 
 test('bad options: one line on stderr, exit code 2', async () => {
@@ -84,7 +95,7 @@ test('serve: first start prints a generated key with an oascmd hint; SIGTERM exi
     const id = /AccessKeyId:\s+(\S+)/.exec(stdout)![1]!;
     const secret = /AccessKeySecret:\s+(\S+)/.exec(stdout)![1]!;
     const port = Number(new URL(url).port);
-    assert.match(stdout, new RegExp(`oascmd config --host 127\\.0\\.0\\.1 --port ${port} -i ${id} -k ${secret}`));
+    assert.match(stdout, new RegExp(`npx oascmd config --host 127\\.0\\.0\\.1 --port ${port} -i ${id} -k ${secret}`));
     const c = new Client(port, id, secret);
     assert.equal((await c.createVault('from-cli')).status, 201);
     // One structured log line per request, with id, operation, status, bytes and duration
