@@ -155,11 +155,18 @@ test('npm pack: the three tarballs install into an empty directory as working oa
   const server = spawn(bin('oas-server'), ['--port', '0', '--data-dir', dataDir], { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const stopped = collect(server);
   t.after(() => server.kill('SIGKILL'));
-  const hint = await lineMatching(server, /^Use it with: npx (oascmd config .*)$/);
+  const [listening, hint] = await Promise.all([
+    lineMatching(server, /"console":"(http[^"]+)"/),
+    lineMatching(server, /^Use it with: npx (oascmd config .*)$/),
+  ]);
   await sh('npx', ['--offline', ...hint[1]!.split(' ')], app, env);
   await sh('npx', ['--offline', 'oascmd', 'cv', 'oas://first-vault'], app, env);
   const listed = await sh('npx', ['--offline', 'oascmd', 'ls'], app, env);
   assert.match(listed.stdout, /first-vault/);
+  // The packed server carries the built console.
+  const page = await fetch(listening[1]!);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<!doctype html>/i);
   server.kill('SIGTERM');
   assert.equal((await stopped).code, 0);
 

@@ -3,14 +3,21 @@
 // once at start-up into a map, so a request can only ever get one of them (no path is
 // joined with user input) and `/console` without the slash redirects to `/console/`.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { newState, splitTarget } from './state.js';
 
-/** packages/console/dist, the same distance from src/http/ and dist/http/. */
-export const CONSOLE_DIST = fileURLToPath(new URL('../../../console/dist/', import.meta.url));
+/**
+ * The built console: packages/console/dist in the repository (the same distance from
+ * src/http/ and dist/http/), else the copy a packed @oas/server carries in console/.
+ */
+export const CONSOLE_DIST = [
+  new URL('../../../console/dist/', import.meta.url),
+  new URL('../../console/', import.meta.url),
+].map((url) => fileURLToPath(url)).find((dir) => existsSync(join(dir, 'index.html')))
+  ?? fileURLToPath(new URL('../../../console/dist/', import.meta.url));
 
 const TYPES: Record<string, string> = {
   html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8',
