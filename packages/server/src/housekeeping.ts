@@ -35,7 +35,14 @@ export function startHousekeeping(o: HousekeepingOptions): Housekeeping {
     timer.unref();
     timers.push(timer);
   };
-  const runMaintenance = () => purgeExpired(o.meta, o.blobs, o.now());
+  // One pass at a time: a pass started while the timer's is deleting blobs waits for it,
+  // so when it resolves everything expired by then is gone (rows and blobs).
+  let lastPurge: Promise<unknown> = Promise.resolve();
+  const runMaintenance = () => {
+    const pass = lastPurge.then(() => purgeExpired(o.meta, o.blobs, o.now()));
+    lastPurge = pass.catch(() => undefined);
+    return pass;
+  };
   every(Math.min(Math.max(o.jobOutputTtlMs, 1000), 60_000), runMaintenance, 'purge failed');
   // Shared stores: orphan blobs are collected by mark and sweep over time, not at start-up.
   const sweeper = new OrphanSweeper(o.meta, o.blobs, o.orphanGraceMs, o.leftoversSafe);
