@@ -2,7 +2,7 @@
 // tree over 1 MiB leaves whose parents hash the ASCII text of their two children's hex.
 import { createHash, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { MIB, TreeEtagBuilder, type Checksums } from './tree-etag.js';
+import { LeafCutter, TreeEtagBuilder, type Checksums } from './tree-etag.js';
 
 export { MIB, TreeEtagBuilder, combineTreeEtags, type Checksums } from './tree-etag.js';
 
@@ -24,8 +24,8 @@ export function treeEtagOfLeaves(leaves: Iterable<Uint8Array>): string {
 export class ChecksumHasher {
   private readonly whole = createHash('md5');
   private leaf: Hash = createHash('md5');
-  private leafFill = 0;
   private leafIndex = 0;
+  private readonly cutter = new LeafCutter((piece) => this.leaf.update(piece), () => this.closeLeaf());
   private readonly tree = new TreeEtagBuilder();
   private total = 0;
 
@@ -34,14 +34,7 @@ export class ChecksumHasher {
   update(chunk: Uint8Array): this {
     this.whole.update(chunk);
     this.total += chunk.byteLength;
-    let offset = 0;
-    while (offset < chunk.byteLength) {
-      const take = Math.min(MIB - this.leafFill, chunk.byteLength - offset);
-      this.leaf.update(offset === 0 && take === chunk.byteLength ? chunk : chunk.subarray(offset, offset + take));
-      this.leafFill += take;
-      offset += take;
-      if (this.leafFill === MIB) this.closeLeaf();
-    }
+    this.cutter.update(chunk);
     return this;
   }
 
@@ -50,7 +43,7 @@ export class ChecksumHasher {
   }
 
   digest(): Checksums {
-    if (this.leafFill > 0) this.closeLeaf();
+    this.cutter.finish();
     return { etag: this.whole.digest('hex').toUpperCase(), treeEtag: this.tree.digest(), size: this.total };
   }
 
@@ -60,7 +53,6 @@ export class ChecksumHasher {
     this.tree.push(digest.toString('hex'));
     this.leafIndex++;
     this.leaf = createHash('md5');
-    this.leafFill = 0;
   }
 }
 

@@ -14,6 +14,37 @@ export interface Checksums {
 }
 
 /**
+ * Cuts bytes fed in any chunking into 1 MiB leaves: `feed` gets each piece of the current
+ * leaf, `close` is called when a leaf is full, and by `finish` for a partly filled last one.
+ * The one leaf-splitting loop behind every tree hasher (MD5 on Node and in browsers, SHA-256).
+ */
+export class LeafCutter {
+  private fill = 0;
+
+  constructor(private readonly feed: (piece: Uint8Array) => void, private readonly close: () => void) {}
+
+  update(chunk: Uint8Array): void {
+    let offset = 0;
+    while (offset < chunk.byteLength) {
+      const take = Math.min(MIB - this.fill, chunk.byteLength - offset);
+      this.feed(offset === 0 && take === chunk.byteLength ? chunk : chunk.subarray(offset, offset + take));
+      this.fill += take;
+      offset += take;
+      if (this.fill === MIB) this.end();
+    }
+  }
+
+  finish(): void {
+    if (this.fill > 0) this.end();
+  }
+
+  private end(): void {
+    this.fill = 0;
+    this.close();
+  }
+}
+
+/**
  * Builds a tree etag from its nodes left to right in O(log n) memory. Equal-level
  * neighbours merge as soon as both exist; what remains folds right to left at the end,
  * which is exactly the level-by-level pairing with odd nodes carried up unchanged.
@@ -63,21 +94,14 @@ export function combineTreeEtags(list: Iterable<string>): string {
 export class PortableChecksumHasher {
   private readonly whole = new Md5();
   private leaf = new Md5();
-  private leafFill = 0;
+  private readonly cutter = new LeafCutter((piece) => this.leaf.update(piece), () => this.closeLeaf());
   private readonly tree = new TreeEtagBuilder();
   private total = 0;
 
   update(chunk: Uint8Array): this {
     this.whole.update(chunk);
     this.total += chunk.byteLength;
-    let offset = 0;
-    while (offset < chunk.byteLength) {
-      const take = Math.min(MIB - this.leafFill, chunk.byteLength - offset);
-      this.leaf.update(chunk.subarray(offset, offset + take));
-      this.leafFill += take;
-      offset += take;
-      if (this.leafFill === MIB) this.closeLeaf();
-    }
+    this.cutter.update(chunk);
     return this;
   }
 
@@ -86,13 +110,12 @@ export class PortableChecksumHasher {
   }
 
   digest(): Checksums {
-    if (this.leafFill > 0) this.closeLeaf();
+    this.cutter.finish();
     return { etag: this.whole.hex(), treeEtag: this.tree.digest(), size: this.total };
   }
 
   private closeLeaf(): void {
     this.tree.push(this.leaf.hex());
     this.leaf = new Md5();
-    this.leafFill = 0;
   }
 }

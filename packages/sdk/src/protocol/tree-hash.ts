@@ -4,7 +4,7 @@
 // hashes the children's upper-case hex text.)
 import { createHash, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { MIB } from './etag.js';
+import { LeafCutter, MIB } from './tree-etag.js';
 import { isTreeHashAligned, type ByteRange } from './ranges.js';
 
 /** Leaf size of the tree. */
@@ -99,8 +99,8 @@ export interface Sha256Checksums {
 export class TreeHasher {
   private readonly whole = createHash('sha256');
   private leaf: Hash = createHash('sha256');
-  private leafFill = 0;
   private leafIndex = 0;
+  private readonly cutter = new LeafCutter((piece) => this.leaf.update(piece), () => this.closeLeaf());
   private readonly tree = new TreeHashBuilder();
   private total = 0;
 
@@ -109,14 +109,7 @@ export class TreeHasher {
   update(chunk: Uint8Array): this {
     this.whole.update(chunk);
     this.total += chunk.byteLength;
-    let offset = 0;
-    while (offset < chunk.byteLength) {
-      const take = Math.min(TREE_HASH_LEAF - this.leafFill, chunk.byteLength - offset);
-      this.leaf.update(offset === 0 && take === chunk.byteLength ? chunk : chunk.subarray(offset, offset + take));
-      this.leafFill += take;
-      offset += take;
-      if (this.leafFill === TREE_HASH_LEAF) this.closeLeaf();
-    }
+    this.cutter.update(chunk);
     return this;
   }
 
@@ -125,7 +118,7 @@ export class TreeHasher {
   }
 
   digest(): Sha256Checksums {
-    if (this.leafFill > 0) this.closeLeaf();
+    this.cutter.finish();
     return { treeHash: this.tree.hex(), sha256: this.whole.digest('hex'), size: this.total };
   }
 
@@ -135,7 +128,6 @@ export class TreeHasher {
     this.tree.push(digest);
     this.leafIndex++;
     this.leaf = createHash('sha256');
-    this.leafFill = 0;
   }
 }
 
