@@ -183,14 +183,15 @@ rgw dns name = localhost
  * Starts mon, OSD and radosgw; resolves once radosgw answers S3 requests with the test user.
  * Test files run in parallel processes: their clusters start one at a time (an OSD started
  * beside another cluster's start-up was sometimes refused by its monitor with 'wrong fsid'),
- * and a start that fails that way is tried again from scratch.
+ * and a start that fails that way, or whose monitor refuses its first commands
+ * ('problem getting command descriptions from mon'), is tried again from scratch.
  */
 export async function startCephRgw(options: CephRgwOptions = {}): Promise<CephRgwServer> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await withStartLock(() => startOnce(options));
     } catch (err) {
-      if (attempt >= 3 || !/exited during start-up/.test(String(err))) throw err;
+      if (attempt >= 3 || !/exited during start-up|problem getting command descriptions/.test(String(err))) throw err;
     }
   }
 }
