@@ -18,14 +18,36 @@ import { delimiter, dirname, join } from 'node:path';
  */
 const NOT_COPIED = new Set(['node_modules', 'data']);
 
-/** Runs a command, its output appended to `log`; resolves with the exit code. */
-export function run(command, args, { cwd, env, log }) {
+/**
+ * Runs a command in a process group of its own, its output appended to `log`; resolves with
+ * the exit code. After `timeoutMs` the whole group is killed (a hung test must not hold the
+ * run forever); once the command ends, anything it left running in its group is killed too.
+ */
+export function run(command, args, { cwd, env, log, timeoutMs = 0 }) {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     child.stdout.pipe(log, { end: false });
     child.stderr.pipe(log, { end: false });
-    child.on('error', (err) => { log.write(`${command}: ${err.message}\n`); resolve(127); });
-    child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+    const killGroup = () => {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // the group is gone already
+      }
+    };
+    const timer = timeoutMs > 0 ? setTimeout(() => {
+      log.write(`\n${command} ${args.join(' ')}: still running after ${Math.round(timeoutMs / 60_000)} min; killed\n`);
+      killGroup();
+    }, timeoutMs) : null;
+    child.on('error', (err) => { if (timer) clearTimeout(timer); log.write(`${command}: ${err.message}\n`); resolve(127); });
+    child.on('exit', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      killGroup();
+      // The output pipes close once the group is gone; never wait for them for long.
+      const finish = () => resolve(code ?? (signal ? 128 : 1));
+      const grace = setTimeout(() => { child.stdout.destroy(); child.stderr.destroy(); finish(); }, 5_000);
+      child.once('close', () => { clearTimeout(grace); finish(); });
+    });
   });
 }
 

@@ -7,6 +7,8 @@
 // Substrings narrow the run to the test files whose path contains one of them.
 // --without-ceph leaves out the files that start a Ceph radosgw (the matrix runs those on
 // one Node version only). --summary writes the counts as JSON for scripts/test.mjs.
+// Each test file (and each test) fails after OAS_TEST_FILE_MINUTES (20): node kills a file
+// that runs longer, so one hung test cannot hold the whole run.
 // The output ends with node's own summary and one plain line: `N passed, N failed`, where
 // failed includes the tests node reports as cancelled (their hook or file failed first).
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -60,6 +62,7 @@ function main(argv) {
     const tapFile = join(work, 'report.tap');
     const result = spawnSync(process.execPath, [
       '--conditions=source', '--import', 'tsx', '--test', '--test-concurrency=3',
+      `--test-timeout=${(Number(process.env.OAS_TEST_FILE_MINUTES) || 20) * 60_000}`,
       '--test-reporter=spec', '--test-reporter-destination=stdout',
       '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
       ...files,

@@ -55,7 +55,11 @@ function done(archive: ArchiveRecord, statusMessage: string): JobResult {
   return { status: 'Succeeded', statusMessage, archiveId: archive.id, archiveSize: archive.size, archiveTreeEtag: archive.treeEtag };
 }
 
-export function pullFromOss(hosts: OssHosts): JobRunner {
+/**
+ * `segmentBytesFor` picks the blob size for an object of `size` bytes (a whole number of MiB);
+ * tests pass a small one to split a small object the way a large one is split.
+ */
+export function pullFromOss(hosts: OssHosts, segmentBytesFor: (size: number) => number = pullSegmentBytes): JobRunner {
   return async (job, ctx) => {
     const host = hosts.get(job.ossHost);
     if (!host) return failed(`The OSS host ${job.ossHost} is not configured on this server (any more); nothing was copied.`);
@@ -70,7 +74,7 @@ export function pullFromOss(hosts: OssHosts): JobRunner {
     }
     const client = createOssClient(host);
     try {
-      return await pull(job, ctx, client, checkpoint.archiveId);
+      return await pull(job, ctx, client, checkpoint.archiveId, segmentBytesFor);
     } catch (err) {
       if (ctx.signal.aborted) throw err;
       if (err instanceof FinalTransferError) return failed(`${err.message}. No archive was created.`);
@@ -81,7 +85,8 @@ export function pullFromOss(hosts: OssHosts): JobRunner {
   };
 }
 
-async function pull(job: JobRecord, ctx: JobRunContext, client: OssClient, archiveId: string): Promise<JobResult> {
+async function pull(job: JobRecord, ctx: JobRunContext, client: OssClient, archiveId: string,
+  segmentBytesFor: (size: number) => number): Promise<JobResult> {
   const { host } = client;
   const source = ossName(job.ossHost, job.bucket, job.object);
   const what = `Reading ${source}`;
@@ -93,7 +98,7 @@ async function pull(job: JobRecord, ctx: JobRunContext, client: OssClient, archi
   const etag = normalizeEtag(head.ETag);
   const plan = host.verifyEtag ? await planCheck(client, job, ctx.signal, etag, size) : { kind: 'none' as const };
 
-  const segmentBytes = pullSegmentBytes(size);
+  const segmentBytes = segmentBytesFor(size);
   const sink = new SegmentSink(ctx.blobs, size, segmentBytes, ctx.signal);
   const check = new EtagCheck(plan, size, segmentBytes);
   let stored = false;
