@@ -20,10 +20,11 @@ const NOT_COPIED = new Set(['node_modules', 'data']);
 
 /**
  * Runs a command in a process group of its own, its output appended to `log`; resolves with
- * the exit code. After `timeoutMs` the whole group is killed (a hung test must not hold the
- * run forever); once the command ends, anything it left running in its group is killed too.
+ * the exit code. After `timeoutMs` (20 min unless given) the whole group is killed: a hung
+ * step must not hold the run forever. Once the command ends, anything it left running in
+ * its group is killed too.
  */
-export function run(command, args, { cwd, env, log, timeoutMs = 0 }) {
+export function run(command, args, { cwd, env, log, timeoutMs = 20 * 60_000 }) {
   return new Promise((resolve) => {
     const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     child.stdout.pipe(log, { end: false });

@@ -8,8 +8,9 @@
 // The Node running this tests in place, with the Ceph (radosgw) tests; each other version
 // runs the suite without them in a hard-linked copy of the checkout with better-sqlite3 built
 // for it (node-checkout.mjs). OAS_TEST_NODES=20,24 picks versions; OAS_TEST_PARALLEL (2)
-// is how many suites run at once. A suite still running after OAS_TEST_SUITE_MINUTES (45) is
-// killed and fails (each test file also has a time limit: run-tests.mjs). Each run's output is printed whole when it ends; the
+// is how many suites run at once. A suite still running after OAS_TEST_SUITE_MINUTES (45), or
+// past OAS_TEST_TOTAL_MINUTES (75) since the start, is killed and fails (each test file also
+// has a time limit: run-tests.mjs), so the run ends within CI's time with the logs printed. Each run's output is printed whole when it ends; the
 // output ends with one line per version and the total `N passed, N failed`.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -21,6 +22,8 @@ import { ensureSystemPackages } from './system-deps.mjs';
 
 export const NODE_MAJORS = [20, 22, 24];
 const SUITE_MINUTES = Number(process.env.OAS_TEST_SUITE_MINUTES) || 45;
+const TOTAL_MINUTES = Number(process.env.OAS_TEST_TOTAL_MINUTES) || 75;
+const deadline = Date.now() + TOTAL_MINUTES * 60_000;
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cacheDir = process.env.OAS_TEST_CACHE || join(root, 'node_modules', '.cache', 'oas-test');
@@ -87,7 +90,7 @@ async function runVersion(major, { filters, suites, preparing }) {
       const summaryFile = join(cacheDir, `node-${major}.summary.json`);
       const args = [join(checkout, 'scripts', 'run-tests.mjs'), ...filters, `--summary=${summaryFile}`];
       if (!result.withCeph) args.push('--without-ceph');
-      await run(node.bin, args, { cwd: checkout, env: envWithNode(node.bin), log, timeoutMs: SUITE_MINUTES * 60_000 });
+      await run(node.bin, args, { cwd: checkout, env: envWithNode(node.bin), log, timeoutMs: Math.max(60_000, Math.min(SUITE_MINUTES * 60_000, deadline - Date.now())) });
       try {
         result.counts = JSON.parse(readFileSync(summaryFile, 'utf8'));
       } catch {
