@@ -1,4 +1,5 @@
-// Upload verification hashing (src/util/checksum.ts): large streams hash their leaves on the
+// Upload verification hashing (the MD5 leaf family beside a content MD5, as the verifying
+// writer uses them; the worker's life: src/util/checksum.ts): large streams hash their leaves on the
 // sdk's shared worker, small ones and those past the concurrency cap on their own thread;
 // every path gives the same digests, frees what it holds, and the worker thread does not
 // outlive the last server.
@@ -8,11 +9,50 @@ import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChecksumHasher, hashBuffer, leafWorkerStats } from '@oas/sdk';
-import { createStreamHasher } from '../src/util/checksum.js';
+import { createHash } from 'node:crypto';
+import { MD5_LEAVES } from '../src/store/blob/leaf-families.js';
 import { startServer } from './helpers/server.js';
 import { assertError } from './helpers/assert.js';
 
 const MIB = 1048576;
+
+interface StreamDigest {
+  /** Upper-case hex MD5 of all bytes. */
+  etag: string;
+  /** Upper-case hex tree etag ('' for no bytes). */
+  treeEtag: string;
+  size: number;
+  /** The raw 16-byte MD5 of every 1 MiB leaf, concatenated (what BlobWriter.commit takes). */
+  leaves: Buffer;
+}
+
+interface StreamHasher {
+  update(chunk: Buffer): void;
+  digest(): Promise<StreamDigest>;
+  /** Abandons the hash (aborted upload); frees whatever it holds. */
+  destroy(): void;
+}
+
+/** A hasher for `expectedSize` bytes (unknown: assume small); the results are the same on every path. */
+function createStreamHasher(expectedSize = 0): StreamHasher {
+  const content = createHash('md5');
+  const leaves = MD5_LEAVES.createHasher(expectedSize);
+  let size = 0;
+  return {
+    update(chunk) {
+      content.update(chunk);
+      leaves.update(chunk);
+      size += chunk.byteLength;
+    },
+    async digest() {
+      const digests = await leaves.digest();
+      return { etag: content.digest('hex').toUpperCase(), treeEtag: MD5_LEAVES.tree(digests), size, leaves: digests };
+    },
+    destroy() {
+      leaves.destroy();
+    },
+  };
+}
 
 /** The reference: the single-threaded hasher with its leaves collected. */
 function reference(data: Buffer) {
