@@ -5,11 +5,10 @@
 // outlive the last server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChecksumHasher, hashBuffer, leafWorkerStats } from '@oas/sdk';
-import { createHash } from 'node:crypto';
 import { MD5_LEAVES } from '../src/store/blob/leaf-families.js';
 import { startServer } from './helpers/server.js';
 import { assertError } from './helpers/assert.js';
