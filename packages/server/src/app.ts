@@ -169,6 +169,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
     renderMetrics: async () => metrics.render(await meta.countJobsByStatus().catch(() => null), engine.activeJobs),
     isClosing: () => closing,
     beforeRouting: (fastify) => registerConsole(fastify, options.console),
+    connections: options,
   });
 
   await app.listen({ host: options.host, port: options.port });

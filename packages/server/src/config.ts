@@ -52,6 +52,15 @@ export interface ServerOptions {
   jobLeaseMs: number;
   /** Serve the web console at /console/ (http/console.ts). */
   console: boolean;
+  // Connections (http/connections.ts, docs/operations.md).
+  /** A connection that moves no byte either way this long is closed (0: never). */
+  idleTimeoutMs: number;
+  /** A request's headers must be complete this long after they start (0: no limit). */
+  headersTimeoutMs: number;
+  /** An idle kept-alive connection is closed after this (0: after each response). */
+  keepAliveTimeoutMs: number;
+  /** Connections served at once; null: from the open-file limit. */
+  maxConnections: number | null;
 }
 
 type Kind = 'string' | 'port' | 'count' | 'duration' | 'optional-duration' | 'level' | 'boolean' | 'switch';
@@ -89,6 +98,10 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 's3Prefix', flag: 's3-prefix', env: 'OAS_S3_PREFIX', kind: 'string', help: 'key prefix inside the bucket' },
   { key: 'console', flag: 'console', env: 'OAS_CONSOLE', kind: 'switch', help: 'serve the web console at /console/ (on or off)' },
   { key: 'jobLeaseMs', flag: 'job-lease', env: 'OAS_JOB_LEASE', kind: 'duration', help: 'job lease: a dead node\'s jobs move to another node after this' },
+  { key: 'idleTimeoutMs', flag: 'idle-timeout', env: 'OAS_IDLE_TIMEOUT', kind: 'duration', help: 'close a connection that moves no byte either way this long, mid-body included (0: never)' },
+  { key: 'headersTimeoutMs', flag: 'headers-timeout', env: 'OAS_HEADERS_TIMEOUT', kind: 'duration', help: 'answer 408 RequestTimeout when a request\'s headers take longer (0: no limit)' },
+  { key: 'keepAliveTimeoutMs', flag: 'keep-alive-timeout', env: 'OAS_KEEP_ALIVE_TIMEOUT', kind: 'duration', help: 'close a kept-alive connection idle between requests this long' },
+  { key: 'maxConnections', flag: 'max-connections', env: 'OAS_MAX_CONNECTIONS', kind: 'count', help: 'connections served at once; more are closed at once (unset: a third of the open-file limit less 64, so each one has room for its files)' },
 ];
 
 export const DEFAULT_OPTIONS: ServerOptions = {
@@ -117,6 +130,10 @@ export const DEFAULT_OPTIONS: ServerOptions = {
   s3Prefix: undefined,
   jobLeaseMs: 30_000,
   console: true,
+  idleTimeoutMs: 60_000,
+  headersTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 15_000,
+  maxConnections: null,
 };
 
 /** A bad option value: main prints the message on one line and exits 2. */

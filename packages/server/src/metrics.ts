@@ -30,6 +30,8 @@ export class Metrics {
   private bytesIn = 0;
   private bytesOut = 0;
   private readVerifyFailures = 0;
+  private readonly timedOut = { idle: 0, headers: 0 };
+  private refusedConnections = 0;
   private readonly started = Date.now();
 
   observe(operation: string, status: number, seconds: number, bytesIn: number, bytesOut: number): void {
@@ -52,6 +54,16 @@ export class Metrics {
     this.readVerifyFailures++;
   }
 
+  /** A connection was cut: silent too long ('idle') or its headers too slow ('headers'). */
+  connectionTimedOut(reason: 'idle' | 'headers'): void {
+    this.timedOut[reason]++;
+  }
+
+  /** A connection over the limit was closed as soon as it was accepted. */
+  connectionRefused(): void {
+    this.refusedConnections++;
+  }
+
   render(jobs: Record<JobStatus, number> | null, activeJobs: number): string {
     const out: string[] = [];
     out.push('# HELP oas_requests_total HTTP requests by OAS operation and status code.');
@@ -69,6 +81,12 @@ export class Metrics {
     out.push('# HELP oas_read_verify_failures_total Reads of stored data stopped because a 1 MiB leaf did not match its stored checksum.');
     out.push('# TYPE oas_read_verify_failures_total counter');
     out.push(`oas_read_verify_failures_total ${this.readVerifyFailures}`);
+    out.push('# HELP oas_connections_timed_out_total Connections closed by a timeout: no byte either way for the idle timeout (idle), headers slower than the headers timeout (headers).');
+    out.push('# TYPE oas_connections_timed_out_total counter');
+    for (const reason of ['idle', 'headers'] as const) out.push(`oas_connections_timed_out_total{reason="${reason}"} ${this.timedOut[reason]}`);
+    out.push('# HELP oas_connections_refused_total Connections closed on arrival because --max-connections were open.');
+    out.push('# TYPE oas_connections_refused_total counter');
+    out.push(`oas_connections_refused_total ${this.refusedConnections}`);
     out.push('# HELP oas_request_duration_seconds Request latency by OAS operation.');
     out.push('# TYPE oas_request_duration_seconds histogram');
     for (const [op, h] of [...this.latency].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {

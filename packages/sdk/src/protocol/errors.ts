@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   JobNotReady: { status: 409, type: 'client' },
   MissingContentLength: { status: 411, type: 'client' },
   InvalidRange: { status: 416, type: 'client' },
+  RequestTimeout: { status: 408, type: 'client' },
   InternalError: { status: 500, type: 'server' },
   ServiceUnavailable: { status: 503, type: 'server' },
 } as const satisfies Record<string, { status: number; type: ErrorType }>;

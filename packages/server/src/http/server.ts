@@ -8,6 +8,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { formatRfc1123, newId } from '@oas/sdk/protocol';
 import { UnavailableError } from '../service/errors.js';
 import type { Metrics } from '../metrics.js';
+import { applyConnectionLimits, headersTimeoutError, isHeadersTimeout, type ConnectionLimits } from './connections.js';
+import { bodyHeldBack, deferContinue } from './continue.js';
 import { HttpError } from './errors.js';
 import type { FrontEnd } from './frontend.js';
 import { newState, parseTarget, sendJson } from './state.js';
@@ -25,6 +27,8 @@ export interface HttpServerOptions {
   isClosing(): boolean;
   /** Registers what answers before any front end routes (the web console's static files). */
   beforeRouting?(app: FastifyInstance): void;
+  /** Timeouts and the connection limit (http/connections.ts). */
+  connections: ConnectionLimits;
 }
 
 export interface HttpServer {
@@ -80,8 +84,11 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
         socket.destroy();
         return;
       }
-      const res = rawResponse(fallback, new HttpError('bad-request', `the request could not be parsed (${err.code ?? 'bad request'})`), newId());
-      metrics.observe('BadRequest', res.status, 0, 0, res.bytes);
+      const timedOut = isHeadersTimeout(err);
+      if (timedOut) metrics.connectionTimedOut('headers');
+      const res = rawResponse(fallback, timedOut ? headersTimeoutError(opts.connections)
+        : new HttpError('bad-request', `the request could not be parsed (${err.code ?? 'bad request'})`), newId());
+      metrics.observe(timedOut ? 'RequestTimeout' : 'BadRequest', res.status, 0, 0, res.bytes);
       socket.end(res.text);
     },
   });
@@ -96,6 +103,11 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   // An Expect other than 100-continue would get node's bare 417 (no protocol error, no
   // request id); RFC 9110 lets a server ignore it, so the request goes through like any other.
   app.server.on('checkExpectation', (req, res) => app.server.emit('request', req, res));
+  deferContinue(app.server);
+  applyConnectionLimits(app.server, opts.connections, {
+    timedOut: (reason) => metrics.connectionTimedOut(reason),
+    refused: () => metrics.connectionRefused(),
+  });
 
   app.decorateRequest('call', null as never);
   opts.beforeRouting?.(app);
@@ -141,8 +153,8 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   });
 
   // Callback-style hooks: no promise per request on the hot path.
-  app.addHook('onSend', (_req, reply, payload, done) => {
-    if (opts.isClosing()) reply.header('connection', 'close');
+  app.addHook('onSend', (req, reply, payload, done) => {
+    if (opts.isClosing() || bodyHeldBack(req.raw)) reply.header('connection', 'close');
     done(null, payload);
   });
 

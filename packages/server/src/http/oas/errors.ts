@@ -29,7 +29,7 @@ const CODES: {
     'range': 'InvalidRange',
   },
   state: { 'vault-not-empty': 'VaultNotEmpty', 'vault-limit': 'TooManyVaults', 'job-not-ready': 'JobNotReady' },
-  http: { 'bad-request': 'InvalidArgument', 'incomplete-body': 'IncompleteBody', 'no-route': 'NotFound', 'method-not-allowed': 'MethodNotAllowed' },
+  http: { 'bad-request': 'InvalidArgument', 'incomplete-body': 'IncompleteBody', 'no-route': 'NotFound', 'method-not-allowed': 'MethodNotAllowed', 'request-timeout': 'RequestTimeout' },
   unavailable: 'ServiceUnavailable',
 };
 
