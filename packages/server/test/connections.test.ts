@@ -43,7 +43,7 @@ function parseResponse(buf: Buffer): { res: Response; rest: Buffer } | null {
 
 /** One kept-alive connection, one request at a time. */
 class KeptAlive {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private waiter: (() => void) | null = null;
   private constructor(readonly socket: net.Socket) {
     socket.on('data', (c: Buffer) => { this.buf = Buffer.concat([this.buf, c]); this.waiter?.(); });
