@@ -127,6 +127,10 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
   const log = createLogger(options.logLevel);
   const logger = log.logger as FastifyBaseLogger;
   const metrics = new Metrics();
+  if (rootKey.kind === 'configured' && (rootKey.updated || rootKey.retired.length > 0)) {
+    logger.warn({ accessKeyId: rootKey.accessKeyId, secretReplaced: rootKey.updated, retiredKeys: rootKey.retired },
+      'root key rotated from the environment: the previous root key no longer works');
+  }
   const onCorruptRead = (err: CorruptDataError): void => {
     logger.error({ what: err.label, blobKey: err.blobKey, bytes: `${err.start}-${err.end}`, reason: err.reason }, `stored data failed verification: ${err.message}`);
     metrics.readVerifyFailed();

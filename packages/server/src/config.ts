@@ -254,7 +254,7 @@ export function helpText(): string {
   const width = Math.max(...rows.map((r) => r[0]!.length)) + 2;
   return [
     'Usage: oas-server [serve] [options]',
-    '       oas-server keys create|list|delete [<AccessKeyId>] [--data-dir <dir>] [--metadata <uri>]',
+    '       oas-server keys create|list|delete|rotate [<AccessKeyId>] [--data-dir <dir>] [--metadata <uri>]',
     '       oas-server migrate [--metadata <uri>]          apply schema migrations and exit',
     '       oas-server copy-data --from <meta,blobs> --to <meta,blobs>   move everything to other stores',
     '',
@@ -271,6 +271,8 @@ export function helpText(): string {
     'Credentials: OAS_ROOT_ACCESS_KEY_ID and OAS_ROOT_ACCESS_KEY_SECRET define the first',
     'account\'s key. Without them, the first start generates a key pair, stores it in the',
     'metadata store and prints it once. In a cluster, give every node the same pair.',
+    'Changing the pair rotates the root key: the next start replaces the stored root key',
+    'with it (logged), and the old one stops working. `keys rotate` does that for any key.',
     '',
     'OSS transfers: a job\'s OSSHost must be configured, e.g.',
     '  --oss-host \'oss-cn-hangzhou.aliyuncs.com=https://KEYID:SECRET@oss-cn-hangzhou.aliyuncs.com?region=oss-cn-hangzhou\'',

@@ -1,5 +1,5 @@
 // The oas-server command: `oas-server [serve] [options]` runs the server,
-// `oas-server keys create|list|delete` manages access keys (one key pair per account),
+// `oas-server keys create|list|delete|rotate` manages access keys (one key pair per account),
 // `oas-server migrate` applies the metadata schema migrations, `oas-server copy-data` moves
 // everything to another backend pair (copy-data.ts).
 import { readFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { createServer, type OasServer } from './app.js';
 import { ConfigError, DEFAULT_OPTIONS, helpText, parseServeArgs } from './config.js';
 import { copyDataCommand } from './copy-data.js';
-import { ROOT_ACCOUNT_ID, createAccount } from './service/accounts.js';
+import { ROOT_ACCOUNT_ID, createAccount, rotateKey } from './service/accounts.js';
 import { describeMetadata, migrateMetadata, openMetadata, parseMetadataUri } from './store/open.js';
 
 class UsageError extends Error {}
@@ -33,13 +33,15 @@ async function keysCommand(args: string[]): Promise<number> {
   }
   const [action, ...rest] = parsed.positionals;
   if (parsed.values.help || !action) {
-    process.stdout.write('Usage: oas-server keys create|list|delete <AccessKeyId> [--data-dir <dir>] [--metadata <uri>]\n');
+    process.stdout.write('Usage: oas-server keys create|list|delete|rotate [<AccessKeyId>] [--data-dir <dir>] [--metadata <uri>]\n\n'
+      + 'rotate gives the key a new secret (printed once; the AccessKeyId stays) and the old secret stops working.\n');
     return parsed.values.help ? 0 : 2;
   }
   const dataDir = parsed.values['data-dir'] ?? (process.env.OAS_DATA_DIR || DEFAULT_OPTIONS.dataDir);
-  if (!['create', 'list', 'delete'].includes(action)) throw new UsageError(`unknown keys command "${action}" (create, list or delete)`);
-  if (action === 'delete' && rest.length !== 1) throw new UsageError('keys delete takes one AccessKeyId');
-  if (action !== 'delete' && rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
+  if (!['create', 'list', 'delete', 'rotate'].includes(action)) throw new UsageError(`unknown keys command "${action}" (create, list, delete or rotate)`);
+  const takesKey = action === 'delete' || action === 'rotate';
+  if (takesKey && rest.length !== 1) throw new UsageError(`keys ${action} takes one AccessKeyId`);
+  if (!takesKey && rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
   const metadataUri = parsed.values.metadata ?? (process.env.OAS_METADATA || undefined);
   const spec = parseMetadataUri(metadataUri, { dataDir, pgPoolSize: 1 });
   if (spec.kind === 'sqlite') {
@@ -56,6 +58,16 @@ async function keysCommand(args: string[]): Promise<number> {
     } else if (action === 'list') {
       for (const a of await meta.listAccounts()) {
         process.stdout.write(`${a.accessKeyId}\t${a.id === ROOT_ACCOUNT_ID ? 'root' : a.id}\t${new Date(a.createdAt).toISOString()}\n`);
+      }
+    } else if (action === 'rotate') {
+      const account = await rotateKey(meta, rest[0]!);
+      if (!account) {
+        process.stderr.write(`oas-server: no key ${rest[0]}\n`);
+        return 1;
+      }
+      process.stdout.write(`AccessKeyId: ${account.accessKeyId}\nAccessKeySecret: ${account.accessKeySecret}\n`);
+      if (account.id === ROOT_ACCOUNT_ID) {
+        process.stderr.write('oas-server: this is the root key: servers started with OAS_ROOT_ACCESS_KEY_ID/SECRET put the environment\'s secret back when they start; rotate it there instead\n');
       }
     } else {
       if (!(await meta.deleteAccountByKeyId(rest[0]!))) {

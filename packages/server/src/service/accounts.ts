@@ -4,6 +4,7 @@
 import { randomInt } from 'node:crypto';
 import { newId } from '@oas/sdk/protocol';
 import type { AccountRecord, MetadataStore } from '../store/meta/types.js';
+import { ConfigError } from '../util/config-error.js';
 
 export const ROOT_ACCOUNT_ID = '00000000000000000000000000000000';
 
@@ -27,23 +28,48 @@ export async function createAccount(meta: MetadataStore, now = Date.now()): Prom
   return account;
 }
 
+/** Gives an existing key a new secret; the old secret stops working at once. */
+async function replaceSecret(meta: MetadataStore, account: AccountRecord, accessKeySecret: string): Promise<void> {
+  if (meta.updateAccountSecret) {
+    await meta.updateAccountSecret(account.accessKeyId, accessKeySecret);
+  } else {
+    await meta.deleteAccountByKeyId(account.accessKeyId);
+    await meta.createAccount({ ...account, accessKeySecret });
+  }
+}
+
+/**
+ * `oas-server keys rotate`: a new secret for an existing key (the AccessKeyId stays, see
+ * docs/decisions.md); null when there is no such key.
+ */
+export async function rotateKey(meta: MetadataStore, accessKeyId: string): Promise<AccountRecord | null> {
+  const account = await meta.getAccountByKeyId(accessKeyId);
+  if (!account) return null;
+  const { accessKeySecret } = generateKeyPair();
+  await replaceSecret(meta, account, accessKeySecret);
+  return { ...account, accessKeySecret };
+}
+
 export type RootKeyResult =
-  | { kind: 'configured'; accessKeyId: string; created: boolean; updated: boolean }
+  /** `updated`: the secret changed; `retired`: the root account's other keys, deleted. */
+  | { kind: 'configured'; accessKeyId: string; created: boolean; updated: boolean; retired: string[] }
   | { kind: 'generated'; account: AccountRecord }
   | { kind: 'existing' };
 
 /**
- * With OAS_ROOT_ACCESS_KEY_ID/SECRET: make that key the root account's (created if absent,
- * its secret updated if it differs). Without: on the very first start (no account at all)
+ * With OAS_ROOT_ACCESS_KEY_ID/SECRET: make that key the root account's only key (created if
+ * absent, its secret replaced if it differs, any other root key deleted), so changing the
+ * environment rotates the root key. Without: on the very first start (no account at all)
  * generate the root key, which the caller prints once.
  */
 export async function ensureRootKey(meta: MetadataStore, accessKeyId: string | undefined, accessKeySecret: string | undefined, now = Date.now()): Promise<RootKeyResult> {
   if (accessKeyId !== undefined && accessKeySecret !== undefined) {
     let existing = await meta.getAccountByKeyId(accessKeyId);
+    let created = false;
     if (!existing) {
       try {
         await meta.createAccount({ id: ROOT_ACCOUNT_ID, accessKeyId, accessKeySecret, createdAt: now });
-        return { kind: 'configured', accessKeyId, created: true, updated: false };
+        created = true;
       } catch (err) {
         // Several nodes of a cluster starting at once on a fresh database: another one
         // inserted the same key first (primary key violation). Continue with its row.
@@ -51,14 +77,17 @@ export async function ensureRootKey(meta: MetadataStore, accessKeyId: string | u
         if (!existing) throw err;
       }
     }
-    if (existing.accessKeySecret === accessKeySecret) return { kind: 'configured', accessKeyId, created: false, updated: false };
-    if (meta.updateAccountSecret) {
-      await meta.updateAccountSecret(accessKeyId, accessKeySecret);
-    } else {
-      await meta.deleteAccountByKeyId(accessKeyId);
-      await meta.createAccount({ ...existing, accessKeySecret });
+    if (existing && existing.id !== ROOT_ACCOUNT_ID) {
+      throw new ConfigError(`OAS_ROOT_ACCESS_KEY_ID ${accessKeyId} is another account's key (see oas-server keys list); choose another id for the root key`);
     }
-    return { kind: 'configured', accessKeyId, created: false, updated: true };
+    const updated = existing !== null && existing.accessKeySecret !== accessKeySecret;
+    if (updated) await replaceSecret(meta, existing!, accessKeySecret);
+    // The new key is in place before the old ones go: the root account is never without one.
+    const retired: string[] = [];
+    for (const other of await meta.listAccounts()) {
+      if (other.id === ROOT_ACCOUNT_ID && other.accessKeyId !== accessKeyId && await meta.deleteAccountByKeyId(other.accessKeyId)) retired.push(other.accessKeyId);
+    }
+    return { kind: 'configured', accessKeyId, created, updated, retired };
   }
   if ((await meta.listAccounts()).length > 0) return { kind: 'existing' };
   const account: AccountRecord = { id: ROOT_ACCOUNT_ID, ...generateKeyPair(), createdAt: now };
