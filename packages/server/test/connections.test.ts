@@ -15,7 +15,9 @@ import { MAIN } from './helpers/cli.js';
 import { Client } from './helpers/client.js';
 import { eventually, listFiles } from './helpers/assert.js';
 import { parseHeaderLines } from './helpers/raw.js';
-import { ROOT_ID, ROOT_SECRET, tempDir } from './helpers/server.js';
+import { ROOT_ID, ROOT_SECRET, startServer, tempDir } from './helpers/server.js';
+import { openSqliteStore } from '../src/store/meta/sqlite.js';
+import type { MetadataStore } from '../src/store/meta/types.js';
 
 const FILE_LIMIT = 256;
 const STALLED_UPLOADS = 150;
@@ -206,5 +208,33 @@ test(`stalled uploads and header slowloris against a server at ${FILE_LIMIT} ope
   } finally {
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a server slower than the idle timeout to store an upload does not cut its client off', async () => {
+  const dataDir = await tempDir();
+  const real = await openSqliteStore(join(dataDir, 'meta.sqlite'));
+  // The metadata commit of an archive takes longer than the idle timeout (as an fsync of a
+  // large upload on a slow disk can): the connection is silent, but because of the server.
+  const slow = new Proxy(real, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop) as unknown;
+      if (prop === 'insertArchive') {
+        return async (...args: unknown[]) => {
+          await new Promise((resolve) => setTimeout(resolve, 2500));
+          return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        };
+      }
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  }) as MetadataStore;
+  const t = await startServer({ dataDir, meta: slow, idleTimeoutMs: 1000 });
+  try {
+    const vault = await t.client.vaultId('slow');
+    const res = await t.client.uploadArchive(vault, Buffer.from('stored slowly'));
+    assert.equal(res.status, 201, res.text);
+    assert.match((await t.client.get('/metrics')).text, /oas_connections_timed_out_total\{reason="idle"\} 0/);
+  } finally {
+    await t.close();
   }
 });

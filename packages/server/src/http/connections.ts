@@ -3,7 +3,7 @@
 // limit are closed as soon as they are accepted, so the process always keeps descriptors
 // for the clients it serves (each upload holds a socket and a temporary file).
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { HttpError } from './errors.js';
 
@@ -66,6 +66,9 @@ interface SocketState {
   served: number;
   /** socket.bytesRead when the last response finished. */
   readAtRest: number;
+  /** The latest request on the connection. */
+  req?: IncomingMessage;
+  res?: ServerResponse;
 }
 
 /**
@@ -90,10 +93,13 @@ export function applyConnectionLimits(server: Server, limits: ConnectionLimits, 
     const state = states.get(req.socket);
     if (!state) return;
     state.open++;
+    state.req = req;
+    state.res = res;
     res.once('close', () => {
       state.open--;
       state.served++;
       state.readAtRest = req.socket.bytesRead;
+      if (state.res === res) state.req = state.res = undefined;
     });
   });
   // Node emits 'timeout' for the idle timeout and for the keep-alive timeout alike; the
@@ -101,6 +107,13 @@ export function applyConnectionLimits(server: Server, limits: ConnectionLimits, 
   // means node leaves the closing to us.
   server.on('timeout', (socket: Socket) => {
     const state = states.get(socket);
+    if (state?.req?.complete && state.res && !state.res.headersSent && !state.res.destroyed) {
+      // The whole request is in and the server is still at work (say, fsyncing a large
+      // upload): the silence is the server's, not the client's. Cutting now would lose the
+      // answer to an upload that is being stored. Look again after another period.
+      socket.setTimeout(limits.idleTimeoutMs);
+      return;
+    }
     const betweenRequests = state !== undefined && state.open === 0 && state.served > 0 && socket.bytesRead === state.readAtRest;
     if (!betweenRequests) events.timedOut('idle');
     // The request (if any) sees the connection go: an upload aborts its temporary blob.
