@@ -115,3 +115,33 @@ test('bad headers, an unknown vault or an unknown key: the error, no 100 Continu
   const meta = await t.client.get(`/vaults/${vault}`);
   assert.equal(meta.json.NumberOfArchives, 1);
 });
+
+test('a client that sends its body without waiting for 100 Continue is served', async () => {
+  const data = Buffer.from('impatient');
+  const head = uploadHead(data);
+  const socket = net.connect(t.port, '127.0.0.1');
+  try {
+    let buf = Buffer.alloc(0);
+    const final = new Promise<{ statuses: number[]; headers: Record<string, string> }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no response: ${buf.toString('latin1')}`)), 15_000);
+      socket.on('data', (c: Buffer) => {
+        buf = Buffer.concat([buf, c]);
+        const text = buf.toString('latin1');
+        const statuses = [...text.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => Number(m[1]));
+        const last = text.lastIndexOf('HTTP/1.1 ');
+        const end = text.indexOf('\r\n\r\n', last);
+        if (statuses.some((s) => s >= 200) && end > 0) {
+          clearTimeout(timer);
+          resolve({ statuses, headers: parseHeaderLines(text.slice(last, end).split('\r\n').slice(1)) });
+        }
+      });
+      socket.on('error', reject);
+    });
+    socket.write(Buffer.concat([Buffer.from(head, 'latin1'), data]));
+    const res = await final;
+    assert.equal(res.statuses.at(-1), 201);
+    assert.ok(isId(res.headers['x-oas-archive-id']));
+  } finally {
+    socket.destroy();
+  }
+});

@@ -9,7 +9,7 @@ import { formatRfc1123, newId } from '@oas/sdk/protocol';
 import { UnavailableError } from '../service/errors.js';
 import type { Metrics } from '../metrics.js';
 import { applyConnectionLimits, headersTimeoutError, isHeadersTimeout, type ConnectionLimits } from './connections.js';
-import { bodyHeldBack, deferContinue } from './continue.js';
+import { deferContinue } from './continue.js';
 import { HttpError } from './errors.js';
 import type { FrontEnd } from './frontend.js';
 import { newState, parseTarget, sendJson } from './state.js';
@@ -153,8 +153,8 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   });
 
   // Callback-style hooks: no promise per request on the hot path.
-  app.addHook('onSend', (req, reply, payload, done) => {
-    if (opts.isClosing() || bodyHeldBack(req.raw)) reply.header('connection', 'close');
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    if (opts.isClosing()) reply.header('connection', 'close');
     done(null, payload);
   });
 
