@@ -18,6 +18,8 @@ import { parseHeaderLines } from './helpers/raw.js';
 import { ROOT_ID, ROOT_SECRET, startServer, tempDir } from './helpers/server.js';
 import { openSqliteStore } from '../src/store/meta/sqlite.js';
 import type { MetadataStore } from '../src/store/meta/types.js';
+import { ConfigError, parseServeArgs } from '../src/config.js';
+import { defaultMaxConnections } from '../src/http/connections.js';
 
 const FILE_LIMIT = 256;
 const STALLED_UPLOADS = 150;
@@ -237,4 +239,19 @@ test('a server slower than the idle timeout to store an upload does not cut its 
   } finally {
     await t.close();
   }
+});
+
+test('connection options: flags, environment, defaults', () => {
+  const d = parseServeArgs([], {}).options;
+  assert.deepEqual([d.idleTimeoutMs, d.headersTimeoutMs, d.keepAliveTimeoutMs, d.maxConnections], [60_000, 30_000, 15_000, null]);
+  const o = parseServeArgs(['--idle-timeout', '2s', '--headers-timeout', '500ms', '--max-connections', '40'], { OAS_KEEP_ALIVE_TIMEOUT: '1m', OAS_MAX_CONNECTIONS: '9' }).options;
+  assert.deepEqual([o.idleTimeoutMs, o.headersTimeoutMs, o.keepAliveTimeoutMs, o.maxConnections], [2000, 500, 60_000, 40]);
+  for (const args of [['--max-connections', '0'], ['--idle-timeout', 'soon'], ['--headers-timeout', '-1']]) {
+    assert.throws(() => parseServeArgs(args, {}), ConfigError, args.join(' '));
+  }
+  // A third of the open files less 64 for the process; unknown limit: none.
+  assert.equal(defaultMaxConnections(256), 64);
+  assert.equal(defaultMaxConnections(65_536), 21_824);
+  assert.equal(defaultMaxConnections(50), 1);
+  assert.equal(defaultMaxConnections(null), null);
 });

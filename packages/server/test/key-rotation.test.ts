@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertError } from './helpers/assert.js';
-import { runCli } from './helpers/cli.js';
+import { runCli, spawnCli } from './helpers/cli.js';
 import { startPostgres, type PostgresCluster } from './helpers/postgres.js';
 import { startServer, tempDir } from './helpers/server.js';
 
@@ -95,6 +95,46 @@ test('root key rotation and keys rotate on PostgreSQL', async () => {
     cluster ??= startPostgres();
     const url = await (await cluster).createDatabase(`rotation_${process.pid}`);
     await rotation(url, dataDir);
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+/** Starts `oas-server` with a root key from the environment, waits until it listens, stops it; returns its output. */
+async function serveOnce(dataDir: string, id: string, secret: string): Promise<string> {
+  const child = spawnCli(['--port', '0', '--data-dir', dataDir], { OAS_ROOT_ACCESS_KEY_ID: id, OAS_ROOT_ACCESS_KEY_SECRET: secret });
+  try {
+    let out = '';
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await new Promise<void>((resolve, reject) => {
+      const onData = (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('"url"')) resolve();
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      child.on('close', () => reject(new Error(`server exited: ${out}`)));
+    });
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, out);
+    return out;
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}
+
+test('the server logs a root key rotation from the environment', async () => {
+  const dataDir = await tempDir();
+  try {
+    assert.doesNotMatch(await serveOnce(dataDir, 'LOGROOT', 'first-secret'), /root key rotated/);
+    const out = await serveOnce(dataDir, 'LOGROOT2', 'second-secret');
+    const line = out.split('\n').find((l) => l.includes('root key rotated'));
+    assert.ok(line, out);
+    const entry = JSON.parse(line);
+    assert.equal(entry.level, 40);
+    assert.equal(entry.accessKeyId, 'LOGROOT2');
+    assert.deepEqual(entry.retiredKeys, ['LOGROOT']);
+    assert.doesNotMatch(line, /second-secret|first-secret/);
   } finally {
     await rm(dataDir, { recursive: true, force: true });
   }
