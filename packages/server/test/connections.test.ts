@@ -14,7 +14,7 @@ import { hashBuffer, isId } from '@oas/sdk';
 import { MAIN } from './helpers/cli.js';
 import { Client } from './helpers/client.js';
 import { eventually, listFiles } from './helpers/assert.js';
-import { parseHeaderLines } from './helpers/raw.js';
+import { parseHeaderLines, rawRequest } from './helpers/raw.js';
 import { ROOT_ID, ROOT_SECRET, startServer, tempDir } from './helpers/server.js';
 import { openSqliteStore } from '../src/store/meta/sqlite.js';
 import type { MetadataStore } from '../src/store/meta/types.js';
@@ -254,4 +254,35 @@ test('connection options: flags, environment, defaults', () => {
   assert.equal(defaultMaxConnections(65_536), 21_824);
   assert.equal(defaultMaxConnections(50), 1);
   assert.equal(defaultMaxConnections(null), null);
+});
+
+test('clients that leave mid-body, or are refused before their body is read, do not disturb the server', async () => {
+  const t = await startServer();
+  try {
+    const vault = await t.client.vaultId('leavers');
+    const body = Buffer.alloc(256 * 1024, 3);
+    const { etag, treeEtag } = hashBuffer(body);
+    const head = t.client.rawHead('POST', `/vaults/${vault}/archives`, [
+      ['x-oas-content-etag', etag], ['x-oas-tree-etag', treeEtag], ['Content-Length', String(body.length)],
+    ]);
+    for (let i = 0; i < 20; i++) {
+      const socket = net.connect(t.port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      // Half the body, or all of it; then gone without waiting for the answer.
+      await new Promise<void>((resolve) => socket.write(Buffer.concat([Buffer.from(head, 'latin1'), i % 2 ? body : body.subarray(0, 1000)]), () => resolve()));
+      socket.destroy();
+    }
+    // Refused before its body was read (an unknown vault, 32 MiB announced): the answer, then the server closes.
+    const refused = await rawRequest(t.port, Buffer.concat([Buffer.from(t.client.rawHead('POST', `/vaults/${'A'.repeat(32)}/archives`, [
+      ['x-oas-content-etag', etag], ['x-oas-tree-etag', treeEtag], ['Content-Length', String(32 * 1024 * 1024)],
+    ]), 'latin1'), body]));
+    assert.equal(refused.status, 404);
+    assert.equal(refused.headers.connection, 'close');
+    await eventually(async () => (await listFiles(join(t.dataDir, 'blobs', 'tmp'))).length === 0);
+    assert.equal((await t.client.get('/health')).status, 200);
+    assert.ok(isId(await t.client.archiveId(vault, Buffer.from('still here'))));
+  } finally {
+    await t.close();
+  }
 });

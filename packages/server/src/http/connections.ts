@@ -90,7 +90,9 @@ export function applyConnectionLimits(server: Server, limits: ConnectionLimits, 
   const states = new WeakMap<Socket, SocketState>();
   server.on('connection', (socket: Socket) => states.set(socket, { open: 0, served: 0, readAtRest: 0 }));
   server.on('request', (req, res) => {
-    const state = states.get(req.socket);
+    // Kept here: node unsets req.socket once the connection is gone.
+    const socket = req.socket;
+    const state = states.get(socket);
     if (!state) return;
     state.open++;
     state.req = req;
@@ -98,7 +100,7 @@ export function applyConnectionLimits(server: Server, limits: ConnectionLimits, 
     res.once('close', () => {
       state.open--;
       state.served++;
-      state.readAtRest = req.socket.bytesRead;
+      state.readAtRest = socket.bytesRead;
       if (state.res === res) state.req = state.res = undefined;
     });
   });
