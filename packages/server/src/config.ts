@@ -2,6 +2,7 @@
 import { ConfigError } from './util/config-error.js';
 import { parseArgs } from 'node:util';
 import { formatDuration, parseDuration } from './util/duration.js';
+import { formatReserve, parseReserve, type FreeReserve } from './util/reserve.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -52,9 +53,11 @@ export interface ServerOptions {
   jobLeaseMs: number;
   /** Serve the web console at /console/ (http/console.ts). */
   console: boolean;
+  /** Free space uploads must leave on the local disks the server writes (service/space.ts). */
+  minFree: FreeReserve;
 }
 
-type Kind = 'string' | 'port' | 'count' | 'duration' | 'optional-duration' | 'level' | 'boolean' | 'switch';
+type Kind = 'string' | 'port' | 'count' | 'duration' | 'optional-duration' | 'level' | 'boolean' | 'switch' | 'reserve';
 
 interface OptionSpec {
   key: keyof ServerOptions;
@@ -89,6 +92,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 's3Prefix', flag: 's3-prefix', env: 'OAS_S3_PREFIX', kind: 'string', help: 'key prefix inside the bucket' },
   { key: 'console', flag: 'console', env: 'OAS_CONSOLE', kind: 'switch', help: 'serve the web console at /console/ (on or off)' },
   { key: 'jobLeaseMs', flag: 'job-lease', env: 'OAS_JOB_LEASE', kind: 'duration', help: 'job lease: a dead node\'s jobs move to another node after this' },
+  { key: 'minFree', flag: 'min-free', env: 'OAS_MIN_FREE', kind: 'reserve', help: 'free space an upload must leave on the data disk, a size (512M, 2G) or a share (5%); beyond it: 507 StorageFull (0: off)' },
 ];
 
 export const DEFAULT_OPTIONS: ServerOptions = {
@@ -117,6 +121,8 @@ export const DEFAULT_OPTIONS: ServerOptions = {
   s3Prefix: undefined,
   jobLeaseMs: 30_000,
   console: true,
+  // Room for the metadata (WAL, checkpoints), inventories and logs once uploads are refused; see docs/decisions.md.
+  minFree: { bytes: 256 * 1024 * 1024 },
 };
 
 /** A bad option value: main prints the message on one line and exits 2. */
@@ -149,6 +155,11 @@ function convert(spec: OptionSpec, text: string, from: string): ServerOptions[ke
       if (/^(1|true|yes|on)$/i.test(text)) return true;
       if (/^(0|false|no|off)$/i.test(text)) return false;
       throw bad(spec.kind === 'switch' ? 'expected on or off' : 'expected true or false');
+    case 'reserve': {
+      const reserve = parseReserve(text);
+      if (reserve === null) throw bad('expected a size such as 0, 512M, 2G or a percentage below 100 such as 5%');
+      return reserve;
+    }
     case 'level':
       if (!(LOG_LEVELS as readonly string[]).includes(text)) throw bad(`expected one of ${LOG_LEVELS.join(', ')}`);
       return text as LogLevel;
@@ -229,11 +240,12 @@ function defaultText(spec: OptionSpec): string {
   if (value === null || value === undefined) return 'unset';
   if (spec.kind === 'switch') return value ? 'on' : 'off';
   if (spec.kind === 'duration' || spec.kind === 'optional-duration') return formatDuration(value as number);
+  if (spec.kind === 'reserve') return formatReserve(value as FreeReserve);
   return String(value);
 }
 
 export function helpText(): string {
-  const rows = OPTION_SPECS.map((s) => [`  --${s.flag}${s.kind === 'boolean' ? '' : ` <${s.kind === 'duration' || s.kind === 'optional-duration' ? 'duration' : 'value'}>`}`, s.help, `default ${defaultText(s)}, env ${s.env}`]);
+  const rows = OPTION_SPECS.map((s) => [`  --${s.flag}${s.kind === 'boolean' ? '' : ` <${s.kind === 'duration' || s.kind === 'optional-duration' ? 'duration' : s.kind === 'reserve' ? 'size|%' : 'value'}>`}`, s.help, `default ${defaultText(s)}, env ${s.env}`]);
   const width = Math.max(...rows.map((r) => r[0]!.length)) + 2;
   return [
     'Usage: oas-server [serve] [options]',

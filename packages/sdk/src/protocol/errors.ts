@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   InvalidRange: { status: 416, type: 'client' },
   InternalError: { status: 500, type: 'server' },
   ServiceUnavailable: { status: 503, type: 'server' },
+  StorageFull: { status: 507, type: 'server' },
 } as const satisfies Record<string, { status: number; type: ErrorType }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -6,6 +6,7 @@ import type { BlobStore } from '../store/blob/types.js';
 import type { CorruptDataError } from '../store/blob/verifying-reader.js';
 import type { JobRecord, MetadataStore } from '../store/meta/types.js';
 import { discardBlob } from '../service/blobs.js';
+import { isStorageFull } from '../store/storage-full.js';
 import { failed, type JobResult, type JobRunners } from './types.js';
 
 export interface JobEngineOptions {
@@ -157,7 +158,9 @@ export class JobEngine {
         return;
       }
       this.opts.onError?.(err, job);
-      result = failed(`Internal error while running the job: ${(err as Error).message}`);
+      result = failed(isStorageFull(err)
+        ? 'The server ran out of storage space while writing the job\'s data; nothing was kept. Start the job again once space is freed.'
+        : `Internal error while running the job: ${(err as Error).message}`);
     } finally {
       clearInterval(renew);
     }
