@@ -122,7 +122,7 @@ export const DEFAULT_OPTIONS: ServerOptions = {
   jobLeaseMs: 30_000,
   console: true,
   // Room for the metadata (WAL, checkpoints), inventories and logs once uploads are refused; see docs/decisions.md.
-  minFree: { bytes: 256 * 1024 * 1024 },
+  minFree: { bytes: 64 * 1024 * 1024 },
 };
 
 /** A bad option value: main prints the message on one line and exits 2. */

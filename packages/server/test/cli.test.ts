@@ -20,7 +20,7 @@ test('--help lists every option with its default and environment variable', asyn
   assert.match(out.stdout, /--port.*default 8080/);
   assert.match(out.stdout, /--job-output-ttl.*default 24h/);
   assert.match(out.stdout, /--inventory-interval.*default unset/);
-  assert.match(out.stdout, /--min-free <size\|%>.*default 256M, env OAS_MIN_FREE/);
+  assert.match(out.stdout, /--min-free <size\|%>.*default 64M, env OAS_MIN_FREE/);
   assert.match(out.stdout, /keys create\|list\|delete/);
   // The --oss-host example signs for the same region docs/oss.md gives Aliyun OSS.
   assert.match(out.stdout, /--oss-host '.*\?region=oss-cn-hangzhou'/);

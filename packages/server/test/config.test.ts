@@ -39,8 +39,8 @@ test('defaults, environment and flags (flags win)', () => {
   }
 });
 
-test('--min-free: a size or a percentage, from the flag or OAS_MIN_FREE; 256M by default', () => {
-  assert.deepEqual(DEFAULT_OPTIONS.minFree, { bytes: 256 * 1024 * 1024 });
+test('--min-free: a size or a percentage, from the flag or OAS_MIN_FREE; 64M by default', () => {
+  assert.deepEqual(DEFAULT_OPTIONS.minFree, { bytes: 64 * 1024 * 1024 });
   assert.deepEqual(parseServeArgs(['--min-free', '1G'], {}).options.minFree, { bytes: 1024 ** 3 });
   assert.deepEqual(parseServeArgs(['--min-free', '5%'], {}).options.minFree, { percent: 5 });
   assert.deepEqual(parseServeArgs([], { OAS_MIN_FREE: '0' }).options.minFree, { bytes: 0 });
