@@ -11,13 +11,16 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { S3ServiceException } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, S3ServiceException } from '@aws-sdk/client-s3';
 import { hashBuffer, isId } from '@oas/sdk';
 import { StorageFullError, isStorageFull } from '../src/store/storage-full.js';
 import type { FreeReserve } from '../src/util/reserve.js';
 import { assertError } from './helpers/assert.js';
 import type { Resp } from './helpers/client.js';
+import { startFaultProxy } from './helpers/fault-proxy.js';
 import { rawRequest, type RawResp } from './helpers/raw.js';
+import { testS3Client } from './helpers/s3-client.js';
+import { startS3rver } from './helpers/s3rver.js';
 import { startServer, tempDir, type TestServer } from './helpers/server.js';
 
 const MIB = 1048576;
@@ -202,4 +205,40 @@ test('--min-free: an upload that would cross the reserve is refused before its b
   const again = await s.client.uploadArchive(vault, DATA);
   assert.equal(again.status, 201, again.text);
   assert.deepEqual(await tmpFiles(), []);
+});
+
+test('S3 blobs: the backend\'s own "full" (MinIO\'s free drive threshold, a radosgw quota) is 507 StorageFull too, nothing left', async () => {
+  const s3 = await startS3rver();
+  const proxy = await startFaultProxy(s3.endpoint);
+  const s3Client = testS3Client(s3);
+  const dir = await tempDir('oas-full-s3-');
+  let server: TestServer | undefined;
+  try {
+    await s3.createBucket('full');
+    server = await startServer({
+      dataDir: dir, metadataUri: `sqlite:${join(dir, 'meta.sqlite')}`, minFree: { bytes: 0 },
+      blobsUri: `s3://full/node?endpoint=${encodeURIComponent(proxy.endpoint)}&path-style=true`,
+      s3AccessKeyId: s3.accessKeyId, s3SecretAccessKey: s3.secretAccessKey, s3Region: s3.region,
+    });
+    const vault = await server.client.vaultId('s3-full');
+    // Writes of blob data fail as the backend would; markers and deletes go through.
+    proxy.rule = ({ method, url }) => (method === 'PUT' && url.includes('/blobs/') ? 's3-error' : 'pass');
+    const data = DATA.subarray(0, 3 * MIB);
+    for (const reply of [proxy.errorReply, { status: 403, code: 'QuotaExceeded', message: 'Quota exceeded.' }]) {
+      proxy.errorReply = reply;
+      const res = await server.client.uploadArchive(vault, data);
+      assertError(res, 507, 'StorageFull');
+      assert.equal(res.headers.connection, 'close');
+    }
+    assert.ok(proxy.seen.some((r) => r.fault === 's3-error'), 'the backend was asked and refused');
+    const left = await s3Client.send(new ListObjectsV2Command({ Bucket: 'full', Prefix: 'node/' }));
+    assert.deepEqual((left.Contents ?? []).map((o) => o.Key), [], 'no object of the refused writes is left');
+    proxy.rule = () => 'pass';
+    assert.equal((await server.client.uploadArchive(vault, data)).status, 201, 'the backend has room again');
+  } finally {
+    await server?.close();
+    s3Client.destroy();
+    await proxy.stop();
+    await s3.stop();
+  }
 });
