@@ -207,6 +207,37 @@ test('--min-free: an upload that would cross the reserve is refused before its b
   assert.deepEqual(await tmpFiles(), []);
 });
 
+test('blobs on a full disk, metadata elsewhere: retrievals still run; an inventory fails with a message that says why', async () => {
+  await t?.stop();
+  t = undefined;
+  const metaDir = await tempDir('oas-full-meta-');
+  const blobsDir = join(mnt, 'blobs-only');
+  let server: TestServer | undefined;
+  let filler: string | undefined;
+  try {
+    server = await startServer({ dataDir: metaDir, metadataUri: `sqlite:${join(metaDir, 'meta.sqlite')}`, blobsUri: `file:${blobsDir}`, minFree: { bytes: 0 } });
+    const vault = await server.client.vaultId('blobs-full');
+    const small = DATA.subarray(0, MIB + 3);
+    const archiveId = await server.client.archiveId(vault, small);
+    filler = fill(join(mnt, 'filler'));
+
+    assertError(await server.client.uploadArchive(vault, small), 507, 'StorageFull');
+    assert.equal((await server.client.createVault('meta-still-fine')).status, 201, 'metadata has room');
+    const retrieval = await server.client.jobId(vault, { Type: 'archive-retrieval', ArchiveId: archiveId });
+    assert.equal((await server.client.waitJob(vault, retrieval)).StatusCode, 'Succeeded');
+    const out = await server.client.get(`/vaults/${vault}/jobs/${retrieval}/output`);
+    assert.equal(out.status, 200);
+    assert.ok(out.body.equals(small));
+    const inventory = await server.client.waitJob(vault, await server.client.jobId(vault, { Type: 'inventory-retrieval' }));
+    assert.equal(inventory.StatusCode, 'Failed');
+    assert.match(inventory.StatusMessage, /ran out of storage space/);
+    assert.deepEqual(await readdir(join(blobsDir, 'tmp')), []);
+  } finally {
+    if (filler) await rm(filler);
+    await server?.close();
+  }
+});
+
 test('S3 blobs: the backend\'s own "full" (MinIO\'s free drive threshold, a radosgw quota) is 507 StorageFull too, nothing left', async () => {
   const s3 = await startS3rver();
   const proxy = await startFaultProxy(s3.endpoint);
