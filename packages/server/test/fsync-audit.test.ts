@@ -147,8 +147,11 @@ class Audit {
       }
       const data = renames.filter((r) => !r.paths[0]!.endsWith('.leaves'));
       assert.ok(data.length > 0, why('no data file was renamed into place'));
-      // Each data rename is followed by an fsync of its directory before the commit.
+      // Each data rename comes after its leaves' (the data file's name makes the blob exist)
+      // and is followed by an fsync of its directory before the commit.
       for (const r of data) {
+        const late = renames.find((l) => l.paths[0]!.startsWith(`${r.paths[0]}.`) && l.end > r.start);
+        assert.equal(late, undefined, why(`${late?.paths[0]} was renamed after its data file`));
         const dirSync = this.next(r.end, resp.start, (e) => e.call === 'fsync' && e.paths[0] === dirname(r.paths[1]!));
         assert.ok(dirSync, why(`no fsync of ${dirname(r.paths[1]!)} after the rename of ${r.paths[0]}`));
         cursor = Math.max(cursor, dirSync.end);
