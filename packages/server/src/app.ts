@@ -151,6 +151,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
     now: () => clock.now(),
     onError: (err, job) => logger.error({ err, jobId: job?.id }, 'job engine error'),
     onCorruptRead,
+    space,
   });
   const ctx: ServiceContext = {
     meta, blobs,

@@ -12,7 +12,7 @@ import { mkdir, readdir, rm, rmdir } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { ListObjectsV2Command, S3ServiceException } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
 import { hashBuffer, isId } from '@oas/sdk';
 import { StorageFullError, isStorageFull } from '../src/store/storage-full.js';
 import type { FreeReserve } from '../src/util/reserve.js';
@@ -300,6 +300,31 @@ test('S3 blobs: the backend\'s own "full" (MinIO\'s free drive threshold, a rado
     await server?.close();
     s3Client.destroy();
     await proxy.stop();
+    await s3.stop();
+  }
+});
+
+test('--min-free holds for OSS pulls too: a pull that would cross it fails before it copies a byte', async () => {
+  const s3 = await startS3rver();
+  const s3Client = testS3Client(s3);
+  const dir = join(mnt, 'pull');
+  let server: TestServer | undefined;
+  try {
+    await s3.createBucket('source');
+    await s3Client.send(new PutObjectCommand({ Bucket: 'source', Key: 'big.bin', Body: DATA.subarray(0, 2 * MIB) }));
+    const ossHosts = { 's3.test': { endpoint: s3.endpoint, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, region: s3.region, addressing: 'path' as const } };
+    // 99 %: even 2 MiB into this nearly empty tmpfs would cross it.
+    server = await startServer({ dataDir: dir, metadataUri: `sqlite:${join(dir, 'meta.sqlite')}`, blobsUri: `file:${join(dir, 'blobs')}`, minFree: { percent: 99 }, ossHosts });
+    const vault = await server.client.vaultId('pulls');
+    const job = await server.client.waitJob(vault, await server.client.jobId(vault, { Type: 'pull-from-oss', OSSHost: 's3.test', Bucket: 'source', Object: 'big.bin' }));
+    assert.equal(job.StatusCode, 'Failed');
+    assert.match(job.StatusMessage, /oss:\/\/source\/big\.bin at s3\.test was not copied: .*--min-free 99%.*No archive was created/);
+    assert.deepEqual(await readdir(join(dir, 'blobs', 'tmp')), []);
+    assert.equal((await server.client.get(`/vaults/${vault}`)).json.NumberOfArchives, 0);
+  } finally {
+    await server?.stop();
+    await rm(dir, { recursive: true, force: true });
+    s3Client.destroy();
     await s3.stop();
   }
 });
