@@ -69,12 +69,13 @@ test('splitting into inclusive ranges', () => {
   assert.equal(ranges.reduce((n, r) => n + rangeLength(r), 0), 200 * MIB);
 });
 
-test('retry policy: network, 5xx and InvalidDigest yes; other client errors and aborts no', () => {
+test('retry policy: network, 5xx (but StorageFull) and InvalidDigest yes; other client errors and aborts no', () => {
   const target = { operation: 'x', method: 'GET', host: 'h', port: 1, path: '/' };
   assert.equal(isRetryable(new OASTransportError(target, 'reset', Object.assign(new Error('x'), { code: 'ECONNRESET' }))), true);
   assert.equal(isRetryable(Object.assign(new Error('socket'), { code: 'ECONNRESET' })), true);
   assert.equal(isRetryable(new OASError(500, 'InternalError', 'x', 'server')), true);
   assert.equal(isRetryable(new OASError(503, 'ServiceUnavailable', 'x', 'server')), true);
+  assert.equal(isRetryable(OASError.of('StorageFull', 'x')), false, 'a full server waits for its operator, not for a resend');
   assert.equal(isRetryable(new OASError(400, 'InvalidDigest', 'x', 'client')), true);
   assert.equal(isRetryable(new OASError(400, 'InvalidArgument', 'x', 'client')), false);
   assert.equal(isRetryable(new OASError(404, 'VaultNotExist', 'x', 'client')), false);

@@ -23,6 +23,7 @@ import { Metrics } from './metrics.js';
 import { ensureRootKey, keyLookup, type RootKeyResult } from './service/accounts.js';
 import { releaseHashWorker, retainHashWorker } from './util/checksum.js';
 import type { ServiceContext } from './service/context.js';
+import { localDirsOf, openSpaceGuard, type SpaceGuard } from './service/space.js';
 import type { BlobStore } from './store/blob/types.js';
 import type { CorruptDataError } from './store/blob/verifying-reader.js';
 import { describeBlobs, describeMetadata, isSharedMetadata, leftoversSafeWhenShared, openBlobs, openMetadata, parseBlobsUri, parseMetadataUri } from './store/open.js';
@@ -107,7 +108,9 @@ export async function createServer(given: CreateServerOptions = {}): Promise<Oas
   }
   const stores = { meta, blobs };
   try {
-    return await start(given, options, stores.meta, stores.blobs, backends);
+    // Stores given by the caller are theirs to watch.
+    const space = await openSpaceGuard(localDirsOf(given.meta ? null : metaSpec, given.blobs ? null : blobsSpec), options.minFree);
+    return await start(given, options, stores.meta, stores.blobs, backends, space);
   } catch (err) {
     await stores.meta.close().catch(() => undefined);
     await stores.blobs.close().catch(() => undefined);
@@ -116,7 +119,7 @@ export async function createServer(given: CreateServerOptions = {}): Promise<Oas
 }
 
 async function start(given: CreateServerOptions, options: ServerOptions, meta: MetadataStore, blobs: BlobStore,
-  backends: OasServer['backends']): Promise<OasServer> {
+  backends: OasServer['backends'], space: SpaceGuard | null): Promise<OasServer> {
   const clock = given.clock ?? systemClock;
   // A bad OSS host configuration stops the start before anything else happens.
   const ossHosts = await loadOssHosts({ file: options.ossConfigFile, specs: options.ossHostSpecs, hosts: given.ossHosts });
@@ -152,6 +155,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
     now: () => clock.now(),
     onError: (err, job) => logger.error({ err, jobId: job?.id }, 'job engine error'),
     onCorruptRead,
+    space,
   });
   const ctx: ServiceContext = {
     meta, blobs,
@@ -159,6 +163,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
     now: () => clock.now(),
     nudgeJobs: () => engine.nudge(),
     isOssHostAllowed: (ossHost) => ossHosts.has(ossHost),
+    space,
     onCorruptRead,
   };
 

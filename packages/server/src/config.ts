@@ -2,6 +2,7 @@
 import { ConfigError } from './util/config-error.js';
 import { parseArgs } from 'node:util';
 import { formatDuration, parseDuration } from './util/duration.js';
+import { formatReserve, parseReserve, type FreeReserve } from './util/reserve.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -61,9 +62,11 @@ export interface ServerOptions {
   keepAliveTimeoutMs: number;
   /** Connections served at once; null: from the open-file limit. */
   maxConnections: number | null;
+  /** Free space uploads must leave on the local disks the server writes (service/space.ts). */
+  minFree: FreeReserve;
 }
 
-type Kind = 'string' | 'port' | 'count' | 'duration' | 'optional-duration' | 'level' | 'boolean' | 'switch';
+type Kind = 'string' | 'port' | 'count' | 'duration' | 'optional-duration' | 'level' | 'boolean' | 'switch' | 'reserve';
 
 interface OptionSpec {
   key: keyof ServerOptions;
@@ -102,6 +105,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 'headersTimeoutMs', flag: 'headers-timeout', env: 'OAS_HEADERS_TIMEOUT', kind: 'duration', help: 'answer 408 RequestTimeout when a request\'s headers take longer (0: no limit)' },
   { key: 'keepAliveTimeoutMs', flag: 'keep-alive-timeout', env: 'OAS_KEEP_ALIVE_TIMEOUT', kind: 'duration', help: 'close a kept-alive connection idle between requests this long' },
   { key: 'maxConnections', flag: 'max-connections', env: 'OAS_MAX_CONNECTIONS', kind: 'count', help: 'connections served at once; more are closed at once (unset: a third of the open-file limit less 64, so each one has room for its files)' },
+  { key: 'minFree', flag: 'min-free', env: 'OAS_MIN_FREE', kind: 'reserve', help: 'free space an upload must leave on the data disk, a size (512M, 2G) or a share (5%); beyond it: 507 StorageFull (0: off)' },
 ];
 
 export const DEFAULT_OPTIONS: ServerOptions = {
@@ -134,6 +138,8 @@ export const DEFAULT_OPTIONS: ServerOptions = {
   headersTimeoutMs: 30_000,
   keepAliveTimeoutMs: 15_000,
   maxConnections: null,
+  // Room for the metadata (WAL, checkpoints), inventories and logs once uploads are refused; see docs/decisions.md.
+  minFree: { bytes: 64 * 1024 * 1024 },
 };
 
 /** A bad option value: main prints the message on one line and exits 2. */
@@ -166,6 +172,11 @@ function convert(spec: OptionSpec, text: string, from: string): ServerOptions[ke
       if (/^(1|true|yes|on)$/i.test(text)) return true;
       if (/^(0|false|no|off)$/i.test(text)) return false;
       throw bad(spec.kind === 'switch' ? 'expected on or off' : 'expected true or false');
+    case 'reserve': {
+      const reserve = parseReserve(text);
+      if (reserve === null) throw bad('expected a size such as 0, 512M, 2G or a percentage below 100 such as 5%');
+      return reserve;
+    }
     case 'level':
       if (!(LOG_LEVELS as readonly string[]).includes(text)) throw bad(`expected one of ${LOG_LEVELS.join(', ')}`);
       return text as LogLevel;
@@ -246,11 +257,12 @@ function defaultText(spec: OptionSpec): string {
   if (value === null || value === undefined) return 'unset';
   if (spec.kind === 'switch') return value ? 'on' : 'off';
   if (spec.kind === 'duration' || spec.kind === 'optional-duration') return formatDuration(value as number);
+  if (spec.kind === 'reserve') return formatReserve(value as FreeReserve);
   return String(value);
 }
 
 export function helpText(): string {
-  const rows = OPTION_SPECS.map((s) => [`  --${s.flag}${s.kind === 'boolean' ? '' : ` <${s.kind === 'duration' || s.kind === 'optional-duration' ? 'duration' : 'value'}>`}`, s.help, `default ${defaultText(s)}, env ${s.env}`]);
+  const rows = OPTION_SPECS.map((s) => [`  --${s.flag}${s.kind === 'boolean' ? '' : ` <${s.kind === 'duration' || s.kind === 'optional-duration' ? 'duration' : s.kind === 'reserve' ? 'size|%' : 'value'}>`}`, s.help, `default ${defaultText(s)}, env ${s.env}`]);
   const width = Math.max(...rows.map((r) => r[0]!.length)) + 2;
   return [
     'Usage: oas-server [serve] [options]',

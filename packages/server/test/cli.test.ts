@@ -20,6 +20,7 @@ test('--help lists every option with its default and environment variable', asyn
   assert.match(out.stdout, /--port.*default 8080/);
   assert.match(out.stdout, /--job-output-ttl.*default 24h/);
   assert.match(out.stdout, /--inventory-interval.*default unset/);
+  assert.match(out.stdout, /--min-free <size\|%>.*default 64M, env OAS_MIN_FREE/);
   assert.match(out.stdout, /keys create\|list\|delete/);
   // The --oss-host example signs for the same region docs/oss.md gives Aliyun OSS.
   assert.match(out.stdout, /--oss-host '.*\?region=oss-cn-hangzhou'/);
@@ -40,6 +41,7 @@ test('bad options: one line on stderr, exit code 2', async () => {
     [['--port', 'abc'], {}], [['--port', '70000'], {}], [['--job-delay', '5x'], {}], [['--max-vaults', '0'], {}],
     [['--log-level', 'loud'], {}], [['--no-such-option'], {}], [['serve', 'extra'], {}], [[], { OAS_PORT: 'nope' }],
     [[], { OAS_ROOT_ACCESS_KEY_ID: 'only-the-id' }], [['keys', 'frobnicate'], {}], [['keys', 'delete'], {}],
+    [['--min-free', 'lots'], {}], [[], { OAS_MIN_FREE: '100%' }],
   ] as Array<[string[], NodeJS.ProcessEnv]>) {
     const out = await runCli(args, env);
     assert.equal(out.code, 2, `${args.join(' ')} ${JSON.stringify(env)}: ${out.stdout} ${out.stderr}`);

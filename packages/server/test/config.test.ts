@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, DEFAULT_OPTIONS, parseServeArgs } from '../src/config.js';
 import { formatDuration, parseDuration } from '../src/util/duration.js';
+import { formatReserve, parseReserve, reserveBytes } from '../src/util/reserve.js';
 
 test('durations', () => {
   assert.equal(parseDuration('0'), 0);
@@ -36,4 +37,23 @@ test('defaults, environment and flags (flags win)', () => {
   for (const args of [['--port', 'x'], ['--job-output-ttl', 'forever'], ['--bogus'], ['--inventory-interval', '0']]) {
     assert.throws(() => parseServeArgs(args, {}), ConfigError, args.join(' '));
   }
+});
+
+test('--min-free: a size or a percentage, from the flag or OAS_MIN_FREE; 64M by default', () => {
+  assert.deepEqual(DEFAULT_OPTIONS.minFree, { bytes: 64 * 1024 * 1024 });
+  assert.deepEqual(parseServeArgs(['--min-free', '1G'], {}).options.minFree, { bytes: 1024 ** 3 });
+  assert.deepEqual(parseServeArgs(['--min-free', '5%'], {}).options.minFree, { percent: 5 });
+  assert.deepEqual(parseServeArgs([], { OAS_MIN_FREE: '0' }).options.minFree, { bytes: 0 });
+  assert.deepEqual(parseServeArgs(['--min-free', '512MiB'], { OAS_MIN_FREE: '2%' }).options.minFree, { bytes: 512 * 1024 * 1024 });
+  assert.deepEqual(parseReserve('0.5%'), { percent: 0.5 });
+  assert.deepEqual(parseReserve('4096'), { bytes: 4096 });
+  for (const bad of ['', 'x', '-1G', '100%', '5 %', '1Q', '1e3', '%']) {
+    assert.equal(parseReserve(bad), null, bad);
+    assert.throws(() => parseServeArgs(['--min-free', bad], {}), ConfigError, bad);
+  }
+  assert.equal(formatReserve({ bytes: 256 * 1024 * 1024 }), '256M');
+  assert.equal(formatReserve({ percent: 5 }), '5%');
+  assert.equal(formatReserve({ bytes: 1000 }), '1000');
+  assert.equal(reserveBytes({ percent: 5 }, 1000), 50);
+  assert.equal(reserveBytes({ bytes: 7 }, 1000), 7);
 });

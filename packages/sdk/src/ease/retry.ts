@@ -20,6 +20,8 @@ export interface RetryOptions {
 export function isRetryable(error: unknown): boolean {
   if (isAbortError(error)) return false;
   if (error instanceof OASError) {
+    // StorageFull waits for an operator to free space: resending (gigabytes, maybe) at once does not help.
+    if (error.code === 'StorageFull') return false;
     return error.status >= 500 || (error.code === 'InvalidDigest' && error.type === 'client');
   }
   if (error instanceof OASTransportError) return true;

@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   RequestTimeout: { status: 408, type: 'client' },
   InternalError: { status: 500, type: 'server' },
   ServiceUnavailable: { status: 503, type: 'server' },
+  StorageFull: { status: 507, type: 'server' },
 } as const satisfies Record<string, { status: number; type: ErrorType }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -6,6 +6,8 @@ import type { BlobStore } from '../store/blob/types.js';
 import type { CorruptDataError } from '../store/blob/verifying-reader.js';
 import type { JobRecord, MetadataStore } from '../store/meta/types.js';
 import { discardBlob } from '../service/blobs.js';
+import type { SpaceGuard } from '../service/space.js';
+import { isStorageFull } from '../store/storage-full.js';
 import { failed, type JobResult, type JobRunners } from './types.js';
 
 export interface JobEngineOptions {
@@ -26,6 +28,8 @@ export interface JobEngineOptions {
   onError?: (err: unknown, job?: JobRecord) => void;
   /** Passed to runners: stored bytes that failed verification. */
   onCorruptRead?: (err: CorruptDataError) => void;
+  /** Passed to runners: the free-space reserve (--min-free). */
+  space?: SpaceGuard | null;
 }
 
 interface Running {
@@ -145,6 +149,7 @@ export class JobEngine {
           meta, blobs, signal: controller.signal, now: this.now, inventoryIntervalMs: this.opts.inventoryIntervalMs,
           saveCheckpoint: (checkpoint) => meta.saveCheckpoint(job.id, nodeId, checkpoint),
           ...(this.opts.onCorruptRead ? { onCorruptRead: this.opts.onCorruptRead } : {}),
+          space: this.opts.space ?? null,
         });
       }
     } catch (err) {
@@ -157,7 +162,9 @@ export class JobEngine {
         return;
       }
       this.opts.onError?.(err, job);
-      result = failed(`Internal error while running the job: ${(err as Error).message}`);
+      result = failed(isStorageFull(err)
+        ? 'The server ran out of storage space while writing the job\'s data; nothing was kept. Start the job again once space is freed.'
+        : `Internal error while running the job: ${(err as Error).message}`);
     } finally {
       clearInterval(renew);
     }

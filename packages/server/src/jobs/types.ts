@@ -3,6 +3,7 @@
 import type { BlobStore } from '../store/blob/types.js';
 import type { CorruptDataError } from '../store/blob/verifying-reader.js';
 import type { JobRecord, JobType, MetadataStore } from '../store/meta/types.js';
+import type { SpaceGuard } from '../service/space.js';
 
 export interface JobRunContext {
   meta: MetadataStore;
@@ -19,6 +20,8 @@ export interface JobRunContext {
   saveCheckpoint(checkpoint: string): Promise<boolean>;
   /** Told of stored bytes that failed verification on their way out (log, metrics). */
   onCorruptRead?(err: CorruptDataError): void;
+  /** The free-space reserve (--min-free) data coming into the server must leave: OSS pulls check it first. */
+  space?: SpaceGuard | null;
 }
 
 /** The fields a finished job gets (status and message at least). */

@@ -63,6 +63,7 @@ export async function createArchive(ctx: { meta: MetadataStore; now(): number },
 export async function uploadArchive(ctx: ServiceContext, vault: VaultRecord, req: ArchiveUpload): Promise<ArchiveRecord> {
   const size = checkBodySize(req.size, MAX_SINGLE_UPLOAD, 'a single-request archive');
   const description = checkDescription(req.description);
+  await ctx.space?.checkUpload(size);
   const blob = await ingest(ctx.blobs, req.body, { size, etag: req.etag, treeEtag: req.treeEtag });
   try {
     const archive = await createArchive(ctx, { vaultId: vault.id, description, size, treeEtag: req.treeEtag }, { segments: [{ blobKey: blob.key, size }] });

@@ -2,6 +2,7 @@
 import type { BlobStore } from '../store/blob/types.js';
 import type { CorruptDataError } from '../store/blob/verifying-reader.js';
 import type { MetadataStore } from '../store/meta/types.js';
+import type { SpaceGuard } from './space.js';
 
 export interface ServiceLimits {
   maxVaults: number;
@@ -19,6 +20,8 @@ export interface ServiceContext {
   nudgeJobs(): void;
   /** Whether OSS transfer jobs may name this OSSHost (configured hosts only; none when absent). */
   isOssHostAllowed?(ossHost: string): boolean;
+  /** The free-space reserve uploads must leave (--min-free); absent: none. */
+  space?: SpaceGuard | null;
   /** Told of stored bytes that failed verification on their way out (log, metrics). */
   onCorruptRead?(err: CorruptDataError): void;
 }

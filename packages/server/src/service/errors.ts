@@ -56,3 +56,9 @@ export class StateError extends DomainError {
 export class UnavailableError extends DomainError {
   override readonly name = 'UnavailableError';
 }
+
+/**
+ * Storage is full (a disk, a quota, or the free-space reserve of service/space.ts): the
+ * server's problem, not the client's. Recognised in whatever a store throws.
+ */
+export { StorageFullError, isStorageFull } from '../store/storage-full.js';

@@ -74,6 +74,7 @@ export async function uploadPart(ctx: ServiceContext, vault: VaultRecord, upload
   if (range.start / upload.partSize >= MAX_PARTS) throw new InvalidRequestError('argument', `an upload has at most ${MAX_PARTS} parts`);
   if (range.end >= MAX_ARCHIVE_SIZE) throw new InvalidRequestError('too-large', `an archive is at most ${MAX_ARCHIVE_SIZE} bytes`);
   const { etag: contentEtag, treeEtag } = req;
+  await ctx.space?.checkUpload(size);
 
   const blob = await ingest(ctx.blobs, req.body, { size, etag: contentEtag, treeEtag });
   const part: PartRecord = {

@@ -13,7 +13,9 @@ export type Fault =
   /** Forward the status, headers and about half of the response body, then cut the connection. */
   | 'cut-body'
   /** Flip one byte in the middle of the request body. */
-  | 'corrupt-request';
+  | 'corrupt-request'
+  /** Answer the S3 error `errorReply` at once, without forwarding (the body is not read). */
+  | 's3-error';
 
 export interface SeenRequest {
   method: string;
@@ -30,6 +32,8 @@ export interface FaultProxy {
   rule: (req: { method: string; url: string; index: number }) => Fault;
   /** Every request seen, in order. */
   seen: SeenRequest[];
+  /** What an 's3-error' fault answers (default: MinIO's full drive). */
+  errorReply: { status: number; code: string; message: string };
   /** Resolves the next time a request is stalled. */
   nextStall(): Promise<SeenRequest>;
   /** Cuts every open connection (stalled ones too), and stops. */
@@ -49,6 +53,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     endpoint: '',
     rule: () => 'pass',
     seen: [],
+    errorReply: { status: 507, code: 'XMinioStorageFull', message: 'Storage backend has reached its minimum free drive threshold.' },
     nextStall: () => new Promise((resolve) => waiters.push(resolve)),
     stop: async () => undefined,
   };
@@ -60,6 +65,13 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     if (fault === 'stall') {
       req.resume();
       stalled(seen);
+      return;
+    }
+    if (fault === 's3-error') {
+      const { status, code, message } = proxy.errorReply;
+      const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>FAULTPROXY</RequestId></Error>`;
+      res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml), connection: 'close' });
+      res.end(xml);
       return;
     }
     const upstream = httpRequest({

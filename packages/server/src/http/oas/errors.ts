@@ -5,7 +5,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { OASError, type ErrorCode } from '@oas/sdk/protocol';
 import {
-  DomainError, InvalidRequestError, NotFoundError, StateError, UnavailableError, type InvalidRule, type ResourceKind, type StateRule,
+  DomainError, InvalidRequestError, NotFoundError, StateError, StorageFullError, UnavailableError, isStorageFull,
+  type InvalidRule, type ResourceKind, type StateRule,
 } from '../../service/errors.js';
 import { HttpError, type HttpErrorKind } from '../errors.js';
 import { REQUEST_ID } from './headers.js';
@@ -53,12 +54,19 @@ export function isExpectedError(err: unknown): boolean {
 export function toOASError(err: unknown): OASError {
   if (err instanceof OASError) return err;
   if (err instanceof DomainError || err instanceof HttpError) return OASError.of(codeOf(err), err.message);
+  // Not the client's fault and not a bug: an operator has to free space (logged by the caller).
+  if (isStorageFull(err)) return OASError.of('StorageFull', storageFullMessage(err));
   const e = err as { statusCode?: unknown; message?: unknown } | null;
   if (e && typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     // Errors fastify raises about the request itself (bad URL, bad content, ...).
     return OASError.of('InvalidArgument', typeof e.message === 'string' ? e.message : 'the request is not valid');
   }
   return OASError.of('InternalError', 'the server could not complete the request');
+}
+
+function storageFullMessage(err: unknown): string {
+  const reserve = err instanceof StorageFullError ? ` (${err.message})` : '';
+  return `the server has no storage space left for this request${reserve}; retry once space is freed`;
 }
 
 export function errorBody(err: OASError, requestId: string): string {
@@ -71,7 +79,11 @@ const DRAIN_LIMIT = 16 * 1024 * 1024;
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
   const e = toOASError(err);
   const raw = request.raw;
-  if (!raw.complete && !raw.readableDidRead && Number(raw.headers['content-length'] ?? 0) > DRAIN_LIMIT) {
+  if (e.code === 'StorageFull') {
+    // The rest of a body would have nowhere to go, and draining it could take as long as
+    // the upload itself: answer now and close (node stops reading the request).
+    reply.header('connection', 'close');
+  } else if (!raw.complete && !raw.readableDidRead && Number(raw.headers['content-length'] ?? 0) > DRAIN_LIMIT) {
     // Refused before reading (e.g. EntityTooLarge): do not read gigabytes only to drop them.
     reply.header('connection', 'close');
   }

@@ -17,6 +17,7 @@ import { MAX_ARCHIVE_SIZE, MAX_PART_SIZE, MIB, TransferError, TreeEtagBuilder, n
 import type { OssHostConfig, OssHosts } from '../../oss-config.js';
 import { createArchive } from '../../service/archives.js';
 import { discardBlob } from '../../service/blobs.js';
+import { isStorageFull } from '../../service/errors.js';
 import type { BlobStore } from '../../store/blob/types.js';
 import { VerifyingWriter } from '../../store/blob/verifying-writer.js';
 import type { ArchiveRecord, JobRecord, Segment } from '../../store/meta/types.js';
@@ -95,6 +96,9 @@ async function pull(job: JobRecord, ctx: JobRunContext, client: OssClient, archi
   if (!Number.isSafeInteger(size) || size < 0) throw new FinalTransferError(`${what} failed: the store did not say how large the object is`);
   if (size === 0) throw new FinalTransferError(`${source} is empty, and zero-byte archives are not supported`);
   if (size > MAX_ARCHIVE_SIZE) throw new FinalTransferError(`${source} has ${size} bytes, more than the largest archive (${MAX_ARCHIVE_SIZE} bytes)`);
+  await ctx.space?.checkUpload(size).catch((err: unknown) => {
+    throw new FinalTransferError(`${source} was not copied: ${(err as Error).message}`);
+  });
   const etag = normalizeEtag(head.ETag);
   const plan = host.verifyEtag ? await planCheck(client, job, ctx.signal, etag, size) : { kind: 'none' as const };
 
@@ -120,6 +124,7 @@ async function pull(job: JobRecord, ctx: JobRunContext, client: OssClient, archi
     try {
       archive = (await createArchive(ctx, { id: archiveId, vaultId: job.vaultId, description: archiveDescription(job), size, treeEtag }, { segments }))!;
     } catch (err) {
+      if (isStorageFull(err)) throw err; // the job's message says so
       throw new FinalTransferError(`The copied data could not be recorded as an archive (${(err as Error).message}); was the vault deleted?`);
     }
     stored = true;

@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MIB } from '@oas/sdk';
+import { isStorageFull } from '../storage-full.js';
 import { STORED_LEAF_FAMILIES, type LeafFamily, type LeafHasher, type LeafSet } from './leaf-families.js';
 import type { BlobStore, BlobWriter } from './types.js';
 
@@ -207,6 +208,9 @@ export class VerifyingWriter {
   private describe(err: unknown): unknown {
     if (this.options.signal?.aborted) return this.options.signal.reason;
     if (err instanceof BlobCheckError) return err;
+    // No room is never the source's fault, whichever stream reported its end first.
+    if (isStorageFull(this.blob.stream.errored)) return this.blob.stream.errored;
+    if (isStorageFull(err)) return err;
     const size = this.options.expect?.size;
     // The source gave out before the expected end (a client that went away): the data is
     // incomplete. A failure of the blob store itself stays what it is.
