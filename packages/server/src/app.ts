@@ -19,6 +19,8 @@ import { archiveRetrieval } from './jobs/runners/retrieval.js';
 import type { JobRunners } from './jobs/types.js';
 import { startupCleanup, type CleanupReport } from './maintenance.js';
 import { createLogger } from './logging.js';
+import type { Scrubber } from './scrub/scrubber.js';
+import { serverScrubber } from './scrub/server.js';
 import { Metrics } from './metrics.js';
 import { ensureRootKey, keyLookup, type RootKeyResult } from './service/accounts.js';
 import { releaseHashWorker, retainHashWorker } from './util/checksum.js';
@@ -50,6 +52,8 @@ export interface CreateServerOptions extends Partial<ServerOptions> {
   orphanGraceMs?: number;
   /** The server's time (default: the system clock; tests move a clock by hand). */
   clock?: Clock;
+  /** Longest wait of the scrubber between looks for due or new archives (tests). */
+  scrubIdleMs?: number;
 }
 
 export interface OasServer {
@@ -62,6 +66,8 @@ export interface OasServer {
   meta: MetadataStore;
   blobs: BlobStore;
   engine: JobEngine;
+  /** The background scrubber (null with --scrub off). */
+  scrubber: Scrubber | null;
   metrics: Metrics;
   /** What happened to the root key at start-up (generated keys are printed by main). */
   rootKey: RootKeyResult;
@@ -149,6 +155,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
     onError: (err, job) => logger.error({ err, jobId: job?.id }, 'job engine error'),
     onCorruptRead,
   });
+  const scrubber = serverScrubber(options, meta, blobs, nodeId, clock, logger, given.scrubIdleMs);
   const ctx: ServiceContext = {
     meta, blobs,
     limits: { maxVaults: options.maxVaults, inventoryIntervalMs: options.inventoryIntervalMs, jobDelayMs: options.jobDelayMs },
@@ -166,7 +173,8 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
       oasFrontEnd(ctx, { lookupKey: keyLookup(meta, options.keyCacheMs, () => clock.now()), maxSkewMs: options.maxSkewMs, now: () => clock.now() }),
     ],
     metrics,
-    renderMetrics: async () => metrics.render(await meta.countJobsByStatus().catch(() => null), engine.activeJobs),
+    renderMetrics: async () => metrics.render(await meta.countJobsByStatus().catch(() => null), engine.activeJobs)
+      + (scrubber ? await scrubber.metricsText() : ''),
     isClosing: () => closing,
     beforeRouting: (fastify) => registerConsole(fastify, options.console),
   });
@@ -187,6 +195,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
   });
 
   if (given.startJobs !== false) engine.start();
+  scrubber?.start();
   retainHashWorker();
 
   let closed: Promise<void> | null = null;
@@ -204,6 +213,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
       await appClosed;
       await Promise.allSettled([...inflight]);
       await engine.stop();
+      await scrubber?.stop();
       await meta.close();
       await blobs.close();
       await releaseHashWorker(); // no leaf hash thread outlives the last server
@@ -213,7 +223,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
   };
 
   return {
-    app, url: `http://${urlHost}:${port}`, host: options.host, port, options, meta, blobs, engine, metrics,
+    app, url: `http://${urlHost}:${port}`, host: options.host, port, options, meta, blobs, engine, scrubber, metrics,
     rootKey, cleanup, backends, close,
     sweepOrphans: housekeeping.sweepOrphans, runMaintenance: housekeeping.runMaintenance, snapshotInventories: housekeeping.snapshotInventories,
   };

@@ -1,7 +1,8 @@
 // The oas-server command: `oas-server [serve] [options]` runs the server,
 // `oas-server keys create|list|delete` manages access keys (one key pair per account),
 // `oas-server migrate` applies the metadata schema migrations, `oas-server copy-data` moves
-// everything to another backend pair (copy-data.ts).
+// everything to another backend pair (copy-data.ts), `oas-server scrub` checks stored
+// archives now (scrub/command.ts).
 import { readFileSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -9,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { createServer, type OasServer } from './app.js';
 import { ConfigError, DEFAULT_OPTIONS, helpText, parseServeArgs } from './config.js';
 import { copyDataCommand } from './copy-data.js';
+import { scrubCommand } from './scrub/command.js';
 import { ROOT_ACCOUNT_ID, createAccount } from './service/accounts.js';
 import { describeMetadata, migrateMetadata, openMetadata, parseMetadataUri } from './store/open.js';
 
@@ -127,6 +129,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     if (first === 'keys') process.exit(await keysCommand(rest));
     if (first === 'migrate') process.exit(await migrateCommand(rest));
+    if (first === 'scrub') process.exit(await scrubCommand(rest, process.env, (line) => process.stdout.write(`${line.replace(/\n$/, '')}\n`)));
     if (first === 'copy-data') process.exit(await copyDataCommand(rest, process.env, (line) => process.stdout.write(`${line.replace(/\n$/, '')}\n`)));
     if (first === '--version' || first === '-V') {
       process.stdout.write(`${version()}\n`);

@@ -7,6 +7,7 @@ import { OASError, type ErrorCode } from '@oas/sdk/protocol';
 import {
   DomainError, InvalidRequestError, NotFoundError, StateError, UnavailableError, type InvalidRule, type ResourceKind, type StateRule,
 } from '../../service/errors.js';
+import { CorruptDataError } from '../../store/blob/verifying-reader.js';
 import { HttpError, type HttpErrorKind } from '../errors.js';
 import { REQUEST_ID } from './headers.js';
 
@@ -53,6 +54,8 @@ export function isExpectedError(err: unknown): boolean {
 export function toOASError(err: unknown): OASError {
   if (err instanceof OASError) return err;
   if (err instanceof DomainError || err instanceof HttpError) return OASError.of(codeOf(err), err.message);
+  // Stored bytes failed their check before anything was sent: say so, not a bare fault.
+  if (err instanceof CorruptDataError) return OASError.of('InternalError', `${err.message}; the stored data is damaged and is not served`);
   const e = err as { statusCode?: unknown; message?: unknown } | null;
   if (e && typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     // Errors fastify raises about the request itself (bad URL, bad content, ...).
