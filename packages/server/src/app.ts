@@ -2,6 +2,7 @@
 // the HTTP plumbing with its front ends (http/server.ts, http/oas/), the job engine and
 // the housekeeping timers (housekeeping.ts); close() takes it all down in order. Used by
 // main.ts and, in-process on port 0, by the tests.
+import type { Server as HttpsServer } from 'node:https';
 import { hostname } from 'node:os';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { newId } from '@oas/sdk/protocol';
@@ -11,6 +12,7 @@ import { startHousekeeping } from './housekeeping.js';
 import { registerConsole } from './http/console.js';
 import { oasFrontEnd } from './http/oas/index.js';
 import { createHttpServer } from './http/server.js';
+import { loadTlsPair, reloadTls, type TlsFiles } from './http/tls.js';
 import { JobEngine } from './jobs/engine.js';
 import { inventoryRetrieval } from './jobs/runners/inventory.js';
 import { ossTransferRunners } from './jobs/runners/oss.js';
@@ -58,7 +60,7 @@ export interface CreateServerOptions extends Partial<ServerOptions> {
 
 export interface OasServer {
   app: FastifyInstance;
-  /** `http://host:port` the server listens on. */
+  /** `http(s)://host:port` the server listens on. */
   url: string;
   host: string;
   port: number;
@@ -78,6 +80,8 @@ export interface OasServer {
   sweepOrphans(): Promise<number>;
   /** Purges expired jobs and unneeded deleted archives now (also runs on a timer). */
   runMaintenance(): Promise<number>;
+  /** HTTPS only: reads --tls-cert / --tls-key again for new connections (SIGHUP); rejects, keeping the old pair, if they do not load. */
+  reloadTls(): Promise<void>;
   /** Takes a periodic inventory snapshot now (--inventory-interval mode). */
   snapshotInventories(): Promise<void>;
   /**
@@ -124,8 +128,11 @@ export async function createServer(given: CreateServerOptions = {}): Promise<Oas
 async function start(given: CreateServerOptions, options: ServerOptions, meta: MetadataStore, blobs: BlobStore,
   backends: OasServer['backends']): Promise<OasServer> {
   const clock = given.clock ?? systemClock;
-  // A bad OSS host configuration stops the start before anything else happens.
+  // A bad OSS host configuration or TLS pair stops the start before anything else happens.
   const ossHosts = await loadOssHosts({ file: options.ossConfigFile, specs: options.ossHostSpecs, hosts: given.ossHosts });
+  const tlsFiles: TlsFiles | null = options.tlsCert !== undefined && options.tlsKey !== undefined
+    ? { certFile: options.tlsCert, keyFile: options.tlsKey } : null;
+  const tls = tlsFiles ? await loadTlsPair(tlsFiles) : undefined;
   const cleanup = await startupCleanup(meta, blobs, clock.now(), { shared: backends.shared, leftoversSafe: backends.leftoversSafe });
   const rootKey = await ensureRootKey(meta, options.rootAccessKeyId, options.rootAccessKeySecret, clock.now());
   if (options.inventoryIntervalMs !== null) await meta.snapshotInventories(clock.now());
@@ -177,6 +184,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
       + (scrubber ? await scrubber.metricsText() : ''),
     isClosing: () => closing,
     beforeRouting: (fastify) => registerConsole(fastify, options.console),
+    tls,
   });
 
   await app.listen({ host: options.host, port: options.port });
@@ -223,8 +231,12 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
   };
 
   return {
-    app, url: `http://${urlHost}:${port}`, host: options.host, port, options, meta, blobs, engine, scrubber, metrics,
+    app, url: `${tls ? 'https' : 'http'}://${urlHost}:${port}`, host: options.host, port, options, meta, blobs, engine, scrubber, metrics,
     rootKey, cleanup, backends, close,
+    reloadTls: async () => {
+      if (!tlsFiles) throw new Error('the server does not serve HTTPS (no --tls-cert)');
+      await reloadTls(app.server as unknown as HttpsServer, tlsFiles);
+    },
     sweepOrphans: housekeeping.sweepOrphans, runMaintenance: housekeeping.runMaintenance, snapshotInventories: housekeeping.snapshotInventories,
   };
 }

@@ -106,8 +106,8 @@ async function serveCommand(args: string[]): Promise<void> {
     process.stdout.write(
       `Generated the root access key (stored in ${server.backends.metadata}; shown only this once):\n` +
       `  AccessKeyId:     ${accessKeyId}\n  AccessKeySecret: ${accessKeySecret}\n` +
-      `Use it with: npx oascmd config --host ${hintHost} --port ${server.port} -i ${accessKeyId} -k ${accessKeySecret}\n` +
-      (options.console ? `or sign in to the web console at http://${hintHost.includes(':') ? `[${hintHost}]` : hintHost}:${server.port}/console/\n` : ''));
+      `Use it with: npx oascmd config --host ${server.url.startsWith('https') ? 'https://' : ''}${hintHost} --port ${server.port} -i ${accessKeyId} -k ${accessKeySecret}\n` +
+      (options.console ? `or sign in to the web console at ${server.url.startsWith('https') ? 'https' : 'http'}://${hintHost.includes(':') ? `[${hintHost}]` : hintHost}:${server.port}/console/\n` : ''));
   }
   server.app.log.info({ url: server.url, console: options.console ? `${server.url}/console/` : null, dataDir: resolve(options.dataDir), metadata: server.backends.metadata, blobs: server.backends.blobs, cleanup: server.cleanup }, 'oas-server listening');
   let stopping = false;
@@ -120,6 +120,13 @@ async function serveCommand(args: string[]): Promise<void> {
       process.exit(1);
     });
   };
+  if (options.tlsCert !== undefined) {
+    // A renewed certificate is picked up without a restart; open connections are kept.
+    process.on('SIGHUP', () => {
+      server.reloadTls().then(() => server.app.log.info({ cert: options.tlsCert }, 'TLS certificate reloaded'),
+        (err: unknown) => server.app.log.error({ err }, `TLS certificate not reloaded (the old one stays): ${(err as Error).message}`));
+    });
+  }
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }

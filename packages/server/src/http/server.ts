@@ -11,6 +11,7 @@ import type { Metrics } from '../metrics.js';
 import { HttpError } from './errors.js';
 import type { FrontEnd } from './frontend.js';
 import { newState, parseTarget, sendJson } from './state.js';
+import type { TlsPair } from './tls.js';
 
 export interface HttpServerOptions {
   logger: FastifyBaseLogger;
@@ -25,6 +26,8 @@ export interface HttpServerOptions {
   isClosing(): boolean;
   /** Registers what answers before any front end routes (the web console's static files). */
   beforeRouting?(app: FastifyInstance): void;
+  /** Serve HTTPS with this certificate and key (http/tls.ts). */
+  tls?: TlsPair | undefined;
 }
 
 export interface HttpServer {
@@ -69,7 +72,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     requestTimeout: 0,
     connectionTimeout: 0,
     // A request without Host is answered like any other (a protocol error), not by node's bare 400.
-    http: { requireHostHeader: false },
+    ...(opts.tls ? { https: { ...opts.tls, requireHostHeader: false } } : { http: { requireHostHeader: false } }),
     frameworkErrors: (err, req, reply) => {
       req.call ??= newState();
       req.call.op = 'BadRequest';
