@@ -56,3 +56,6 @@ export class StateError extends DomainError {
 export class UnavailableError extends DomainError {
   override readonly name = 'UnavailableError';
 }
+
+/** Stored bytes that failed their leaf check: what a job output stream fails with (the front ends say so). */
+export { CorruptDataError } from '../store/blob/verifying-reader.js';

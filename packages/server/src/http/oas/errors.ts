@@ -5,9 +5,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { OASError, type ErrorCode } from '@oas/sdk/protocol';
 import {
-  DomainError, InvalidRequestError, NotFoundError, StateError, UnavailableError, type InvalidRule, type ResourceKind, type StateRule,
+  CorruptDataError, DomainError, InvalidRequestError, NotFoundError, StateError, UnavailableError, type InvalidRule, type ResourceKind, type StateRule,
 } from '../../service/errors.js';
-import { CorruptDataError } from '../../store/blob/verifying-reader.js';
 import { HttpError, type HttpErrorKind } from '../errors.js';
 import { REQUEST_ID } from './headers.js';
 
