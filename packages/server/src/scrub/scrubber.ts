@@ -47,8 +47,9 @@ export interface PassReport {
   errors: number;
 }
 
-/** How long /metrics reuses the progress counts when no check finished meanwhile. */
+/** How long /metrics reuses the progress counts when no check finished meanwhile, and when some did. */
 const PROGRESS_MAX_AGE_MS = 60_000;
+const PROGRESS_MIN_AGE_MS = 5_000;
 
 export class Scrubber {
   private readonly pacer: Pacer;
@@ -177,7 +178,8 @@ export class Scrubber {
   async currentProgress(): Promise<ScrubProgress> {
     const now = this.o.clock.now();
     const p = this.progress;
-    if (p && p.checks === this.archivesVerified && now - p.at < PROGRESS_MAX_AGE_MS) return p.value;
+    // The counts scan every live archive: at most once a minute, or every few seconds while checks finish.
+    if (p && now - p.at < (p.checks === this.archivesVerified ? PROGRESS_MAX_AGE_MS : PROGRESS_MIN_AGE_MS)) return p.value;
     const value = await this.o.meta.scrubProgress(now - this.o.intervalMs, this.o.vaultIds);
     this.progress = { at: now, checks: this.archivesVerified, value };
     return value;
