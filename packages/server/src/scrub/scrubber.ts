@@ -219,6 +219,8 @@ export class Scrubber {
     const { clock, meta } = this.o;
     const idleMs = this.o.idleMs ?? Math.min(60_000, this.o.intervalMs);
     const signal = this.stopper.signal;
+    // A node that just started serves first: the first look comes after one idle wait.
+    await this.sleepIdle(idleMs);
     while (!signal.aborted) {
       this.cycle++;
       try {
@@ -233,15 +235,20 @@ export class Scrubber {
       const served = this.idleWaiters.filter((w) => w.cycle < this.cycle);
       this.idleWaiters = this.idleWaiters.filter((w) => w.cycle >= this.cycle);
       for (const w of served) w.resolve();
-      if (this.wakeRequested) {
-        this.wakeRequested = false;
-        continue;
-      }
-      this.sleeping = new AbortController();
-      await abortableSleep(clock, idleMs, AbortSignal.any([signal, this.sleeping.signal]));
-      this.sleeping = null;
+      await this.sleepIdle(idleMs);
     }
     for (const w of this.idleWaiters) w.resolve();
     this.idleWaiters = [];
+  }
+
+  /** Waits `ms` on the clock, unless wake() asked for a look (or stop()). */
+  private async sleepIdle(ms: number): Promise<void> {
+    if (this.wakeRequested) {
+      this.wakeRequested = false;
+      return;
+    }
+    this.sleeping = new AbortController();
+    await abortableSleep(this.o.clock, ms, AbortSignal.any([this.stopper.signal, this.sleeping.signal]));
+    this.sleeping = null;
   }
 }
