@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../src/clock.js';
+import { ConfigError, DEFAULT_OPTIONS, resolveOptions } from '../src/config.js';
 import { Pacer } from '../src/scrub/pacer.js';
 import { Scrubber, type ScrubberOptions } from '../src/scrub/scrubber.js';
 import { openFileBlobStore } from '../src/store/blob/file.js';
@@ -50,6 +51,17 @@ test('the pacer books bytes at the rate and banks no idle time', () => {
   clock.advance(10_000); // idle: no credit for the time nobody read
   assert.equal(pacer.book(2_000_000), 200);
   assert.equal(new Pacer(0, clock).book(1e12), 0, 'rate 0: no limit');
+});
+
+test('scrub options: defaults, flags over environment, clear errors', () => {
+  assert.deepEqual([DEFAULT_OPTIONS.scrub, DEFAULT_OPTIONS.scrubIntervalMs, DEFAULT_OPTIONS.scrubRate], [true, 30 * DAY, 50]);
+  const o = resolveOptions({ 'scrub-rate': '0.5', 'scrub-interval': '7d' }, { OAS_SCRUB: 'off', OAS_SCRUB_RATE: '9' });
+  assert.deepEqual([o.scrub, o.scrubIntervalMs, o.scrubRate], [false, 7 * DAY, 0.5]);
+  assert.equal(resolveOptions({}, { OAS_SCRUB_RATE: '0' }).scrubRate, 0);
+  assert.throws(() => resolveOptions({ 'scrub-rate': 'fast' }, {}), (e: Error) => e instanceof ConfigError && /--scrub-rate: "fast" \(expected MB\/s/.test(e.message));
+  assert.throws(() => resolveOptions({ 'scrub-interval': '500ms' }, {}), /scrub interval 500ms \(must be at least 1s\)/);
+  assert.throws(() => resolveOptions({ scrub: 'maybe' }, {}), /expected on or off/);
+  assert.throws(() => resolveOptions({ 'tls-cert': 'c.pem' }, {}), /--tls-cert and --tls-key must be given together/);
 });
 
 let t: TestServer;
