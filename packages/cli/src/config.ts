@@ -17,6 +17,8 @@ export interface ConnectionFlags {
   id?: string;
   key?: string;
   configFile?: string;
+  /** PEM file of the certificate authorities HTTPS servers are checked against. */
+  caFile?: string;
 }
 
 export interface Credentials {
@@ -29,6 +31,8 @@ export interface Credentials {
   /** `osshost` of the file, for `cp`. */
   ossHost?: string;
   configFile: string;
+  /** Trusted certificate authorities (PEM) from --ca-file / OAS_CA_FILE, for HTTPS. */
+  ca?: Buffer;
 }
 
 type Env = Record<string, string | undefined>;
@@ -100,7 +104,8 @@ export async function resolveCredentials(flags: ConnectionFlags, env: Env = proc
   const hostPick = pick(flags.host, 'OAS_HOST', 'host');
   const host = hostPick ? parseHost(hostPick.value, hostPick.where) : { host: DEFAULT_HOST };
   const portPick = pick(flags.port, 'OAS_PORT', 'port');
-  let port = portPick ? parsePort(portPick.value, portPick.where) : DEFAULT_PORT;
+  // https:// without a port means 443, as http:// (or no scheme) means 80.
+  let port = portPick ? parsePort(portPick.value, portPick.where) : host.secure ? 443 : DEFAULT_PORT;
   if (host.port !== undefined && (hostPick?.level ?? 0) > (portPick?.level ?? 0)) port = host.port;
 
   const id = pick(flags.id, 'OAS_ACCESS_KEY_ID', 'accessid');
@@ -111,6 +116,7 @@ export async function resolveCredentials(flags: ConnectionFlags, env: Env = proc
       + `or run \`oascmd config\` (credentials file: ${configFile}${file ? '' : ', not found'})`);
   }
   const ossHost = file?.get('osshost') || undefined;
+  const ca = await readCaFile(flags.caFile || env.OAS_CA_FILE || undefined);
   return {
     host: host.host,
     port,
@@ -119,7 +125,21 @@ export async function resolveCredentials(flags: ConnectionFlags, env: Env = proc
     accessKey: key.value,
     ...(ossHost ? { ossHost } : {}),
     configFile,
+    ...(ca ? { ca } : {}),
   };
+}
+
+/** The PEM certificates of --ca-file / OAS_CA_FILE (checked to hold at least one). */
+async function readCaFile(path: string | undefined): Promise<Buffer | undefined> {
+  if (path === undefined) return undefined;
+  let pem: Buffer;
+  try {
+    pem = await readFile(path);
+  } catch (e) {
+    throw new CliError(`cannot read the CA file ${path}: ${(e as Error).message}`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`the CA file ${path} holds no PEM certificate`);
+  return pem;
 }
 
 export interface ConfigValues {

@@ -66,6 +66,7 @@ export function buildProgram(runtime: Runtime): Command {
     .option('-i, --id <accessid>', 'AccessKeyId')
     .option('-k, --key <accesskey>', 'AccessKeySecret')
     .option('--config-file <file>', 'credentials file (default ~/.oascredentials)')
+    .option('--ca-file <file>', 'PEM certificates to trust for HTTPS instead of the system list (env OAS_CA_FILE)')
     .option('--json', 'print the result as one JSON document on stdout')
     .addOption(new Option('-q, --quiet', 'no progress and no notes, only the result and errors'))
     .helpCommand('help [command]', 'show help for a command (also: oascmd <command> --help)');

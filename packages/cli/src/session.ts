@@ -27,7 +27,7 @@ export class Session {
   async api(): Promise<OASAPI> {
     if (!this.client) {
       const c = await this.credentials();
-      this.client = new OASAPI(c.host, c.accessId, c.accessKey, { port: c.port, secure: c.secure });
+      this.client = new OASAPI(c.host, c.accessId, c.accessKey, { port: c.port, secure: c.secure, ...(c.ca ? { ca: c.ca } : {}) });
     }
     return this.client;
   }

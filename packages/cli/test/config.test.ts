@@ -71,7 +71,8 @@ test('a port in the host loses only to a port given at the same or a higher leve
   assert.equal((await resolveCredentials({ ...base, host: 'localhost:8080' }, { ...env, OAS_PORT: '7' })).port, 8080);
   assert.equal((await resolveCredentials({ ...base }, { ...env, OAS_HOST: 'h:5', OAS_PORT: '7' })).port, 7);
   const tls = await resolveCredentials({ ...base, host: 'https://example.com' }, env);
-  assert.deepEqual([tls.host, tls.port, tls.secure], ['example.com', 80, true]);
+  assert.deepEqual([tls.host, tls.port, tls.secure], ['example.com', 443, true]);
+  assert.equal((await resolveCredentials({ ...base, host: 'https://example.com:8443' }, env)).port, 8443);
   assert.equal((await resolveCredentials({ ...base, port: '443' }, env)).secure, true);
   assert.deepEqual(parseHost('[::1]:8080', 'x'), { host: '::1', port: 8080 });
   assert.throws(() => parseHost('a b', 'x'), UsageError);

@@ -2,6 +2,7 @@
 // the HTTP plumbing with its front ends (http/server.ts, http/oas/), the job engine and
 // the housekeeping timers (housekeeping.ts); close() takes it all down in order. Used by
 // main.ts and, in-process on port 0, by the tests.
+import type { Server as HttpsServer } from 'node:https';
 import { hostname } from 'node:os';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { newId } from '@oas/sdk/protocol';
@@ -11,6 +12,7 @@ import { startHousekeeping } from './housekeeping.js';
 import { registerConsole } from './http/console.js';
 import { oasFrontEnd } from './http/oas/index.js';
 import { createHttpServer } from './http/server.js';
+import { loadTlsPair, reloadTls, type TlsFiles } from './http/tls.js';
 import { JobEngine } from './jobs/engine.js';
 import { inventoryRetrieval } from './jobs/runners/inventory.js';
 import { ossTransferRunners } from './jobs/runners/oss.js';
@@ -19,6 +21,8 @@ import { archiveRetrieval } from './jobs/runners/retrieval.js';
 import type { JobRunners } from './jobs/types.js';
 import { startupCleanup, type CleanupReport } from './maintenance.js';
 import { createLogger } from './logging.js';
+import type { Scrubber } from './scrub/scrubber.js';
+import { serverScrubber } from './scrub/server.js';
 import { Metrics } from './metrics.js';
 import { ensureRootKey, keyLookup, type RootKeyResult } from './service/accounts.js';
 import { releaseHashWorker, retainHashWorker } from './util/checksum.js';
@@ -51,11 +55,13 @@ export interface CreateServerOptions extends Partial<ServerOptions> {
   orphanGraceMs?: number;
   /** The server's time (default: the system clock; tests move a clock by hand). */
   clock?: Clock;
+  /** Longest wait of the scrubber between looks for due or new archives (tests). */
+  scrubIdleMs?: number;
 }
 
 export interface OasServer {
   app: FastifyInstance;
-  /** `http://host:port` the server listens on. */
+  /** `http(s)://host:port` the server listens on. */
   url: string;
   host: string;
   port: number;
@@ -63,6 +69,8 @@ export interface OasServer {
   meta: MetadataStore;
   blobs: BlobStore;
   engine: JobEngine;
+  /** The background scrubber (null with --scrub off). */
+  scrubber: Scrubber | null;
   metrics: Metrics;
   /** What happened to the root key at start-up (generated keys are printed by main). */
   rootKey: RootKeyResult;
@@ -73,6 +81,8 @@ export interface OasServer {
   sweepOrphans(): Promise<number>;
   /** Purges expired jobs and unneeded deleted archives now (also runs on a timer). */
   runMaintenance(): Promise<number>;
+  /** HTTPS only: reads --tls-cert / --tls-key again for new connections (SIGHUP); rejects, keeping the old pair, if they do not load. */
+  reloadTls(): Promise<void>;
   /** Takes a periodic inventory snapshot now (--inventory-interval mode). */
   snapshotInventories(): Promise<void>;
   /**
@@ -121,8 +131,11 @@ export async function createServer(given: CreateServerOptions = {}): Promise<Oas
 async function start(given: CreateServerOptions, options: ServerOptions, meta: MetadataStore, blobs: BlobStore,
   backends: OasServer['backends'], space: SpaceGuard | null): Promise<OasServer> {
   const clock = given.clock ?? systemClock;
-  // A bad OSS host configuration stops the start before anything else happens.
+  // A bad OSS host configuration or TLS pair stops the start before anything else happens.
   const ossHosts = await loadOssHosts({ file: options.ossConfigFile, specs: options.ossHostSpecs, hosts: given.ossHosts });
+  const tlsFiles: TlsFiles | null = options.tlsCert !== undefined && options.tlsKey !== undefined
+    ? { certFile: options.tlsCert, keyFile: options.tlsKey } : null;
+  const tls = tlsFiles ? await loadTlsPair(tlsFiles) : undefined;
   const cleanup = await startupCleanup(meta, blobs, clock.now(), { shared: backends.shared, leftoversSafe: backends.leftoversSafe });
   const rootKey = await ensureRootKey(meta, options.rootAccessKeyId, options.rootAccessKeySecret, clock.now());
   if (options.inventoryIntervalMs !== null) await meta.snapshotInventories(clock.now());
@@ -157,6 +170,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
     onCorruptRead,
     space,
   });
+  const scrubber = serverScrubber(options, meta, blobs, nodeId, clock, logger, given.scrubIdleMs);
   const ctx: ServiceContext = {
     meta, blobs,
     limits: { maxVaults: options.maxVaults, inventoryIntervalMs: options.inventoryIntervalMs, jobDelayMs: options.jobDelayMs },
@@ -175,10 +189,12 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
       oasFrontEnd(ctx, { lookupKey: keyLookup(meta, options.keyCacheMs, () => clock.now()), maxSkewMs: options.maxSkewMs, now: () => clock.now() }),
     ],
     metrics,
-    renderMetrics: async () => metrics.render(await meta.countJobsByStatus().catch(() => null), engine.activeJobs),
+    renderMetrics: async () => metrics.render(await meta.countJobsByStatus().catch(() => null), engine.activeJobs)
+      + (scrubber ? await scrubber.metricsText() : ''),
     isClosing: () => closing,
     beforeRouting: (fastify) => registerConsole(fastify, options.console),
     connections: options,
+    tls,
   });
 
   await app.listen({ host: options.host, port: options.port });
@@ -197,6 +213,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
   });
 
   if (given.startJobs !== false) engine.start();
+  scrubber?.start();
   retainHashWorker();
 
   let closed: Promise<void> | null = null;
@@ -214,6 +231,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
       await appClosed;
       await Promise.allSettled([...inflight]);
       await engine.stop();
+      await scrubber?.stop();
       await meta.close();
       await blobs.close();
       await releaseHashWorker(); // no leaf hash thread outlives the last server
@@ -223,8 +241,12 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
   };
 
   return {
-    app, url: `http://${urlHost}:${port}`, host: options.host, port, options, meta, blobs, engine, metrics,
+    app, url: `${tls ? 'https' : 'http'}://${urlHost}:${port}`, host: options.host, port, options, meta, blobs, engine, scrubber, metrics,
     rootKey, cleanup, backends, close,
+    reloadTls: async () => {
+      if (!tlsFiles) throw new Error('the server does not serve HTTPS (no --tls-cert)');
+      await reloadTls(app.server as unknown as HttpsServer, tlsFiles);
+    },
     sweepOrphans: housekeeping.sweepOrphans, runMaintenance: housekeeping.runMaintenance, snapshotInventories: housekeeping.snapshotInventories,
   };
 }

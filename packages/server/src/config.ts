@@ -64,9 +64,18 @@ export interface ServerOptions {
   maxConnections: number | null;
   /** Free space uploads must leave on the local disks the server writes (service/space.ts). */
   minFree: FreeReserve;
+  /** Check stored archives in the background (scrub/). */
+  scrub: boolean;
+  /** Every archive is checked again once its last check is this old (a full pass). */
+  scrubIntervalMs: number;
+  /** Scrub read rate cap, MB/s (10^6 bytes; 0: none). */
+  scrubRate: number;
+  /** PEM certificate chain and private key: serve HTTPS (http/tls.ts); re-read on SIGHUP. */
+  tlsCert?: string | undefined;
+  tlsKey?: string | undefined;
 }
 
-type Kind = 'string' | 'port' | 'count' | 'duration' | 'optional-duration' | 'level' | 'boolean' | 'switch' | 'reserve';
+type Kind = 'string' | 'port' | 'count' | 'duration' | 'optional-duration' | 'level' | 'boolean' | 'switch' | 'reserve' | 'rate';
 
 interface OptionSpec {
   key: keyof ServerOptions;
@@ -106,6 +115,11 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 'keepAliveTimeoutMs', flag: 'keep-alive-timeout', env: 'OAS_KEEP_ALIVE_TIMEOUT', kind: 'duration', help: 'close a kept-alive connection idle between requests this long' },
   { key: 'maxConnections', flag: 'max-connections', env: 'OAS_MAX_CONNECTIONS', kind: 'count', help: 'connections served at once; more are closed at once (unset: a third of the open-file limit less 64, so each one has room for its files)' },
   { key: 'minFree', flag: 'min-free', env: 'OAS_MIN_FREE', kind: 'reserve', help: 'free space an upload must leave on the data disk, a size (512M, 2G) or a share (5%); beyond it: 507 StorageFull (0: off)' },
+  { key: 'scrub', flag: 'scrub', env: 'OAS_SCRUB', kind: 'switch', help: 're-check stored archives against their checksums in the background (on or off)' },
+  { key: 'scrubIntervalMs', flag: 'scrub-interval', env: 'OAS_SCRUB_INTERVAL', kind: 'duration', help: 'time for a full scrub pass: each archive is checked again once its last check is this old' },
+  { key: 'scrubRate', flag: 'scrub-rate', env: 'OAS_SCRUB_RATE', kind: 'rate', help: 'scrub read rate cap per node in MB/s (0: no cap)' },
+  { key: 'tlsCert', flag: 'tls-cert', env: 'OAS_TLS_CERT', kind: 'string', help: 'PEM certificate (chain) file: serve HTTPS; re-read on SIGHUP' },
+  { key: 'tlsKey', flag: 'tls-key', env: 'OAS_TLS_KEY', kind: 'string', help: 'PEM private key file of --tls-cert' },
 ];
 
 export const DEFAULT_OPTIONS: ServerOptions = {
@@ -140,6 +154,11 @@ export const DEFAULT_OPTIONS: ServerOptions = {
   maxConnections: null,
   // Room for the metadata (WAL, checkpoints), inventories and logs once uploads are refused; see docs/decisions.md.
   minFree: { bytes: 64 * 1024 * 1024 },
+  scrub: true,
+  scrubIntervalMs: 30 * 24 * 3_600_000,
+  scrubRate: 50,
+  tlsCert: undefined,
+  tlsKey: undefined,
 };
 
 /** A bad option value: main prints the message on one line and exits 2. */
@@ -177,6 +196,9 @@ function convert(spec: OptionSpec, text: string, from: string): ServerOptions[ke
       if (reserve === null) throw bad('expected a size such as 0, 512M, 2G or a percentage below 100 such as 5%');
       return reserve;
     }
+    case 'rate':
+      if (!/^\d{1,6}(\.\d{1,3})?$/.test(text)) throw bad('expected MB/s such as 50 or 0.5 (0: no limit)');
+      return Number(text);
     case 'level':
       if (!(LOG_LEVELS as readonly string[]).includes(text)) throw bad(`expected one of ${LOG_LEVELS.join(', ')}`);
       return text as LogLevel;
@@ -212,6 +234,8 @@ export function resolveOptions(flags: Record<string, string | undefined>, env: N
   options.s3AccessKeyId ??= env.AWS_ACCESS_KEY_ID || undefined;
   options.s3SecretAccessKey ??= env.AWS_SECRET_ACCESS_KEY || undefined;
   options.s3Region ??= env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined;
+  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new ConfigError('--tls-cert and --tls-key must be given together');
+  if (options.scrubIntervalMs < 1000) throw new ConfigError(`invalid scrub interval ${options.scrubIntervalMs}ms (must be at least 1s)`);
   if (options.jobLeaseMs < 1000) throw new ConfigError(`invalid job lease ${options.jobLeaseMs}ms (must be at least 1s)`);
   options.ossHostSpecs = (env.OAS_OSS_HOSTS ?? '').split(/\s+/).filter((spec) => spec !== '');
   return options;
@@ -268,6 +292,7 @@ export function helpText(): string {
     'Usage: oas-server [serve] [options]',
     '       oas-server keys create|list|delete|rotate [<AccessKeyId>] [--data-dir <dir>] [--metadata <uri>]',
     '       oas-server migrate [--metadata <uri>]          apply schema migrations and exit',
+    '       oas-server scrub [--vault <name>] [--now] [store options]   check stored archives now (exit 3: damage found)',
     '       oas-server copy-data --from <meta,blobs> --to <meta,blobs>   move everything to other stores',
     '',
     'A server speaking the Aliyun Open Archive Service (OAS) protocol.',

@@ -1,7 +1,8 @@
 // The oas-server command: `oas-server [serve] [options]` runs the server,
 // `oas-server keys create|list|delete|rotate` manages access keys (one key pair per account),
 // `oas-server migrate` applies the metadata schema migrations, `oas-server copy-data` moves
-// everything to another backend pair (copy-data.ts).
+// everything to another backend pair (copy-data.ts), `oas-server scrub` checks stored
+// archives now (scrub/command.ts).
 import { readFileSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -9,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { createServer, type OasServer } from './app.js';
 import { ConfigError, DEFAULT_OPTIONS, helpText, parseServeArgs } from './config.js';
 import { copyDataCommand } from './copy-data.js';
+import { scrubCommand } from './scrub/command.js';
 import { ROOT_ACCOUNT_ID, createAccount, rotateKey } from './service/accounts.js';
 import { describeMetadata, migrateMetadata, openMetadata, parseMetadataUri } from './store/open.js';
 
@@ -116,8 +118,8 @@ async function serveCommand(args: string[]): Promise<void> {
     process.stdout.write(
       `Generated the root access key (stored in ${server.backends.metadata}; shown only this once):\n` +
       `  AccessKeyId:     ${accessKeyId}\n  AccessKeySecret: ${accessKeySecret}\n` +
-      `Use it with: npx oascmd config --host ${hintHost} --port ${server.port} -i ${accessKeyId} -k ${accessKeySecret}\n` +
-      (options.console ? `or sign in to the web console at http://${hintHost.includes(':') ? `[${hintHost}]` : hintHost}:${server.port}/console/\n` : ''));
+      `Use it with: npx oascmd config --host ${server.url.startsWith('https') ? 'https://' : ''}${hintHost} --port ${server.port} -i ${accessKeyId} -k ${accessKeySecret}\n` +
+      (options.console ? `or sign in to the web console at ${server.url.startsWith('https') ? 'https' : 'http'}://${hintHost.includes(':') ? `[${hintHost}]` : hintHost}:${server.port}/console/\n` : ''));
   }
   server.app.log.info({ url: server.url, console: options.console ? `${server.url}/console/` : null, dataDir: resolve(options.dataDir), metadata: server.backends.metadata, blobs: server.backends.blobs, cleanup: server.cleanup }, 'oas-server listening');
   let stopping = false;
@@ -130,6 +132,13 @@ async function serveCommand(args: string[]): Promise<void> {
       process.exit(1);
     });
   };
+  if (options.tlsCert !== undefined) {
+    // A renewed certificate is picked up without a restart; open connections are kept.
+    process.on('SIGHUP', () => {
+      server.reloadTls().then(() => server.app.log.info({ cert: options.tlsCert }, 'TLS certificate reloaded'),
+        (err: unknown) => server.app.log.error({ err }, `TLS certificate not reloaded (the old one stays): ${(err as Error).message}`));
+    });
+  }
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }
@@ -139,6 +148,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     if (first === 'keys') process.exit(await keysCommand(rest));
     if (first === 'migrate') process.exit(await migrateCommand(rest));
+    if (first === 'scrub') process.exit(await scrubCommand(rest, process.env, (line) => process.stdout.write(`${line.replace(/\n$/, '')}\n`)));
     if (first === 'copy-data') process.exit(await copyDataCommand(rest, process.env, (line) => process.stdout.write(`${line.replace(/\n$/, '')}\n`)));
     if (first === '--version' || first === '-V') {
       process.stdout.write(`${version()}\n`);

@@ -12,6 +12,7 @@ import { describeMetadata, parseBlobsUri, parseMetadataUri, redactUri } from '..
 import { openFileBlobStore } from '../src/store/blob/file.js';
 import type { BlobStore } from '../src/store/blob/types.js';
 import { migratePostgres, openPostgresStore } from '../src/store/meta/postgres.js';
+import { MIGRATIONS } from '../src/store/meta/postgres-schema.js';
 import { openSqliteStore } from '../src/store/meta/sqlite.js';
 import { startPostgres } from './helpers/postgres.js';
 import { runCli } from './helpers/cli.js';
@@ -76,7 +77,7 @@ test('oas-server migrate and keys on PostgreSQL; several nodes migrating at once
   const env = { OAS_METADATA: url };
   const migrated = await runCli(['migrate'], env);
   assert.equal(migrated.code, 0, migrated.stderr);
-  assert.match(migrated.stdout, /postgres:\/\/postgres@127\.0\.0\.1:\d+\/scale_cli: schema version 1/);
+  assert.match(migrated.stdout, /postgres:\/\/postgres@127\.0\.0\.1:\d+\/scale_cli: schema version \d+/);
   assert.equal((await runCli(['migrate', '--metadata', url])).code, 0);
   assert.equal((await runCli(['migrate', '--help'])).code, 0);
   const created = await runCli(['keys', 'create', '--metadata', url]);
@@ -91,7 +92,8 @@ test('oas-server migrate and keys on PostgreSQL; several nodes migrating at once
   // Eight nodes open one fresh database at the same moment: one migrates, the others wait.
   const fresh = await cluster.createDatabase('scale_race');
   const results = await Promise.all([
-    ...Array.from({ length: 4 }, () => migratePostgres(fresh)),
+    // Each migrate call answers the newest schema version.
+    ...Array.from({ length: 4 }, async () => ((await migratePostgres(fresh)) === MIGRATIONS.at(-1)!.version ? 1 : 0)),
     ...Array.from({ length: 4 }, async () => {
       const store = await openPostgresStore(fresh, { poolSize: 2 });
       try {

@@ -24,6 +24,12 @@ export interface OASAPIOptions {
   timeoutMs?: number;
   /** Your own agent (an https.Agent for HTTPS), e.g. for custom CAs. close() leaves it alone. */
   agent?: Agent;
+  /**
+   * Certificate authorities (PEM) that HTTPS server certificates are checked against,
+   * instead of Node's built-in list, e.g. a private CA or a self-signed certificate.
+   * Ignored for HTTP and when `agent` is given.
+   */
+  ca?: string | Buffer | Array<string | Buffer>;
   /** Default `OAS TypeScript SDK/0.1.0`. */
   userAgent?: string;
 }
@@ -71,7 +77,7 @@ export class OASAPI {
     // The SDK switches to HTTPS for is_security or port 443.
     this.secure = options.secure === true || port === 443;
     this.userAgent = headerValue('userAgent', options.userAgent ?? DEFAULT_USER_AGENT);
-    this.transport = new Transport({ host, port, secure: this.secure, timeoutMs, agent: options.agent });
+    this.transport = new Transport({ host, port, secure: this.secure, timeoutMs, agent: options.agent, ca: options.ca });
   }
 
   /** `'https:'` or `'http:'`: which of node:https / node:http this client uses. */

@@ -16,6 +16,8 @@ export interface TransportOptions {
   timeoutMs: number;
   /** The caller's agent (used for every request and never destroyed by close()). */
   agent?: http.Agent | undefined;
+  /** HTTPS: trusted certificate authorities (PEM) instead of Node's list (agents this transport creates). */
+  ca?: string | Buffer | Array<string | Buffer> | undefined;
 }
 
 export interface OutgoingRequest {
@@ -55,9 +57,10 @@ export class Transport {
     this.protocol = options.secure ? 'https:' : 'http:';
     this.module = options.secure ? https : http;
     const Agent = options.secure ? https.Agent : http.Agent;
+    const ca = options.secure && options.ca !== undefined ? { ca: options.ca } : {};
     this.ownsAgents = !options.agent;
-    this.agent = options.agent ?? new Agent({ keepAlive: true, maxSockets: 64, timeout: IDLE_SOCKET_MS });
-    this.streamAgent = options.agent ?? new Agent({ keepAlive: false, maxSockets: 64 });
+    this.agent = options.agent ?? new Agent({ keepAlive: true, maxSockets: 64, timeout: IDLE_SOCKET_MS, ...ca });
+    this.streamAgent = options.agent ?? new Agent({ keepAlive: false, maxSockets: 64, ...ca });
   }
 
   /** The agent ordinary requests use (tests check its protocol). */

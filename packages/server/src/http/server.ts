@@ -13,6 +13,7 @@ import { deferContinue } from './continue.js';
 import { HttpError } from './errors.js';
 import type { FrontEnd } from './frontend.js';
 import { newState, parseTarget, sendJson } from './state.js';
+import type { TlsPair } from './tls.js';
 
 export interface HttpServerOptions {
   logger: FastifyBaseLogger;
@@ -29,6 +30,8 @@ export interface HttpServerOptions {
   beforeRouting?(app: FastifyInstance): void;
   /** Timeouts and the connection limit (http/connections.ts). */
   connections: ConnectionLimits;
+  /** Serve HTTPS with this certificate and key (http/tls.ts). */
+  tls?: TlsPair | undefined;
 }
 
 export interface HttpServer {
@@ -73,7 +76,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     requestTimeout: 0,
     connectionTimeout: 0,
     // A request without Host is answered like any other (a protocol error), not by node's bare 400.
-    http: { requireHostHeader: false },
+    ...(opts.tls ? { https: { ...opts.tls, requireHostHeader: false } } : { http: { requireHostHeader: false } }),
     frameworkErrors: (err, req, reply) => {
       req.call ??= newState();
       req.call.op = 'BadRequest';

@@ -62,3 +62,5 @@ export class UnavailableError extends DomainError {
  * server's problem, not the client's. Recognised in whatever a store throws.
  */
 export { StorageFullError, isStorageFull } from '../store/storage-full.js';
+/** Stored bytes that failed their leaf check: what a job output stream fails with (the front ends say so). */
+export { CorruptDataError } from '../store/blob/verifying-reader.js';

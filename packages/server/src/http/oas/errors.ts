@@ -5,7 +5,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { OASError, type ErrorCode } from '@oas/sdk/protocol';
 import {
-  DomainError, InvalidRequestError, NotFoundError, StateError, StorageFullError, UnavailableError, isStorageFull,
+  CorruptDataError, DomainError, InvalidRequestError, NotFoundError, StateError, StorageFullError, UnavailableError, isStorageFull,
   type InvalidRule, type ResourceKind, type StateRule,
 } from '../../service/errors.js';
 import { HttpError, type HttpErrorKind } from '../errors.js';
@@ -56,6 +56,8 @@ export function toOASError(err: unknown): OASError {
   if (err instanceof DomainError || err instanceof HttpError) return OASError.of(codeOf(err), err.message);
   // Not the client's fault and not a bug: an operator has to free space (logged by the caller).
   if (isStorageFull(err)) return OASError.of('StorageFull', storageFullMessage(err));
+  // Stored bytes failed their check before anything was sent: say so, not a bare fault.
+  if (err instanceof CorruptDataError) return OASError.of('InternalError', `${err.message}; the stored data is damaged and is not served`);
   const e = err as { statusCode?: unknown; message?: unknown } | null;
   if (e && typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     // Errors fastify raises about the request itself (bad URL, bad content, ...).

@@ -7,9 +7,10 @@ import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import type {
   AccountRecord, ArchiveRecord, CompleteUploadInput, CreateVaultResult, DeleteVaultResult, JobRecord,
-  JobStatus, MetadataStore, Page, PartRecord, Segment, UploadRecord, VaultRecord,
+  JobStatus, MetadataStore, Page, PartRecord, ScrubProgress, ScrubRecord, Segment, UploadRecord, VaultRecord,
 } from './types.js';
 import { MissingParentError, StoreInvariantError } from '../errors.js';
+import { PostgresScrubRows } from './postgres-scrub.js';
 import { LOCK_CREATE_VAULT, LOCK_NAMESPACE, LOCK_PURGE, migrateClient } from './postgres-schema.js';
 import {
   ACCOUNT_COLS, ARCHIVE_BATCH, ARCHIVE_COLS, COMPLETED_UPLOAD_RETENTION_MS, JOB_COLS, JOB_FIELDS, PART_COLS, UPLOAD_COLS,
@@ -96,8 +97,11 @@ export class PostgresMetadataStore implements MetadataStore {
     }
   }
 
+  private readonly scrub: PostgresScrubRows;
+
   constructor(pool: pg.Pool) {
     this.pool = pool;
+    this.scrub = new PostgresScrubRows(pool);
   }
 
   private async rows<R extends QueryResultRow>(text: string, values: unknown[] = [], q: Queryable = this.pool): Promise<R[]> {
@@ -481,6 +485,40 @@ export class PostgresMetadataStore implements MetadataStore {
       counts[row.status] = row.n;
     }
     return counts;
+  }
+
+  // Scrubbing (sqlite-scrub.ts / postgres-scrub.ts) -----------------------------------------
+
+  async enrollScrub(): Promise<number> {
+    return this.scrub.enroll();
+  }
+
+  async claimScrub(owner: string, now: number, leaseUntil: number, dueBefore: number, vaultIds?: readonly string[]): Promise<ArchiveRecord | null> {
+    return this.scrub.claim(owner, now, leaseUntil, dueBefore, vaultIds);
+  }
+
+  async renewScrubLease(archiveId: string, owner: string, leaseUntil: number): Promise<boolean> {
+    return this.scrub.renew(archiveId, owner, leaseUntil);
+  }
+
+  async finishScrub(archiveId: string, owner: string, result: { verifiedAt: number; damage: string | null } | null): Promise<boolean> {
+    return this.scrub.finish(archiveId, owner, result);
+  }
+
+  async getScrub(archiveId: string): Promise<ScrubRecord | null> {
+    return this.scrub.get(archiveId);
+  }
+
+  async listDamaged(limit: number, vaultIds?: readonly string[]): Promise<ScrubRecord[]> {
+    return this.scrub.damaged(limit, vaultIds);
+  }
+
+  async scrubProgress(since: number, vaultIds?: readonly string[]): Promise<ScrubProgress> {
+    return this.scrub.progress(since, vaultIds);
+  }
+
+  async vaultIdsNamed(name: string): Promise<string[]> {
+    return this.scrub.vaultIdsNamed(name);
   }
 
   // Garbage collection ---------------------------------------------------------------------

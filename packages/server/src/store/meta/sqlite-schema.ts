@@ -121,6 +121,22 @@ CREATE INDEX jobs_archive ON jobs (archive_id);
 CREATE INDEX jobs_output ON jobs (output_key);
 `,
   },
+  {
+    version: 2,
+    sql: `
+-- The scrubber's state per archive (scrub/): last full check (0: never), what it found
+-- wrong, and the lease of the node checking it now. Purging the archive drops its row.
+CREATE TABLE archive_scrub (
+  archive_id  TEXT PRIMARY KEY REFERENCES archives (id) ON DELETE CASCADE,
+  verified_at INTEGER NOT NULL DEFAULT 0,
+  damage      TEXT,
+  lease_owner TEXT,
+  lease_until INTEGER
+) WITHOUT ROWID;
+CREATE INDEX archive_scrub_due ON archive_scrub (verified_at, archive_id);
+CREATE INDEX archive_scrub_damaged ON archive_scrub (archive_id) WHERE damage IS NOT NULL;
+`,
+  },
 ];
 
 /** Applies every migration not yet recorded, in order. Returns the resulting version. */

@@ -5,7 +5,7 @@
 import Database from 'better-sqlite3';
 import type {
   AccountRecord, ArchiveRecord, CompleteUploadInput, CreateVaultResult, DeleteVaultResult, JobRecord,
-  JobStatus, MetadataStore, Page, PartRecord, Segment, UploadRecord, VaultRecord,
+  JobStatus, MetadataStore, Page, ScrubProgress, ScrubRecord, PartRecord, Segment, UploadRecord, VaultRecord,
 } from './types.js';
 import { MissingParentError, StoreInvariantError } from '../errors.js';
 import {
@@ -13,6 +13,7 @@ import {
   VAULT_COLS, checkLimit, toPage,
 } from './rows.js';
 import { migrate } from './sqlite-schema.js';
+import { SqliteScrubRows } from './sqlite-scrub.js';
 
 export { COMPLETED_UPLOAD_RETENTION_MS };
 
@@ -139,6 +140,7 @@ export class SqliteMetadataStore implements MetadataStore {
   /** The connection, for diagnostics and tests only; the service goes through the interface. */
   readonly db: Database.Database;
   private readonly s: ReturnType<typeof prepareAll>;
+  private readonly scrub: SqliteScrubRows;
   private readonly tx: ReturnType<SqliteMetadataStore['makeTransactions']>;
   private closed = false;
 
@@ -162,6 +164,7 @@ export class SqliteMetadataStore implements MetadataStore {
   constructor(db: Database.Database) {
     this.db = db;
     this.s = prepareAll(db);
+    this.scrub = new SqliteScrubRows(db);
     this.tx = this.makeTransactions();
   }
 
@@ -445,6 +448,40 @@ export class SqliteMetadataStore implements MetadataStore {
     const counts: Record<JobStatus, number> = { InProgress: 0, Succeeded: 0, Failed: 0 };
     for (const row of this.s.jobCounts.all()) counts[row.status] = row.n;
     return counts;
+  }
+
+  // Scrubbing (sqlite-scrub.ts / postgres-scrub.ts) -----------------------------------------
+
+  async enrollScrub(): Promise<number> {
+    return this.scrub.enroll();
+  }
+
+  async claimScrub(owner: string, now: number, leaseUntil: number, dueBefore: number, vaultIds?: readonly string[]): Promise<ArchiveRecord | null> {
+    return this.scrub.claim(owner, now, leaseUntil, dueBefore, vaultIds);
+  }
+
+  async renewScrubLease(archiveId: string, owner: string, leaseUntil: number): Promise<boolean> {
+    return this.scrub.renew(archiveId, owner, leaseUntil);
+  }
+
+  async finishScrub(archiveId: string, owner: string, result: { verifiedAt: number; damage: string | null } | null): Promise<boolean> {
+    return this.scrub.finish(archiveId, owner, result);
+  }
+
+  async getScrub(archiveId: string): Promise<ScrubRecord | null> {
+    return this.scrub.get(archiveId);
+  }
+
+  async listDamaged(limit: number, vaultIds?: readonly string[]): Promise<ScrubRecord[]> {
+    return this.scrub.damaged(limit, vaultIds);
+  }
+
+  async scrubProgress(since: number, vaultIds?: readonly string[]): Promise<ScrubProgress> {
+    return this.scrub.progress(since, vaultIds);
+  }
+
+  async vaultIdsNamed(name: string): Promise<string[]> {
+    return this.scrub.vaultIdsNamed(name);
   }
 
   // Garbage collection ---------------------------------------------------------------------

@@ -107,6 +107,29 @@ export interface JobRecord {
   checkpoint: string;
 }
 
+/** An archive's scrub state (scrub/): when its bytes last passed a full check, and what was wrong. */
+export interface ScrubRecord {
+  archiveId: string;
+  vaultId: string;
+  size: number;
+  /** Last full check (passed or not); 0: never checked. */
+  verifiedAt: number;
+  /** Why the last check failed (the archive is damaged), or null when it passed. */
+  damage: string | null;
+}
+
+/** Where the live archives stand (in some vaults, or all of them). */
+export interface ScrubProgress {
+  archives: number;
+  bytes: number;
+  /** Checked at or after the given time. */
+  verified: number;
+  verifiedBytes: number;
+  damaged: number;
+  /** The oldest last check among them (0: one was never checked; null: no archives). */
+  oldestVerifiedAt: number | null;
+}
+
 /** A page of a listing: `next` is the first item of the following page, or null at the end. */
 export interface Page<T> {
   items: T[];
@@ -202,6 +225,31 @@ export interface MetadataStore {
   /** Finishes a job under the lease with the given fields; false when the lease was lost. */
   finishJob(jobId: string, owner: string, fields: Partial<JobRecord>): Promise<boolean>;
   countJobsByStatus(): Promise<Record<JobStatus, number>>;
+
+  // Scrubbing (scrub/). Every live archive has a scrub row once enrolled; a node checks an
+  // archive under a lease, like a job, so in a cluster each archive is checked by one node.
+  /** Adds a scrub row (never checked) for every live archive that has none; returns how many. */
+  enrollScrub(): Promise<number>;
+  /**
+   * Leases one live archive last checked before `dueBefore` whose lease is free or expired
+   * (never-checked and oldest first), optionally only in these vaults; null when none is due.
+   */
+  claimScrub(owner: string, now: number, leaseUntil: number, dueBefore: number, vaultIds?: readonly string[]): Promise<ArchiveRecord | null>;
+  /** Extends a scrub lease; false when another node took the archive over. */
+  renewScrubLease(archiveId: string, owner: string, leaseUntil: number): Promise<boolean>;
+  /**
+   * Ends a lease. With `verifiedAt` the check is recorded (damage null: it passed); without,
+   * the archive is only released (the check could not finish). False when the lease was lost.
+   */
+  finishScrub(archiveId: string, owner: string, result: { verifiedAt: number; damage: string | null } | null): Promise<boolean>;
+  /** An archive's scrub state, or null when it was never enrolled. */
+  getScrub(archiveId: string): Promise<ScrubRecord | null>;
+  /** Live archives whose last check failed (at most `limit`, by archive id). */
+  listDamaged(limit: number, vaultIds?: readonly string[]): Promise<ScrubRecord[]>;
+  /** Counts over live archives: checked since `since`, damaged, oldest check. */
+  scrubProgress(since: number, vaultIds?: readonly string[]): Promise<ScrubProgress>;
+  /** Ids of the vaults of that name, in every account. */
+  vaultIdsNamed(name: string): Promise<string[]>;
 
   // Garbage collection.
   /** Blob keys referenced by anything (segments, parts, job outputs): a blob not in here may be removed. */
