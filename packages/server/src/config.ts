@@ -52,6 +52,8 @@ export interface ServerOptions {
   jobLeaseMs: number;
   /** Serve the web console at /console/ (http/console.ts). */
   console: boolean;
+  /** The region the Glacier front end names in ARNs (docs/glacier.md). */
+  glacierRegion: string;
 }
 
 type Kind = 'string' | 'port' | 'count' | 'duration' | 'optional-duration' | 'level' | 'boolean' | 'switch';
@@ -88,6 +90,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 's3ForcePathStyle', flag: 's3-force-path-style', env: 'OAS_S3_FORCE_PATH_STYLE', kind: 'boolean', help: 'path-style S3 addressing (endpoint/bucket/key) instead of bucket.endpoint' },
   { key: 's3Prefix', flag: 's3-prefix', env: 'OAS_S3_PREFIX', kind: 'string', help: 'key prefix inside the bucket' },
   { key: 'console', flag: 'console', env: 'OAS_CONSOLE', kind: 'switch', help: 'serve the web console at /console/ (on or off)' },
+  { key: 'glacierRegion', flag: 'glacier-region', env: 'OAS_GLACIER_REGION', kind: 'string', help: 'region named in the Glacier API\'s ARNs (any region is accepted in signatures)' },
   { key: 'jobLeaseMs', flag: 'job-lease', env: 'OAS_JOB_LEASE', kind: 'duration', help: 'job lease: a dead node\'s jobs move to another node after this' },
 ];
 
@@ -117,6 +120,7 @@ export const DEFAULT_OPTIONS: ServerOptions = {
   s3Prefix: undefined,
   jobLeaseMs: 30_000,
   console: true,
+  glacierRegion: 'us-east-1',
 };
 
 /** A bad option value: main prints the message on one line and exits 2. */
