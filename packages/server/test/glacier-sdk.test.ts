@@ -74,3 +74,194 @@ test('create, describe and list vaults; Location names the 12-digit account', as
   assert.deepEqual(page2.VaultList!.map((v) => v.VaultName), ['b-vault', 'c_vault']);
   assert.equal(page2.Marker, undefined);
 });
+
+/** The error a command fails with: its code (name), status and message. */
+async function failure(p: Promise<unknown>): Promise<{ name: string; status: number | undefined; message: string; type: unknown }> {
+  try {
+    await p;
+  } catch (err) {
+    const e = err as { name: string; $metadata?: { httpStatusCode?: number }; message: string; type?: unknown };
+    return { name: e.name, status: e.$metadata?.httpStatusCode, message: e.message, type: e.type };
+  }
+  throw new Error('the command succeeded');
+}
+
+test('single upload, whole and ranged retrieval, output checksums, delete', async () => {
+  const vaultName = 'single';
+  await glacier.send(new CreateVaultCommand({ accountId: '-', vaultName }));
+  const body = data(5 * MIB + 123, 1);
+  const up = await glacier.send(new UploadArchiveCommand({ accountId: '-', vaultName, body, archiveDescription: 'a "quoted", description' }));
+  assert.equal(up.checksum, treeHash(body));
+  assert.match(up.archiveId!, /^[0-9A-F]{32}$/);
+  assert.equal(up.location, `/${ACCOUNT}/vaults/${vaultName}/archives/${up.archiveId}`);
+
+  // Whole archive.
+  const whole = await glacier.send(new InitiateJobCommand({ accountId: '-', vaultName, jobParameters: { Type: 'archive-retrieval', ArchiveId: up.archiveId, Description: 'all', Tier: 'Expedited' } }));
+  assert.match(whole.location!, new RegExp(`^/${ACCOUNT}/vaults/${vaultName}/jobs/${whole.jobId}$`));
+  const done = await waitJob(vaultName, whole.jobId!);
+  assert.equal(done.StatusCode, 'Succeeded');
+  assert.equal(done.Action, 'ArchiveRetrieval');
+  assert.equal(done.ArchiveSizeInBytes, body.length);
+  assert.equal(done.ArchiveSHA256TreeHash, treeHash(body));
+  assert.equal(done.SHA256TreeHash, treeHash(body));
+  assert.equal(done.RetrievalByteRange, `0-${body.length - 1}`);
+  assert.equal(done.Tier, 'Expedited');
+  assert.equal(done.JobDescription, 'all');
+  assert.equal(done.InventorySizeInBytes, undefined);
+  const out = await glacier.send(new GetJobOutputCommand({ accountId: '-', vaultName, jobId: whole.jobId! }));
+  assert.equal(out.status, 200);
+  assert.equal(out.checksum, treeHash(body));
+  assert.equal(out.archiveDescription, 'a "quoted", description');
+  assert.ok((await bytesOf(out.body)).equals(body));
+  // Tree-hash aligned download range: the header is its hash; an unaligned one has none.
+  const aligned = await glacier.send(new GetJobOutputCommand({ accountId: '-', vaultName, jobId: whole.jobId!, range: `bytes=${4 * MIB}-${body.length - 1}` }));
+  assert.equal(aligned.status, 206);
+  assert.equal(aligned.contentRange, `bytes ${4 * MIB}-${body.length - 1}/${body.length}`);
+  const tail = await bytesOf(aligned.body);
+  assert.ok(tail.equals(body.subarray(4 * MIB)));
+  assert.equal(aligned.checksum, treeHash(tail));
+  const odd = await glacier.send(new GetJobOutputCommand({ accountId: '-', vaultName, jobId: whole.jobId!, range: 'bytes=10-1048585' }));
+  assert.equal(odd.status, 206);
+  assert.equal(odd.checksum, undefined);
+  assert.ok((await bytesOf(odd.body)).equals(body.subarray(10, 1048586)));
+
+  // A megabyte-aligned retrieval range (2 MiB at 2 MiB: a tree node).
+  const ranged = await glacier.send(new InitiateJobCommand({ accountId: '-', vaultName, jobParameters: { Type: 'archive-retrieval', ArchiveId: up.archiveId, RetrievalByteRange: `${2 * MIB}-${4 * MIB - 1}` } }));
+  const rdone = await waitJob(vaultName, ranged.jobId!);
+  assert.equal(rdone.RetrievalByteRange, `${2 * MIB}-${4 * MIB - 1}`);
+  assert.equal(rdone.SHA256TreeHash, treeHash(body.subarray(2 * MIB, 4 * MIB)));
+  assert.equal(rdone.Tier, 'Standard');
+  const rout = await glacier.send(new GetJobOutputCommand({ accountId: '-', vaultName, jobId: ranged.jobId! }));
+  const rbytes = await bytesOf(rout.body);
+  assert.ok(rbytes.equals(body.subarray(2 * MIB, 4 * MIB)));
+  assert.equal(rout.checksum, treeHash(rbytes));
+  // Megabyte aligned but not a tree node (1 MiB..3 MiB): no SHA256TreeHash.
+  const notNode = await glacier.send(new InitiateJobCommand({ accountId: '-', vaultName, jobParameters: { Type: 'archive-retrieval', ArchiveId: up.archiveId, RetrievalByteRange: `${MIB}-${3 * MIB - 1}` } }));
+  assert.equal((await waitJob(vaultName, notNode.jobId!)).SHA256TreeHash, undefined);
+  const bad = await failure(glacier.send(new InitiateJobCommand({ accountId: '-', vaultName, jobParameters: { Type: 'archive-retrieval', ArchiveId: up.archiveId, RetrievalByteRange: '1-1048575' } })));
+  assert.equal(bad.name, 'InvalidParameterValueException');
+  assert.equal(bad.status, 400);
+
+  const jobs = await glacier.send(new ListJobsCommand({ accountId: '-', vaultName }));
+  assert.equal(jobs.JobList!.length, 3);
+  assert.equal(jobs.Marker, undefined);
+  const one = await glacier.send(new ListJobsCommand({ accountId: '-', vaultName, limit: 1, completed: true, statuscode: 'Succeeded' }));
+  assert.equal(one.JobList!.length, 1);
+  assert.ok(one.Marker);
+  assert.equal((await glacier.send(new ListJobsCommand({ accountId: '-', vaultName, statuscode: 'InProgress' }))).JobList!.length, 0);
+
+  await glacier.send(new DeleteArchiveCommand({ accountId: '-', vaultName, archiveId: up.archiveId! }));
+  await glacier.send(new DeleteArchiveCommand({ accountId: '-', vaultName, archiveId: up.archiveId! })); // idempotent
+  await glacier.send(new DeleteVaultCommand({ accountId: '-', vaultName }));
+  const gone = await failure(glacier.send(new DescribeVaultCommand({ accountId: '-', vaultName })));
+  assert.equal(gone.name, 'ResourceNotFoundException');
+  assert.equal(gone.message, `Vault not found for ARN: arn:aws:glacier:us-east-1:${ACCOUNT}:vaults/${vaultName}`);
+});
+
+test('multipart with 1 MiB and 4 MiB parts: list parts and uploads, complete, retrieve', async () => {
+  const vaultName = 'multi';
+  await glacier.send(new CreateVaultCommand({ accountId: '-', vaultName }));
+  for (const partSize of [MIB, 4 * MIB]) {
+    const body = data(2 * partSize + 777, partSize);
+    const init = await glacier.send(new InitiateMultipartUploadCommand({ accountId: '-', vaultName, partSize: String(partSize), archiveDescription: `parts of ${partSize}` }));
+    const uploadId = init.uploadId!;
+    assert.equal(init.location, `/${ACCOUNT}/vaults/${vaultName}/multipart-uploads/${uploadId}`);
+    for (let start = 0; start < body.length; start += partSize) {
+      const part = body.subarray(start, Math.min(start + partSize, body.length));
+      const res = await glacier.send(new UploadMultipartPartCommand({
+        accountId: '-', vaultName, uploadId, range: `bytes ${start}-${start + part.length - 1}/*`, body: part,
+      }));
+      assert.equal(res.checksum, treeHash(part));
+    }
+    const parts = await glacier.send(new ListPartsCommand({ accountId: '-', vaultName, uploadId, limit: 2 }));
+    assert.equal(parts.PartSizeInBytes, partSize);
+    assert.equal(parts.ArchiveDescription, `parts of ${partSize}`);
+    assert.deepEqual(parts.Parts, [
+      { RangeInBytes: `0-${partSize - 1}`, SHA256TreeHash: treeHash(body.subarray(0, partSize)) },
+      { RangeInBytes: `${partSize}-${2 * partSize - 1}`, SHA256TreeHash: treeHash(body.subarray(partSize, 2 * partSize)) },
+    ]);
+    assert.ok(parts.Marker);
+    const rest = await glacier.send(new ListPartsCommand({ accountId: '-', vaultName, uploadId, marker: parts.Marker! }));
+    assert.deepEqual(rest.Parts!.map((p) => p.RangeInBytes), [`${2 * partSize}-${body.length - 1}`]);
+    assert.equal(rest.Marker, undefined);
+    const uploads = await glacier.send(new ListMultipartUploadsCommand({ accountId: '-', vaultName }));
+    assert.deepEqual(uploads.UploadsList!.map((u) => u.MultipartUploadId), [uploadId]);
+    assert.equal(uploads.UploadsList![0]!.VaultARN, `arn:aws:glacier:us-east-1:${ACCOUNT}:vaults/${vaultName}`);
+    // A wrong whole-archive hash leaves the upload open for a retry.
+    const wrong = await failure(glacier.send(new CompleteMultipartUploadCommand({ accountId: '-', vaultName, uploadId, archiveSize: String(body.length), checksum: treeHash(Buffer.from('x')) })));
+    assert.equal(wrong.name, 'InvalidParameterValueException');
+    assert.equal(wrong.message, `Checksum mismatch: expected ${treeHash(Buffer.from('x'))}, computed ${treeHash(body)}`);
+    const done = await glacier.send(new CompleteMultipartUploadCommand({ accountId: '-', vaultName, uploadId, archiveSize: String(body.length), checksum: treeHash(body) }));
+    assert.equal(done.checksum, treeHash(body));
+    const repeat = await glacier.send(new CompleteMultipartUploadCommand({ accountId: '-', vaultName, uploadId, archiveSize: String(body.length), checksum: treeHash(body) }));
+    assert.equal(repeat.archiveId, done.archiveId);
+    assert.equal((await glacier.send(new ListMultipartUploadsCommand({ accountId: '-', vaultName }))).UploadsList!.length, 0);
+
+    const job = await glacier.send(new InitiateJobCommand({ accountId: '-', vaultName, jobParameters: { Type: 'archive-retrieval', ArchiveId: done.archiveId } }));
+    assert.equal((await waitJob(vaultName, job.jobId!)).SHA256TreeHash, treeHash(body));
+    const out = await glacier.send(new GetJobOutputCommand({ accountId: '-', vaultName, jobId: job.jobId! }));
+    const bytes = await bytesOf(out.body);
+    assert.equal(createHash('sha256').update(bytes).digest('hex'), createHash('sha256').update(body).digest('hex'));
+    assert.equal(out.checksum, treeHash(body));
+  }
+  const aborted = await glacier.send(new InitiateMultipartUploadCommand({ accountId: '-', vaultName, partSize: String(MIB) }));
+  await glacier.send(new AbortMultipartUploadCommand({ accountId: '-', vaultName, uploadId: aborted.uploadId! }));
+  const badSize = await failure(glacier.send(new InitiateMultipartUploadCommand({ accountId: '-', vaultName, partSize: String(3 * MIB) })));
+  assert.equal(badSize.message, `Invalid part size: ${3 * MIB}. Part size must not be null, must be a power of two and be between 1048576 and 4294967296 bytes.`);
+  const notEmpty = await failure(glacier.send(new DeleteVaultCommand({ accountId: '-', vaultName })));
+  assert.equal(notEmpty.name, 'InvalidParameterValueException');
+  assert.equal(notEmpty.message, `Vault not empty or recently written to: arn:aws:glacier:us-east-1:${ACCOUNT}:vaults/${vaultName}`);
+});
+
+test('JSON inventory lists every archive with its SHA-256 tree hash', async () => {
+  const vaultName = 'inventory';
+  await glacier.send(new CreateVaultCommand({ accountId: '-', vaultName }));
+  const bodies = [data(100, 7), data(MIB + 5, 8)];
+  const ids: string[] = [];
+  for (const [i, body] of bodies.entries()) {
+    ids.push((await glacier.send(new UploadArchiveCommand({ accountId: '-', vaultName, body, archiveDescription: `file ${i}` }))).archiveId!);
+  }
+  const job = await glacier.send(new InitiateJobCommand({ accountId: '-', vaultName, jobParameters: { Type: 'inventory-retrieval' } }));
+  const done = await waitJob(vaultName, job.jobId!);
+  assert.equal(done.Action, 'InventoryRetrieval');
+  assert.equal(done.InventoryRetrievalParameters?.Format, 'JSON');
+  assert.equal(done.SHA256TreeHash, undefined);
+  const out = await glacier.send(new GetJobOutputCommand({ accountId: '-', vaultName, jobId: job.jobId! }));
+  assert.equal(out.contentType, 'application/json');
+  assert.equal(out.checksum, undefined);
+  const text = (await bytesOf(out.body)).toString('utf8');
+  assert.equal(Buffer.byteLength(text), done.InventorySizeInBytes);
+  const inventory = JSON.parse(text) as { VaultARN: string; InventoryDate: string; ArchiveList: Array<Record<string, unknown>> };
+  assert.equal(inventory.VaultARN, `arn:aws:glacier:us-east-1:${ACCOUNT}:vaults/${vaultName}`);
+  assert.match(inventory.InventoryDate, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  const byId = new Map(inventory.ArchiveList.map((a) => [a.ArchiveId, a]));
+  for (const [i, body] of bodies.entries()) {
+    const a = byId.get(ids[i])!;
+    assert.equal(a.ArchiveDescription, `file ${i}`);
+    assert.equal(a.Size, body.length);
+    assert.equal(a.SHA256TreeHash, treeHash(body));
+  }
+});
+
+test('errors: unknown vault, wrong tree hash, bad signature, foreign account id', async () => {
+  const unknown = await failure(glacier.send(new DescribeVaultCommand({ accountId: '-', vaultName: 'no-such-vault' })));
+  assert.deepEqual([unknown.name, unknown.status, unknown.type], ['ResourceNotFoundException', 404, 'Client']);
+  await glacier.send(new CreateVaultCommand({ accountId: '-', vaultName: 'errors' }));
+  const body = data(3000, 9);
+  const wrong = await failure(glacier.send(new UploadArchiveCommand({ accountId: '-', vaultName: 'errors', body, checksum: treeHash(Buffer.from('other')) })));
+  assert.equal(wrong.name, 'InvalidParameterValueException');
+  assert.equal(wrong.message, `Checksum mismatch: expected ${treeHash(Buffer.from('other'))}, computed ${treeHash(body)}`);
+  assert.equal((await glacier.send(new DescribeVaultCommand({ accountId: '-', vaultName: 'errors' }))).NumberOfArchives, 0);
+  const badKey = glacierJsClient({ port: ts.port, accessKeyId: ROOT_ID, secretAccessKey: 'not-the-secret' });
+  try {
+    const sig = await failure(badKey.send(new ListVaultsCommand({ accountId: '-' })));
+    assert.deepEqual([sig.name, sig.status], ['InvalidSignatureException', 403]);
+  } finally {
+    badKey.destroy();
+  }
+  const foreign = ACCOUNT === '123456789012' ? '210987654321' : '123456789012';
+  const denied = await failure(glacier.send(new ListVaultsCommand({ accountId: foreign })));
+  assert.deepEqual([denied.name, denied.status], ['AccessDeniedException', 403]);
+  const badName = await failure(glacier.send(new CreateVaultCommand({ accountId: '-', vaultName: 'no spaces' })));
+  assert.equal(badName.name, 'InvalidParameterValueException');
+});
