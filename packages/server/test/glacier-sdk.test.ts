@@ -11,7 +11,7 @@ import {
   ListJobsCommand, ListMultipartUploadsCommand, ListPartsCommand, ListVaultsCommand, UploadArchiveCommand,
   UploadMultipartPartCommand, waitUntilVaultExists, type GlacierClient,
 } from '@aws-sdk/client-glacier';
-import { treeHash } from '@oas/sdk';
+import { hashBuffer, treeHash } from '@oas/sdk';
 import { awsAccountIdOf } from '../src/util/aws-identity.js';
 import { ROOT_ACCOUNT_ID } from '../src/service/accounts.js';
 import { glacierJsClient } from './helpers/glacier-clients.js';
@@ -264,4 +264,30 @@ test('errors: unknown vault, wrong tree hash, bad signature, foreign account id'
   assert.deepEqual([denied.name, denied.status], ['AccessDeniedException', 403]);
   const badName = await failure(glacier.send(new CreateVaultCommand({ accountId: '-', vaultName: 'no spaces' })));
   assert.equal(badName.name, 'InvalidParameterValueException');
+});
+
+test('cross-protocol: an OAS upload is retrieved through Glacier and a Glacier upload through OAS', async () => {
+  const vaultId = await ts.client.vaultId('crossover');
+  const viaOas = data(2 * MIB + 3, 11);
+  const oasArchive = await ts.client.archiveId(vaultId, viaOas, 'from OAS');
+  const job = await glacier.send(new InitiateJobCommand({ accountId: '-', vaultName: 'crossover', jobParameters: { Type: 'archive-retrieval', ArchiveId: oasArchive } }));
+  const described = await waitJob('crossover', job.jobId!);
+  assert.equal(described.ArchiveSHA256TreeHash, treeHash(viaOas));
+  const out = await glacier.send(new GetJobOutputCommand({ accountId: '-', vaultName: 'crossover', jobId: job.jobId! }));
+  assert.equal(out.checksum, treeHash(viaOas));
+  assert.equal(out.archiveDescription, 'from OAS');
+  assert.ok((await bytesOf(out.body)).equals(viaOas));
+
+  const viaGlacier = data(3 * MIB + 1, 12);
+  const up = await glacier.send(new UploadArchiveCommand({ accountId: '-', vaultName: 'crossover', body: viaGlacier }));
+  const meta = await ts.client.get(`/vaults/${vaultId}/archives/${up.archiveId}/meta`);
+  assert.equal(meta.status, 200);
+  assert.equal(meta.json.ArchiveTreeEtag, hashBuffer(viaGlacier).treeEtag);
+  const oasJob = await ts.client.jobId(vaultId, { Type: 'archive-retrieval', ArchiveId: up.archiveId });
+  const done = await ts.client.waitJob(vaultId, oasJob);
+  assert.equal(done.ArchiveTreeEtag, hashBuffer(viaGlacier).treeEtag);
+  const res = await ts.client.get(`/vaults/${vaultId}/jobs/${oasJob}/output`);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers['x-oas-tree-etag'], hashBuffer(viaGlacier).treeEtag);
+  assert.ok(res.body.equals(viaGlacier));
 });
