@@ -145,7 +145,7 @@ test('single upload, whole and ranged retrieval, output checksums, delete', asyn
   const jobs = await glacier.send(new ListJobsCommand({ accountId: '-', vaultName }));
   assert.equal(jobs.JobList!.length, 3);
   assert.equal(jobs.Marker, undefined);
-  const one = await glacier.send(new ListJobsCommand({ accountId: '-', vaultName, limit: 1, completed: true, statuscode: 'Succeeded' }));
+  const one = await glacier.send(new ListJobsCommand({ accountId: '-', vaultName, limit: 1, completed: 'true', statuscode: 'Succeeded' }));
   assert.equal(one.JobList!.length, 1);
   assert.ok(one.Marker);
   assert.equal((await glacier.send(new ListJobsCommand({ accountId: '-', vaultName, statuscode: 'InProgress' }))).JobList!.length, 0);

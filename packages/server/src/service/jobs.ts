@@ -202,12 +202,19 @@ export async function jobOutput(ctx: ServiceContext, vault: VaultRecord, jobId: 
     kind: job.type === 'archive-retrieval' ? 'archive' : 'inventory',
     start, end, size: source.size, ranged: range !== null,
     ...(treeEtag !== undefined ? { treeEtag } : {}),
-    // Every leaf is checked before it is sent: a corrupt one aborts the response.
-    body: readVerified(ctx.blobs, source.segments, source.base + start, source.base + end, {
-      label: job.type === 'archive-retrieval' ? `archive ${job.archiveId}` : `the inventory of job ${job.id}`,
-      ...(ctx.onCorruptRead ? { onCorrupt: (err) => ctx.onCorruptRead!(err) } : {}),
-    }),
+    body: readOutput(ctx, job, source, start, end),
   };
+}
+
+/**
+ * Bytes start..end (inclusive, relative to the output) of a succeeded job's output. Every
+ * leaf is checked before it is sent: a corrupt one aborts the response.
+ */
+export function readOutput(ctx: ServiceContext, job: JobRecord, source: { segments: Segment[]; base: number }, start: number, end: number): Readable {
+  return readVerified(ctx.blobs, source.segments, source.base + start, source.base + end, {
+    label: job.type === 'archive-retrieval' ? `archive ${job.archiveId}` : `the inventory of job ${job.id}`,
+    ...(ctx.onCorruptRead ? { onCorrupt: (err) => ctx.onCorruptRead!(err) } : {}),
+  });
 }
 
 function outputRangeError(size: number): InvalidRequestError {

@@ -7,12 +7,12 @@ import {
 import { deleteArchive, getArchive, uploadArchive } from '../../service/archives.js';
 import type { ServiceContext } from '../../service/context.js';
 import { NotFoundError } from '../../service/errors.js';
-import { getJob, initiateJob, outputSource } from '../../service/jobs.js';
+import { glacierFrontEnd, glacierJobFields, type GlacierJobFields } from '../../service/glacier-jobs.js';
+import { getJob, initiateJob, outputSource, readOutput } from '../../service/jobs.js';
 import { abortUpload, completeUpload, initiateUpload, listParts, listUploads, uploadPart } from '../../service/multipart.js';
 import type { JobRecord, VaultRecord } from '../../service/records.js';
 import { sha256TreeOfRange } from '../../service/segments.js';
 import { createVault, deleteVault, vaultInfo } from '../../service/vaults.js';
-import { readVerified } from '../../store/blob/verifying-reader.js';
 import type { Handler } from '../frontend.js';
 import { header, queryParam, sendJson } from '../state.js';
 import { readSmallBody } from './auth.js';
@@ -22,7 +22,7 @@ import {
   NO_CONTENT, archiveCreatedReply, createVaultReply, jobInitiatedReply, jobOutputReply, partUploadedReply, uploadInitiatedReply,
   type GlacierReply,
 } from './responses.js';
-import { archiveRangeTreeHash, glacierJobFields, jobRecord, vaultRecord, type GlacierJobFields } from './views.js';
+import { archiveRangeTreeHash, jobRecord, vaultRecord } from './views.js';
 import {
   checkSingleUploadLength, isGlacierVaultName, jobJson, jobRange, listJobsJson, listPartsJson, listUploadsJson, listVaultsJson,
   parseArchiveDescription, parseArchiveSize, parseJobFilters, parseJobParameters, parseLimit, parseOutputRange, parsePartRange,
@@ -222,7 +222,7 @@ export function buildGlacierHandlers(ctx: ServiceContext, calls: GlacierCalls, a
         tier: params.type === 'archive-retrieval' ? params.tier : null, snsTopic: params.snsTopic,
         inventory: params.type === 'inventory-retrieval' ? params.inventory : null, vaultArn: vaultArn(gctx, vault.name),
       };
-      const frontEnd = { glacier: fields };
+      const frontEnd = glacierFrontEnd(fields);
       let job: JobRecord;
       if (params.type === 'archive-retrieval') {
         const archive = await getArchive(ctx, vault, params.archiveId);
@@ -294,10 +294,7 @@ export function buildGlacierHandlers(ctx: ServiceContext, calls: GlacierCalls, a
       const r = jobOutputReply(kind, source.size, range, treeHash);
       for (const [k, v] of Object.entries(r.headers)) reply.header(k, v);
       req.call.bytesOut = end - start + 1;
-      return reply.code(r.status).send(readVerified(ctx.blobs, source.segments, source.base + start, source.base + end, {
-        label: job.type === 'archive-retrieval' ? `archive ${job.archiveId}` : `the inventory of job ${job.id}`,
-        ...(ctx.onCorruptRead ? { onCorrupt: (err) => ctx.onCorruptRead!(err) } : {}),
-      }));
+      return reply.code(r.status).send(readOutput(ctx, job, source, start, end));
     },
   } satisfies Record<string, Handler>;
   return handlers;

@@ -4,29 +4,13 @@
 // parameters).
 import { isTreeHashAligned, parseRange } from '@oas/sdk';
 import type { ServiceContext } from '../../service/context.js';
-import { frontEndFields } from '../../service/jobs.js';
+import { glacierJobFields } from '../../service/glacier-jobs.js';
 import type { JobRecord, VaultInfo } from '../../service/records.js';
 import { sha256TreeOfRange } from '../../service/segments.js';
-import type {
-  GlacierInventoryFormat, GlacierInventoryParams, GlacierJobRecord, GlacierJobStatus, GlacierTier, GlacierVaultRecord,
-} from './wire.js';
+import type { GlacierJobRecord, GlacierJobStatus, GlacierVaultRecord } from './wire.js';
 
 export function vaultRecord(info: VaultInfo): GlacierVaultRecord {
   return { name: info.name, createdAt: info.createdAt, lastInventoryAt: info.inventoryAt, archiveCount: info.archiveCount, sizeInBytes: info.sizeBytes };
-}
-
-/** What a Glacier job keeps beside the service's record (JobRequest.frontEnd). */
-export interface GlacierJobFields {
-  tier: GlacierTier | null;
-  snsTopic: string | null;
-  /** Inventory jobs: the parameters; the ARN parts their output names. */
-  inventory: (Omit<GlacierInventoryParams, 'format'> & { format: GlacierInventoryFormat }) | null;
-  vaultArn: string | null;
-}
-
-export function glacierJobFields(job: JobRecord): GlacierJobFields {
-  const f = (frontEndFields(job)?.glacier ?? {}) as Partial<GlacierJobFields>;
-  return { tier: f.tier ?? null, snsTopic: f.snsTopic ?? null, inventory: f.inventory ?? null, vaultArn: f.vaultArn ?? null };
 }
 
 /** The SHA-256 tree hash of an archive range from its stored leaves (null: stored before they existed). */

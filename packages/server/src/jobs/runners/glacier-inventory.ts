@@ -1,11 +1,8 @@
 // The inventory of a job initiated through the Glacier front end: Glacier's JSON or CSV
 // (docs/glacier.md), with each archive's SHA-256 tree hash from its stored leaves, and the
 // InventoryRetrievalParameters' date window, limit and marker. Text chunks of about 64 KiB.
-import { selectInventory } from '../../http/glacier/inventory.js';
-import { glacierJobFields } from '../../http/glacier/views.js';
-import {
-  inventoryCsvChunks, inventoryJsonChunks, type GlacierContext, type GlacierInventoryArchive,
-} from '../../http/glacier/wire.js';
+import { glacierInventoryCsv, glacierInventoryJson, selectInventory, type GlacierInventoryArchive } from '@oas/sdk';
+import { glacierJobFields } from '../../service/glacier-jobs.js';
 import { sha256TreeOfRange } from '../../service/segments.js';
 import type { JobRecord } from '../../store/meta/types.js';
 import type { JobRunContext } from '../types.js';
@@ -16,9 +13,6 @@ export function glacierInventory(job: JobRecord, ctx: JobRunContext, at: number 
   const fields = glacierJobFields(job);
   if (fields.vaultArn === null) return null;
   const params = fields.inventory ?? { format: 'JSON' as const, startDate: null, endDate: null, limit: null, marker: null };
-  const m = /^arn:aws:glacier:([^:]*):(\d{12}):vaults\/(.+)$/.exec(fields.vaultArn);
-  const gctx: GlacierContext = { region: m?.[1] ?? '', accountId: m?.[2] ?? '' };
-  const vaultName = m?.[3] ?? '';
   async function* archives(): AsyncGenerator<GlacierInventoryArchive> {
     if (at === null) return;
     for await (const a of ctx.meta.iterateArchives(job.vaultId, createdBefore)) {
@@ -28,6 +22,6 @@ export function glacierInventory(job: JobRecord, ctx: JobRunContext, at: number 
     }
   }
   const selection = selectInventory(archives(), params);
-  const chunks = params.format === 'CSV' ? inventoryCsvChunks(selection.archives) : inventoryJsonChunks(gctx, vaultName, at ?? ctx.now(), selection.archives);
+  const chunks = params.format === 'CSV' ? glacierInventoryCsv(selection.archives) : glacierInventoryJson(fields.vaultArn, at ?? ctx.now(), selection.archives);
   return { chunks, nextMarker: selection.nextMarker };
 }
