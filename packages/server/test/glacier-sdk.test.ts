@@ -11,7 +11,8 @@ import {
   ListJobsCommand, ListMultipartUploadsCommand, ListPartsCommand, ListVaultsCommand, UploadArchiveCommand,
   UploadMultipartPartCommand, waitUntilVaultExists, type GlacierClient,
 } from '@aws-sdk/client-glacier';
-import { hashBuffer, treeHash } from '@oas/sdk';
+import { hashBuffer, sha256Hex, signSigV4, treeHash } from '@oas/sdk';
+import http from 'node:http';
 import { awsAccountIdOf } from '../src/util/aws-identity.js';
 import { ROOT_ACCOUNT_ID } from '../src/service/accounts.js';
 import { glacierJsClient } from './helpers/glacier-clients.js';
@@ -290,4 +291,36 @@ test('cross-protocol: an OAS upload is retrieved through Glacier and a Glacier u
   assert.equal(res.status, 200);
   assert.equal(res.headers['x-oas-tree-etag'], hashBuffer(viaGlacier).treeEtag);
   assert.ok(res.body.equals(viaGlacier));
+});
+
+/** A raw signed Glacier request: `signedBody` is what the signature's x-amz-content-sha256 covers, `body` what is sent. */
+function rawGlacier(method: string, path: string, headers: Record<string, string>, signedBody: Buffer, body = signedBody): Promise<{ status: number; json: Record<string, unknown> }> {
+  const all: Record<string, string> = { host: `127.0.0.1:${ts.port}`, 'x-amz-glacier-version': '2012-06-01', 'content-length': String(body.length), ...headers };
+  Object.assign(all, signSigV4({ method, path, query: '', headers: Object.entries(all) }, { accessKeyId: ROOT_ID, secretAccessKey: ROOT_SECRET },
+    { region: 'us-east-1', payloadHash: sha256Hex(signedBody) }));
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: ts.port, method, path, headers: all, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString() || '{}') as Record<string, unknown> }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('a body that is not the one the signature covers is refused and nothing is stored', async () => {
+  await glacier.send(new CreateVaultCommand({ accountId: '-', vaultName: 'bound' }));
+  const signed = data(2 * MIB, 21);
+  const sent = Buffer.from(signed);
+  sent[MIB + 5] = sent[MIB + 5]! ^ 1;
+  // The tree hash is the sent bytes' own: only the signature's payload hash tells them apart.
+  const res = await rawGlacier('POST', '/-/vaults/bound/archives', { 'x-amz-sha256-tree-hash': treeHash(sent) }, signed, sent);
+  assert.equal(res.status, 400);
+  assert.equal(res.json.code, 'InvalidParameterValueException');
+  assert.match(String(res.json.message), /x-amz-content-sha256/);
+  assert.equal((await glacier.send(new DescribeVaultCommand({ accountId: '-', vaultName: 'bound' }))).NumberOfArchives, 0);
+  const ok = await rawGlacier('POST', '/-/vaults/bound/archives', { 'x-amz-sha256-tree-hash': treeHash(signed) }, signed);
+  assert.equal(ok.status, 201);
 });

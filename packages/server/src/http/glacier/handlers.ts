@@ -203,7 +203,14 @@ export function buildGlacierHandlers(ctx: ServiceContext, calls: GlacierCalls, a
       }
       const parts = (await ctx.meta.allParts(upload.id)).sort((a, b) => a.start - b.start);
       const records: GlacierPartRecord[] = [];
-      for (const p of parts) records.push({ start: p.start, end: p.end, treeHash: await sha256Of(p.blobKey, p.end - p.start + 1) });
+      for (const p of parts) {
+        const hash = await sha256Of(p.blobKey, p.end - p.start + 1);
+        if (hash === '') {
+          fail({ kind: 'invalid-parameter',
+            message: `The part bytes ${p.start}-${p.end} was stored before this server kept SHA-256 checksums; upload that part again.` });
+        }
+        records.push({ start: p.start, end: p.end, treeHash: hash });
+      }
       const computed = checkCompleteUpload(records, upload.partSize, size, treeHash);
       const archiveId = await completeUpload(ctx, vault, upload.id, size, combineTreeEtags(parts.map((p) => p.treeEtag)));
       return send(reply, archiveCreatedReply(gctx, vault.name, archiveId, computed));
