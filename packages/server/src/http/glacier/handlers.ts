@@ -63,7 +63,10 @@ async function* hashChecked(body: AsyncIterable<Buffer>, expected: string): Asyn
   check.verify();
 }
 
-const JOB_PAGE = { fallback: 50, max: 1000 };
+/** Paging limits: ListVaults 10 at most, ListJobs 50, uploads and parts 1000 (docs/glacier.md). */
+const VAULT_PAGE = { fallback: 10, max: 10 };
+const JOB_PAGE = { fallback: 50, max: 50 };
+const UPLOAD_PAGE = { fallback: 50, max: 1000 };
 const LIST_BATCH = 1000;
 
 export function buildGlacierHandlers(ctx: ServiceContext, calls: GlacierCalls, admission: GlacierAdmission) {
@@ -109,7 +112,7 @@ export function buildGlacierHandlers(ctx: ServiceContext, calls: GlacierCalls, a
     },
     async ListVaults(req, reply) {
       const { gctx } = callOf(req);
-      const limit = parseLimit(queryParam(req, 'limit'), { fallback: 10, max: 1000 });
+      const limit = parseLimit(queryParam(req, 'limit'), VAULT_PAGE);
       const marker = queryParam(req, 'marker');
       let from: string | null = null;
       if (marker !== undefined && marker !== '') {
@@ -161,7 +164,7 @@ export function buildGlacierHandlers(ctx: ServiceContext, calls: GlacierCalls, a
     async ListMultipartUploads(req, reply) {
       const { gctx } = callOf(req);
       const vault = await vaultOf(req);
-      const limit = parseLimit(queryParam(req, 'limit'), JOB_PAGE);
+      const limit = parseLimit(queryParam(req, 'limit'), UPLOAD_PAGE);
       const page = await listUploads(ctx, vault, { marker: queryParam(req, 'marker'), limit: String(limit) });
       return sendJson(reply, 200, listUploadsJson(gctx, vault.name, page.items, page.next === '' ? null : page.next));
     },
@@ -181,7 +184,7 @@ export function buildGlacierHandlers(ctx: ServiceContext, calls: GlacierCalls, a
     async ListParts(req, reply) {
       const { gctx } = callOf(req);
       const vault = await vaultOf(req);
-      const limit = parseLimit(queryParam(req, 'limit'), JOB_PAGE);
+      const limit = parseLimit(queryParam(req, 'limit'), UPLOAD_PAGE);
       const { upload, parts } = await listParts(ctx, vault, itemId(req), { marker: queryParam(req, 'marker'), limit: String(limit) });
       const records: GlacierPartRecord[] = [];
       for (const p of parts.items) records.push({ start: p.start, end: p.end, treeHash: await sha256Of(p.blobKey, p.end - p.start + 1) });
