@@ -324,3 +324,35 @@ test('a body that is not the one the signature covers is refused and nothing is 
   const ok = await rawGlacier('POST', '/-/vaults/bound/archives', { 'x-amz-sha256-tree-hash': treeHash(signed) }, signed);
   assert.equal(ok.status, 201);
 });
+
+test('CSV inventory with a Limit: the finished job carries the marker that continues the listing', async () => {
+  const vaultName = 'csv-inventory';
+  await glacier.send(new CreateVaultCommand({ accountId: '-', vaultName }));
+  const ids: string[] = [];
+  for (const [i, description] of ['plain', 'with, comma', 'say "hi"'].entries()) {
+    ids.push((await glacier.send(new UploadArchiveCommand({ accountId: '-', vaultName, body: data(10 + i, i), archiveDescription: description }))).archiveId!);
+  }
+  ids.sort();
+  const lines: string[] = [];
+  let marker: string | undefined;
+  for (let round = 0; round < 3; round++) {
+    const job = await glacier.send(new InitiateJobCommand({ accountId: '-', vaultName, jobParameters: {
+      Type: 'inventory-retrieval', Format: 'CSV', InventoryRetrievalParameters: { Limit: '2', ...(marker ? { Marker: marker } : {}) },
+    } }));
+    const done = await waitJob(vaultName, job.jobId!);
+    assert.equal(done.InventoryRetrievalParameters?.Format, 'CSV');
+    assert.equal(done.InventoryRetrievalParameters?.Limit, '2');
+    const out = await glacier.send(new GetJobOutputCommand({ accountId: '-', vaultName, jobId: job.jobId! }));
+    assert.equal(out.contentType, 'text/csv');
+    const text = (await bytesOf(out.body)).toString('utf8').trimEnd().split('\n');
+    assert.equal(text[0], 'ArchiveId,ArchiveDescription,CreationDate,Size,SHA256TreeHash');
+    lines.push(...text.slice(1));
+    marker = done.InventoryRetrievalParameters?.Marker;
+    if (marker === undefined) break;
+    assert.equal(marker, ids[2]);
+  }
+  assert.equal(marker, undefined);
+  assert.deepEqual(lines.map((l) => l.slice(0, 32)), ids);
+  assert.ok(lines.some((l) => l.includes(',"with, comma",')));
+  assert.ok(lines.some((l) => l.includes(',"say \\"hi\\"",')));
+});

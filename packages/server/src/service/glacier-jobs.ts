@@ -30,3 +30,15 @@ export function glacierJobFields(job: JobRecord): GlacierJobFields {
 export function glacierFrontEnd(fields: GlacierJobFields): Record<string, unknown> {
   return { glacier: fields };
 }
+
+/**
+ * The checkpoint text of a finished inventory job whose listing stopped at its Limit: the
+ * job's inventory Marker becomes the continuation marker (null when nothing is left), as
+ * DescribeJob reports it.
+ */
+export function checkpointWithInventoryMarker(job: JobRecord, marker: string | null): string {
+  const parsed = JSON.parse(job.checkpoint) as { frontEnd?: { glacier?: Partial<GlacierJobFields> } };
+  const inventory = parsed.frontEnd?.glacier?.inventory;
+  if (inventory) inventory.marker = marker;
+  return JSON.stringify(parsed);
+}
