@@ -14,7 +14,7 @@ import { buildGlacierHandlers, type GlacierCall, type GlacierCalls } from './han
 import { toGlacierProblem, type ProblemScope } from './problems.js';
 import { REQUEST_ID_HEADER } from './responses.js';
 import { matchGlacierRoute, type GlacierOperation } from './routes.js';
-import { resolveAccountId, vaultArn, type GlacierContext } from './wire.js';
+import { SELF_ACCOUNT, isAccountId, resolveAccountId, vaultArn, type GlacierContext } from './wire.js';
 
 export interface GlacierFrontEndOptions {
   lookupKey: KeyLookup;
@@ -37,7 +37,9 @@ const BODY_SIGNED: ReadonlySet<string> = new Set(['InitiateJob']);
 
 function match(method: string, path: string): RouteResult | null {
   const route = matchGlacierRoute(method, path);
-  if (route === null) return null;
+  // Only `-` or a 12-digit id makes a path Glacier's: anything else (`/../vaults/...`) is
+  // OAS's to refuse, as it always was.
+  if (route === null || !(route.account === SELF_ACCOUNT || isAccountId(route.account))) return null;
   if (route.operation === null) {
     return { op: 'BadRequest', error: new GlacierFailure({ kind: 'no-such-operation', method, path: path.length > 200 ? `${path.slice(0, 200)}...` : path }) };
   }
