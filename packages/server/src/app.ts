@@ -10,6 +10,7 @@ import { systemClock, type Clock } from './clock.js';
 import { DEFAULT_OPTIONS, type ServerOptions } from './config.js';
 import { startHousekeeping } from './housekeeping.js';
 import { registerConsole } from './http/console.js';
+import { glacierFrontEnd } from './http/glacier/index.js';
 import { oasFrontEnd } from './http/oas/index.js';
 import { createHttpServer } from './http/server.js';
 import { loadTlsPair, reloadTls, type TlsFiles } from './http/tls.js';
@@ -182,11 +183,13 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
   };
 
   let closing = false;
+  const lookupKey = keyLookup(meta, options.keyCacheMs, () => clock.now());
   const { app, inflight } = createHttpServer({
     logger,
     logRequests: ['info', 'debug', 'trace'].includes(options.logLevel),
     frontEnds: [
-      oasFrontEnd(ctx, { lookupKey: keyLookup(meta, options.keyCacheMs, () => clock.now()), maxSkewMs: options.maxSkewMs, now: () => clock.now() }),
+      oasFrontEnd(ctx, { lookupKey, maxSkewMs: options.maxSkewMs, now: () => clock.now() }),
+      glacierFrontEnd(ctx, { lookupKey, maxSkewMs: options.maxSkewMs, now: () => clock.now(), region: options.glacierRegion }),
     ],
     metrics,
     renderMetrics: async () => metrics.render(await meta.countJobsByStatus().catch(() => null), engine.activeJobs)

@@ -73,6 +73,8 @@ export interface ServerOptions {
   /** PEM certificate chain and private key: serve HTTPS (http/tls.ts); re-read on SIGHUP. */
   tlsCert?: string | undefined;
   tlsKey?: string | undefined;
+  /** The region the Glacier front end names in ARNs (docs/glacier.md). */
+  glacierRegion: string;
 }
 
 type Kind = 'string' | 'port' | 'count' | 'duration' | 'optional-duration' | 'level' | 'boolean' | 'switch' | 'reserve' | 'rate';
@@ -109,6 +111,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 's3ForcePathStyle', flag: 's3-force-path-style', env: 'OAS_S3_FORCE_PATH_STYLE', kind: 'boolean', help: 'path-style S3 addressing (endpoint/bucket/key) instead of bucket.endpoint' },
   { key: 's3Prefix', flag: 's3-prefix', env: 'OAS_S3_PREFIX', kind: 'string', help: 'key prefix inside the bucket' },
   { key: 'console', flag: 'console', env: 'OAS_CONSOLE', kind: 'switch', help: 'serve the web console at /console/ (on or off)' },
+  { key: 'glacierRegion', flag: 'glacier-region', env: 'OAS_GLACIER_REGION', kind: 'string', help: 'region named in the Glacier API\'s ARNs (any region is accepted in signatures)' },
   { key: 'jobLeaseMs', flag: 'job-lease', env: 'OAS_JOB_LEASE', kind: 'duration', help: 'job lease: a dead node\'s jobs move to another node after this' },
   { key: 'idleTimeoutMs', flag: 'idle-timeout', env: 'OAS_IDLE_TIMEOUT', kind: 'duration', help: 'close a connection that moves no byte either way this long, mid-body included (0: never)' },
   { key: 'headersTimeoutMs', flag: 'headers-timeout', env: 'OAS_HEADERS_TIMEOUT', kind: 'duration', help: 'answer 408 RequestTimeout when a request\'s headers take longer (0: no limit)' },
@@ -159,6 +162,7 @@ export const DEFAULT_OPTIONS: ServerOptions = {
   scrubRate: 50,
   tlsCert: undefined,
   tlsKey: undefined,
+  glacierRegion: 'us-east-1',
 };
 
 /** A bad option value: main prints the message on one line and exits 2. */

@@ -12,6 +12,7 @@ import { ConfigError, DEFAULT_OPTIONS, helpText, parseServeArgs } from './config
 import { copyDataCommand } from './copy-data.js';
 import { scrubCommand } from './scrub/command.js';
 import { ROOT_ACCOUNT_ID, createAccount, rotateKey } from './service/accounts.js';
+import { awsAccountIdOf } from './util/aws-identity.js';
 import { describeMetadata, migrateMetadata, openMetadata, parseMetadataUri } from './store/open.js';
 
 class UsageError extends Error {}
@@ -59,7 +60,7 @@ async function keysCommand(args: string[]): Promise<number> {
       process.stdout.write(`AccessKeyId: ${account.accessKeyId}\nAccessKeySecret: ${account.accessKeySecret}\n`);
     } else if (action === 'list') {
       for (const a of await meta.listAccounts()) {
-        process.stdout.write(`${a.accessKeyId}\t${a.id === ROOT_ACCOUNT_ID ? 'root' : a.id}\t${new Date(a.createdAt).toISOString()}\n`);
+        process.stdout.write(`${a.accessKeyId}\t${a.id === ROOT_ACCOUNT_ID ? 'root' : a.id}\t${awsAccountIdOf(a.id)}\t${new Date(a.createdAt).toISOString()}\n`);
       }
     } else if (action === 'rotate') {
       const account = await rotateKey(meta, rest[0]!);

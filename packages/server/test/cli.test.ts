@@ -64,6 +64,8 @@ test('keys create, list and delete', async () => {
     assert.equal(list.code, 0);
     assert.match(list.stdout, new RegExp(`^${id}\\t`, 'm'));
     assert.match(list.stdout, new RegExp(`^${id2}\\t`, 'm'));
+    // The 12-digit account id the Glacier front end shows in paths and ARNs.
+    assert.match(list.stdout, new RegExp(`^${id}\\t[0-9A-F]{32}\\t\\d{12}\\t`, 'm'));
     assert.doesNotMatch(list.stdout, /Secret/i);
     assert.equal((await runCli(['keys', 'delete', id, '--data-dir', dataDir])).code, 0);
     const missing = await runCli(['keys', 'delete', id, '--data-dir', dataDir]);

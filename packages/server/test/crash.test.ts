@@ -170,7 +170,7 @@ class Load {
   }
 }
 
-/** Blob keys on disk (a blob is a data file plus its .leaves file) and anything else found. */
+/** Blob keys on disk (a blob is a data file plus its .leaves files, one per leaf family) and anything else found. */
 async function blobsOnDisk(dataDir: string): Promise<{ keys: Set<string>; strays: string[] }> {
   const root = join(dataDir, 'blobs');
   const strays = (await readdir(join(root, 'tmp'))).map((n) => `tmp/${n}`);
@@ -178,7 +178,7 @@ async function blobsOnDisk(dataDir: string): Promise<{ keys: Set<string>; strays
   for (const shard of await readdir(join(root, 'blobs'))) {
     const names = new Set(await readdir(join(root, 'blobs', shard)));
     for (const name of names) {
-      const key = name.replace(/\.leaves$/, '');
+      const key = name.replace(/(\.[a-z0-9]+)?\.leaves$/, '');
       const partner = name === key ? `${key}.leaves` : key;
       if (!/^[0-9A-F]{32}$/.test(key) || key.slice(0, 2) !== shard || !names.has(partner)) strays.push(`blobs/${shard}/${name}`);
       else keys.add(key);

@@ -212,6 +212,23 @@ export function metadataStoreContract(name: string, open: () => Promise<OpenedMe
       assert.deepEqual(await store.listVaults(newId(), null, 10), { items: [], next: null });
     });
 
+    run('getVaultByName and listVaultsByName: scoped to the account, byte order of the name', async ({ store }) => {
+      const acct = newId();
+      // Byte order: '-' < '.' < digits < upper case < '_' < lower case.
+      const names = ['Zeta', 'a.b', 'a-b', 'A_c', 'b', '0x'];
+      for (const n of names) await store.createVault(vaultRec(acct, n), 100);
+      await store.createVault(vaultRec(newId(), 'a-b'), 100); // another account's namesake
+      const byName = await store.getVaultByName(acct, 'a.b');
+      assert.equal(byName?.name, 'a.b');
+      assert.equal(byName?.accountId, acct);
+      assert.equal(await store.getVaultByName(acct, 'A.B'), null, 'names are case-sensitive');
+      assert.equal(await store.getVaultByName(newId(), 'a.b'), null);
+      const sorted = [...names].sort((x, y) => (Buffer.compare(Buffer.from(x), Buffer.from(y))));
+      await checkPaging((from, limit) => store.listVaultsByName(acct, from, limit), (v) => v.name, sorted);
+      const mid = await store.listVaultsByName(acct, 'a-', 2);
+      assert.deepEqual(mid.items.map((v) => v.name), sorted.slice(sorted.indexOf('a-b'), sorted.indexOf('a-b') + 2));
+    });
+
     run('deleteVault: missing, not-empty with a live archive or an open upload, then deleted', async ({ store }) => {
       const v = await newVault(store);
       assert.equal(await store.deleteVault(v.accountId, newId()), 'missing');

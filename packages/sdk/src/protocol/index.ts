@@ -11,5 +11,6 @@ export type * from './wire-types.js';
 export * from './sigv4.js';
 export * from './payload-hash.js';
 export * from './tree-hash.js';
+export * from './glacier-inventory.js';
 export { Md5, md5HexOf } from './md5.js';
 export { PortableChecksumHasher } from './tree-etag.js';

@@ -7,7 +7,7 @@ import type { MetadataStore } from '../store/meta/types.js';
 import { discardBlob } from './blobs.js';
 import type { ServiceContext } from './context.js';
 import { NotFoundError } from './errors.js';
-import { ingest } from './ingest.js';
+import { ingest, type BodyChecks } from './ingest.js';
 import type { ArchiveRecord, PartRecord, Segment, UploadRecord, VaultRecord } from './records.js';
 import { checkBodySize, checkDescription } from './validation.js';
 import { inVault } from './vaults.js';
@@ -15,11 +15,12 @@ import { inVault } from './vaults.js';
 export interface ArchiveUpload {
   /** The body's length as the client announced it. */
   size: number;
-  /** Upper-case MD5 and tree etag the client computed. */
-  etag: string;
-  treeEtag: string;
+  /** The checksums the client computed (its protocol's family). */
+  checks: BodyChecks;
   description: string | undefined;
-  body: Readable;
+  body: Readable | AsyncIterable<Buffer>;
+  /** The description rule of the caller's protocol (default: OAS's). */
+  checkDescription?: (text: string | undefined) => string;
 }
 
 /** What a new archive is; `id` when chosen beforehand (a job that may run again). */
@@ -62,11 +63,11 @@ export async function createArchive(ctx: { meta: MetadataStore; now(): number },
 
 export async function uploadArchive(ctx: ServiceContext, vault: VaultRecord, req: ArchiveUpload): Promise<ArchiveRecord> {
   const size = checkBodySize(req.size, MAX_SINGLE_UPLOAD, 'a single-request archive');
-  const description = checkDescription(req.description);
+  const description = (req.checkDescription ?? checkDescription)(req.description);
   await ctx.space?.checkUpload(size);
-  const blob = await ingest(ctx.blobs, req.body, { size, etag: req.etag, treeEtag: req.treeEtag });
+  const blob = await ingest(ctx.blobs, req.body, { size, ...req.checks });
   try {
-    const archive = await createArchive(ctx, { vaultId: vault.id, description, size, treeEtag: req.treeEtag }, { segments: [{ blobKey: blob.key, size }] });
+    const archive = await createArchive(ctx, { vaultId: vault.id, description, size, treeEtag: blob.treeEtag }, { segments: [{ blobKey: blob.key, size }] });
     return archive!;
   } catch (err) {
     await discardBlob(ctx.meta, ctx.blobs, blob.key);

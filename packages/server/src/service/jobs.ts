@@ -25,12 +25,28 @@ export interface JobRequest {
   ossHost?: string | undefined;
   bucket?: string | undefined;
   object?: string | undefined;
+  /** A front end's own fields, kept with the job (see frontEndFields). */
+  frontEnd?: Record<string, unknown>;
 }
 
 /** Parameters of an inventory job fixed when it was created (kept in the job's checkpoint text). */
 export interface InventoryParams {
   /** Periodic mode: the vault's last inventory time when the job was created (null: none yet). */
   inventoryAt: number | null;
+}
+
+/**
+ * The fields a front end stored with a retrieval or inventory job (JobRequest.frontEnd),
+ * kept in the job's checkpoint text, which those job types use for nothing else; null when none.
+ */
+export function frontEndFields(job: JobRecord): Record<string, unknown> | null {
+  if (job.checkpoint === '') return null;
+  try {
+    const value = (JSON.parse(job.checkpoint) as { frontEnd?: unknown }).frontEnd;
+    return typeof value === 'object' && value !== null ? value as Record<string, unknown> : null;
+  } catch {
+    return null;
+  }
 }
 
 export function inventoryParams(job: JobRecord): InventoryParams | null {
@@ -43,8 +59,8 @@ export function inventoryParams(job: JobRecord): InventoryParams | null {
 }
 
 /** The checkpoint text a new inventory job starts with. */
-export function inventoryCheckpoint(inventoryAt: number | null): string {
-  return JSON.stringify({ inventoryAt } satisfies InventoryParams);
+export function inventoryCheckpoint(inventoryAt: number | null, frontEnd?: Record<string, unknown>): string {
+  return JSON.stringify({ inventoryAt, ...(frontEnd ? { frontEnd } : {}) });
 }
 
 function required(value: string | undefined, what: string): string {
@@ -100,6 +116,7 @@ export async function initiateJob(ctx: ServiceContext, vault: VaultRecord, req: 
         }
         job.retrievalRange = formatRange(range);
       }
+      if (req.frontEnd) job.checkpoint = JSON.stringify({ frontEnd: req.frontEnd });
       break;
     }
     case 'push-to-oss':
@@ -112,7 +129,7 @@ export async function initiateJob(ctx: ServiceContext, vault: VaultRecord, req: 
       break;
     case 'inventory-retrieval':
       // Periodic mode serves the inventory as of the vault's last snapshot at this moment.
-      job.checkpoint = inventoryCheckpoint(vault.inventoryAt);
+      job.checkpoint = inventoryCheckpoint(vault.inventoryAt, req.frontEnd);
       break;
   }
   await inVault(vault.id, () => ctx.meta.createJob(job));
@@ -185,12 +202,19 @@ export async function jobOutput(ctx: ServiceContext, vault: VaultRecord, jobId: 
     kind: job.type === 'archive-retrieval' ? 'archive' : 'inventory',
     start, end, size: source.size, ranged: range !== null,
     ...(treeEtag !== undefined ? { treeEtag } : {}),
-    // Every leaf is checked before it is sent: a corrupt one aborts the response.
-    body: readVerified(ctx.blobs, source.segments, source.base + start, source.base + end, {
-      label: job.type === 'archive-retrieval' ? `archive ${job.archiveId}` : `the inventory of job ${job.id}`,
-      ...(ctx.onCorruptRead ? { onCorrupt: (err) => ctx.onCorruptRead!(err) } : {}),
-    }),
+    body: readOutput(ctx, job, source, start, end),
   };
+}
+
+/**
+ * Bytes start..end (inclusive, relative to the output) of a succeeded job's output. Every
+ * leaf is checked before it is sent: a corrupt one aborts the response.
+ */
+export function readOutput(ctx: ServiceContext, job: JobRecord, source: { segments: Segment[]; base: number }, start: number, end: number): Readable {
+  return readVerified(ctx.blobs, source.segments, source.base + start, source.base + end, {
+    label: job.type === 'archive-retrieval' ? `archive ${job.archiveId}` : `the inventory of job ${job.id}`,
+    ...(ctx.onCorruptRead ? { onCorrupt: (err) => ctx.onCorruptRead!(err) } : {}),
+  });
 }
 
 function outputRangeError(size: number): InvalidRequestError {

@@ -9,7 +9,7 @@ import { createArchive } from './archives.js';
 import { discardBlob } from './blobs.js';
 import type { ServiceContext } from './context.js';
 import { InvalidRequestError, NotFoundError } from './errors.js';
-import { ingest } from './ingest.js';
+import { ingest, type BodyChecks } from './ingest.js';
 import { OTHER_PAGE, checkMarkerFound, idMarker, nextMarker, pageLimit, partMarker, type ListQuery } from './pagination.js';
 import type { ListPage, PartRecord, UploadRecord, VaultRecord } from './records.js';
 import { checkBodySize, checkDescription, checkPartSize } from './validation.js';
@@ -53,10 +53,9 @@ export interface PartUpload {
   size: number;
   /** The archive bytes the part holds. */
   range: ByteRange;
-  /** Upper-case MD5 and tree etag the client computed. */
-  etag: string;
-  treeEtag: string;
-  body: Readable;
+  /** The checksums the client computed (its protocol's family). */
+  checks: BodyChecks;
+  body: Readable | AsyncIterable<Buffer>;
 }
 
 export async function uploadPart(ctx: ServiceContext, vault: VaultRecord, uploadId: string, req: PartUpload): Promise<PartRecord> {
@@ -73,12 +72,10 @@ export async function uploadPart(ctx: ServiceContext, vault: VaultRecord, upload
   }
   if (range.start / upload.partSize >= MAX_PARTS) throw new InvalidRequestError('argument', `an upload has at most ${MAX_PARTS} parts`);
   if (range.end >= MAX_ARCHIVE_SIZE) throw new InvalidRequestError('too-large', `an archive is at most ${MAX_ARCHIVE_SIZE} bytes`);
-  const { etag: contentEtag, treeEtag } = req;
   await ctx.space?.checkUpload(size);
-
-  const blob = await ingest(ctx.blobs, req.body, { size, etag: contentEtag, treeEtag });
+  const blob = await ingest(ctx.blobs, req.body, { size, ...req.checks });
   const part: PartRecord = {
-    uploadId: upload.id, start: range.start, end: range.end, contentEtag, treeEtag, blobKey: blob.key, createdAt: ctx.now(),
+    uploadId: upload.id, start: range.start, end: range.end, contentEtag: blob.etag, treeEtag: blob.treeEtag, blobKey: blob.key, createdAt: ctx.now(),
   };
   let result: Awaited<ReturnType<typeof ctx.meta.putPart>>;
   try {

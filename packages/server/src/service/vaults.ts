@@ -7,8 +7,9 @@ import { VAULT_PAGE, checkMarkerFound, idMarker, nextMarker, pageLimit, type Lis
 import type { ListPage, VaultInfo, VaultRecord } from './records.js';
 import { checkVaultName } from './validation.js';
 
-export async function createVault(ctx: ServiceContext, accountId: string, name: string): Promise<VaultRecord> {
-  checkVaultName(name);
+/** `checkName` is the caller's protocol's name rule (default: OAS's). */
+export async function createVault(ctx: ServiceContext, accountId: string, name: string, checkName: (name: string) => void = checkVaultName): Promise<VaultRecord> {
+  checkName(name);
   const vault: VaultRecord = {
     id: newId(), accountId, name, createdAt: ctx.now(), archiveCount: 0, sizeBytes: 0,
     lastWriteAt: null, inventoryAt: null, inventoryArchiveCount: 0, inventorySizeBytes: 0,

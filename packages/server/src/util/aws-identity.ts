@@ -1,7 +1,7 @@
 // AWS-shaped identities (glacier.md, "Routing and accounts"): a 12-digit account id per
 // account, and access keys in AWS's shape. Some tools (mt-aws-glacier) refuse any key that
 // is not a 20-character alphanumeric id with a 40-character secret.
-import { randomInt } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 
 function randomString(alphabet: string, length: number): string {
   let out = '';
@@ -9,7 +9,17 @@ function randomString(alphabet: string, length: number): string {
   return out;
 }
 
-/** 12 decimal digits; the metadata store keeps it unique. */
+/**
+ * The account's 12-digit id, derived from its internal id: stable across restarts, nodes,
+ * backends and copy-data with nothing stored (docs/decisions.md). Access is decided by the
+ * signing key, never by this id, so it only names the account in paths and ARNs.
+ */
+export function awsAccountIdOf(internalAccountId: string): string {
+  const digest = createHash('sha256').update(`oas-account:${internalAccountId}`).digest();
+  return (digest.readBigUInt64BE(0) % 1_000_000_000_000n).toString().padStart(12, '0');
+}
+
+/** 12 random decimal digits. */
 export function newAccountId(): string {
   return randomString('0123456789', 12);
 }

@@ -2,7 +2,9 @@
 // ARNs, locations, ISO dates, the JSON bodies built from small domain records, inventory JSON
 // and CSV, and the parsers of Glacier's headers, query parameters and job parameters.
 // Parsers throw GlacierFailure with the problem to answer.
-import { isMibAligned, isTreeHashAligned, type ByteRange } from '@oas/sdk';
+import {
+  glacierInventoryCsv, glacierInventoryJson, isMibAligned, isTreeHashAligned, type ByteRange, type GlacierInventoryArchive,
+} from '@oas/sdk';
 import { GlacierFailure, type GlacierProblem } from './errors.js';
 
 export const GLACIER_API_VERSION = '2012-06-01';
@@ -279,66 +281,18 @@ export function listJobsJson(
 
 // ---------------------------------------------------------------- inventory output
 
-export interface GlacierInventoryArchive {
-  id: string;
-  description: string;
-  createdAt: number;
-  size: number;
-  /** Null only while a backfill has not reached the archive. */
-  treeHash: string | null;
-}
+export { INVENTORY_CSV_HEADER, csvField, type GlacierInventoryArchive } from '@oas/sdk';
 
-/** ISO 8601 without milliseconds, as AWS writes InventoryDate. */
-function isoSeconds(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-const CHUNK_CHARS = 64 * 1024;
-
-/** The JSON inventory, as text chunks of about 64 KiB: memory stays flat for any vault size. */
-export async function* inventoryJsonChunks(
+/** The JSON inventory (the SDK's glacierInventoryJson for this vault). */
+export function inventoryJsonChunks(
   ctx: GlacierContext, vaultName: string, inventoryDate: number,
   archives: AsyncIterable<GlacierInventoryArchive> | Iterable<GlacierInventoryArchive>,
 ): AsyncGenerator<string> {
-  let out = `{"VaultARN":${JSON.stringify(vaultArn(ctx, vaultName))},"InventoryDate":"${isoSeconds(inventoryDate)}","ArchiveList":[`;
-  let first = true;
-  for await (const a of archives) {
-    out += (first ? '' : ',') + JSON.stringify({
-      ArchiveId: a.id, ArchiveDescription: a.description, CreationDate: isoDate(a.createdAt), Size: a.size, SHA256TreeHash: a.treeHash,
-    });
-    first = false;
-    if (out.length >= CHUNK_CHARS) {
-      yield out;
-      out = '';
-    }
-  }
-  yield `${out}]}`;
+  return glacierInventoryJson(vaultArn(ctx, vaultName), inventoryDate, archives);
 }
 
-export const INVENTORY_CSV_HEADER = 'ArchiveId,ArchiveDescription,CreationDate,Size,SHA256TreeHash';
-
-/**
- * A CSV field as AWS writes it: quoted when it holds a comma, a quote or a line break, an
- * inner quote escaped with a backslash (not doubled), backslashes left alone.
- */
-export function csvField(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '\\"')}"` : value;
-}
-
-/** The CSV inventory with its header row, as text chunks of about 64 KiB. */
-export async function* inventoryCsvChunks(
-  archives: AsyncIterable<GlacierInventoryArchive> | Iterable<GlacierInventoryArchive>,
-): AsyncGenerator<string> {
-  let out = `${INVENTORY_CSV_HEADER}\n`;
-  for await (const a of archives) {
-    out += `${[a.id, a.description, isoDate(a.createdAt), String(a.size), a.treeHash ?? ''].map(csvField).join(',')}\n`;
-    if (out.length >= CHUNK_CHARS) {
-      yield out;
-      out = '';
-    }
-  }
-  yield out;
-}
+/** The CSV inventory with its header row. */
+export const inventoryCsvChunks = glacierInventoryCsv;
 
 // ---------------------------------------------------------------- request parsers
 

@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { OASError, parseContentRange, parseRangeHeader } from '@oas/sdk/protocol';
 import { deleteArchive, getArchive, uploadArchive } from '../../service/archives.js';
 import type { ServiceContext } from '../../service/context.js';
+import type { BodyChecks } from '../../service/ingest.js';
 import { getJob, initiateJob, jobOutput, listJobs } from '../../service/jobs.js';
 import { abortUpload, completeUpload, initiateUpload, listParts, listUploads, uploadPart } from '../../service/multipart.js';
 import type { VaultRecord } from '../../service/records.js';
@@ -38,6 +39,12 @@ function partRange(req: FastifyRequest) {
   return range;
 }
 
+/** The body's checksums as an OAS client gives them: content MD5 and MD5 tree etag. */
+function oasChecks(req: FastifyRequest): BodyChecks {
+  const etag = parseEtag(signedHeader(req, H.CONTENT_ETAG), H.CONTENT_ETAG);
+  return { etag, trees: { md5: parseEtag(signedHeader(req, H.TREE_ETAG), H.TREE_ETAG) } };
+}
+
 export function buildHandlers(ctx: ServiceContext) {
   const account = (req: FastifyRequest) => {
     if (!req.call.account) throw OASError.of('AccessDenied', 'the request is not authenticated');
@@ -66,8 +73,7 @@ export function buildHandlers(ctx: ServiceContext) {
       const size = parseContentLength(header(req, 'content-length'), 'a single-request archive');
       const archive = await uploadArchive(ctx, vault, {
         size,
-        etag: parseEtag(signedHeader(req, H.CONTENT_ETAG), H.CONTENT_ETAG),
-        treeEtag: parseEtag(signedHeader(req, H.TREE_ETAG), H.TREE_ETAG),
+        checks: oasChecks(req),
         description: signedHeader(req, H.ARCHIVE_DESCRIPTION),
         body: req.raw,
       });
@@ -95,8 +101,7 @@ export function buildHandlers(ctx: ServiceContext) {
       const part = await uploadPart(ctx, vault, req.call.params[1]!, {
         range: partRange(req),
         size: parseContentLength(header(req, 'content-length'), 'a part'),
-        etag: parseEtag(signedHeader(req, H.CONTENT_ETAG), H.CONTENT_ETAG),
-        treeEtag: parseEtag(signedHeader(req, H.TREE_ETAG), H.TREE_ETAG),
+        checks: oasChecks(req),
         body: req.raw,
       });
       req.call.bytesIn = part.end - part.start + 1;

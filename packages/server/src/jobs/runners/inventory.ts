@@ -4,6 +4,8 @@ import { formatRfc1123, type InventoryJson } from '@oas/sdk';
 import { inventoryParams } from '../../service/jobs.js';
 import { VerifyingWriter } from '../../store/blob/verifying-writer.js';
 import type { JobResult, JobRunner } from '../types.js';
+import { checkpointWithInventoryMarker } from '../../service/glacier-jobs.js';
+import { glacierInventory } from './glacier-inventory.js';
 
 const FLUSH_AT = 64 * 1024;
 
@@ -20,6 +22,19 @@ export const inventoryRetrieval: JobRunner = async (job, ctx) => {
     await writer.write(buf);
   };
   try {
+    const glacier = glacierInventory(job, ctx, at, live ? undefined : at ?? undefined);
+    if (glacier) {
+      for await (const text of glacier.chunks) {
+        ctx.signal.throwIfAborted();
+        await writer.write(Buffer.from(text, 'utf8'));
+      }
+      await writer.finish();
+      const blob = await writer.commit();
+      return {
+        status: 'Succeeded', statusMessage: 'Succeeded', outputKey: blob.key, inventorySize: blob.size,
+        checkpoint: checkpointWithInventoryMarker(job, glacier.nextMarker()),
+      } satisfies JobResult;
+    }
     pending += `{"VaultId":${JSON.stringify(job.vaultId)},"InventoryDate":${JSON.stringify(at === null ? '' : formatRfc1123(at))},"ArchiveList":[`;
     let first = true;
     if (at !== null) {

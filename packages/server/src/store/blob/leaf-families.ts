@@ -121,7 +121,7 @@ export const MD5_LEAVES: LeafFamily = {
   tree: md5TreeEtag,
 };
 
-/** SHA-256 leaves (the Glacier front end's); defined here, not yet stored with every blob. */
+/** SHA-256 leaves: the Glacier front end's tree hash (docs/glacier.md, "Checksums"). */
 export const SHA256_LEAVES: LeafFamily = {
   name: 'sha256',
   digestBytes: 32,
@@ -141,7 +141,7 @@ const KNOWN = new Map<string, LeafFamily>([MD5_LEAVES, SHA256_LEAVES].map((f) =>
 export const KNOWN_LEAF_FAMILIES: readonly LeafFamily[] = [...KNOWN.values()];
 
 /** The families every verifying writer computes and commits, MD5 first. */
-export const STORED_LEAF_FAMILIES: readonly LeafFamily[] = [MD5_LEAVES];
+export const STORED_LEAF_FAMILIES: readonly LeafFamily[] = [MD5_LEAVES, SHA256_LEAVES];
 
 /** A family by name; an unknown name is a programming error. */
 export function leafFamily(name: string): LeafFamily {

@@ -197,6 +197,17 @@ export class PostgresMetadataStore implements MetadataStore {
     return this.one<VaultRecord>(`SELECT ${VAULT_COLS} FROM vaults WHERE account_id = $1 AND id = $2`, [accountId, vaultId]);
   }
 
+  async getVaultByName(accountId: string, name: string): Promise<VaultRecord | null> {
+    return this.one<VaultRecord>(`SELECT ${VAULT_COLS} FROM vaults WHERE account_id = $1 AND name = $2`, [accountId, name]);
+  }
+
+  async listVaultsByName(accountId: string, fromName: string | null, limit: number): Promise<Page<VaultRecord>> {
+    checkLimit(limit);
+    const rows = await this.rows<VaultRecord>(`SELECT ${VAULT_COLS} FROM vaults
+      WHERE account_id = $1 AND name >= $2 ORDER BY name LIMIT $3`, [accountId, fromName ?? '', limit + 1]);
+    return toPage(rows, limit, (v) => v.name);
+  }
+
   async listVaults(accountId: string, fromId: string | null, limit: number): Promise<Page<VaultRecord>> {
     checkLimit(limit);
     const rows = await this.rows<VaultRecord>(`SELECT ${VAULT_COLS} FROM vaults

@@ -42,6 +42,8 @@ function prepareAll(db: Database.Database) {
 
     vault: p<[string, string], VaultRecord>(`SELECT ${VAULT_COLS} FROM vaults WHERE account_id = ? AND id = ?`),
     vaultByName: p<[string, string], VaultRecord>(`SELECT ${VAULT_COLS} FROM vaults WHERE account_id = ? AND name = ?`),
+    vaultNamePage: p<[string, string, number], VaultRecord>(`SELECT ${VAULT_COLS} FROM vaults
+      WHERE account_id = ? AND name >= ? ORDER BY name LIMIT ?`),
     vaultCount: p<Id, { n: number }>('SELECT COUNT(*) AS n FROM vaults WHERE account_id = ?'),
     vaultPage: p<[string, string, number], VaultRecord>(`SELECT ${VAULT_COLS} FROM vaults
       WHERE account_id = ? AND id >= ? ORDER BY id LIMIT ?`),
@@ -229,6 +231,15 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async getVault(accountId: string, vaultId: string): Promise<VaultRecord | null> {
     return this.s.vault.get(accountId, vaultId) ?? null;
+  }
+
+  async getVaultByName(accountId: string, name: string): Promise<VaultRecord | null> {
+    return this.s.vaultByName.get(accountId, name) ?? null;
+  }
+
+  async listVaultsByName(accountId: string, fromName: string | null, limit: number): Promise<Page<VaultRecord>> {
+    checkLimit(limit);
+    return toPage(this.s.vaultNamePage.all(accountId, fromName ?? '', limit + 1), limit, (v) => v.name);
   }
 
   async listVaults(accountId: string, fromId: string | null, limit: number): Promise<Page<VaultRecord>> {

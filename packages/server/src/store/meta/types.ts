@@ -169,6 +169,10 @@ export interface MetadataStore {
   /** Atomic: returns the existing vault of that name, or creates one unless at `maxVaults`. */
   createVault(vault: VaultRecord, maxVaults: number): Promise<CreateVaultResult>;
   getVault(accountId: string, vaultId: string): Promise<VaultRecord | null>;
+  /** The account's vault of that name (the Glacier front end addresses vaults by name). */
+  getVaultByName(accountId: string, name: string): Promise<VaultRecord | null>;
+  /** Vaults with name >= `fromName` (null: from the start), in byte order of the name, at most `limit`. */
+  listVaultsByName(accountId: string, fromName: string | null, limit: number): Promise<Page<VaultRecord>>;
   /** Vaults with id >= `fromId` (null: from the start), ascending, at most `limit`. */
   listVaults(accountId: string, fromId: string | null, limit: number): Promise<Page<VaultRecord>>;
   /** Atomic: deletes only a vault with no live archives and no open uploads. */

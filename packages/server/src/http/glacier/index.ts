@@ -1,0 +1,112 @@
+// The Glacier front end (docs/glacier.md): routes under /{accountId}/vaults, SigV4 with the
+// same key pairs as OAS, Glacier JSON and errors, on the same port and the same service
+// layer as http/oas/.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { SigV4VerifyOptions } from '@oas/sdk';
+import type { KeyLookup } from '../../service/accounts.js';
+import type { ServiceContext } from '../../service/context.js';
+import type { AccountRecord } from '../../service/records.js';
+import { awsAccountIdOf } from '../../util/aws-identity.js';
+import type { FrontEnd, RouteResult } from '../frontend.js';
+import { authenticateGlacier, authenticateSmallBody, type readSmallBody } from './auth.js';
+import { GlacierFailure, glacierError } from './errors.js';
+import { buildGlacierHandlers, type GlacierCall, type GlacierCalls } from './handlers.js';
+import { toGlacierProblem, type ProblemScope } from './problems.js';
+import { REQUEST_ID_HEADER } from './responses.js';
+import { matchGlacierRoute, type GlacierOperation } from './routes.js';
+import { SELF_ACCOUNT, isAccountId, resolveAccountId, vaultArn, type GlacierContext } from './wire.js';
+
+export interface GlacierFrontEndOptions {
+  lookupKey: KeyLookup;
+  /** Largest difference between a request's x-amz-date and the server clock. */
+  maxSkewMs: number;
+  now(): number;
+  /** The region named in ARNs (any region is accepted in a signature's scope). */
+  region: string;
+}
+
+/** The operations this server implements; the other side operations answer "not supported". */
+const IMPLEMENTED: ReadonlySet<GlacierOperation> = new Set<GlacierOperation>([
+  'ListVaults', 'CreateVault', 'DescribeVault', 'DeleteVault', 'UploadArchive', 'DeleteArchive',
+  'InitiateMultipartUpload', 'ListMultipartUploads', 'UploadMultipartPart', 'ListParts', 'CompleteMultipartUpload', 'AbortMultipartUpload',
+  'InitiateJob', 'ListJobs', 'DescribeJob', 'GetJobOutput',
+]);
+
+/** Operations whose small JSON body is read before the signature is checked (botocore signs it without x-amz-content-sha256). */
+const BODY_SIGNED: ReadonlySet<string> = new Set(['InitiateJob']);
+
+function match(method: string, path: string): RouteResult | null {
+  const route = matchGlacierRoute(method, path);
+  // Only `-` or a 12-digit id makes a path Glacier's: anything else (`/../vaults/...`) is
+  // OAS's to refuse, as it always was.
+  if (route === null || !(route.account === SELF_ACCOUNT || isAccountId(route.account))) return null;
+  if (route.operation === null) {
+    return { op: 'BadRequest', error: new GlacierFailure({ kind: 'no-such-operation', method, path: path.length > 200 ? `${path.slice(0, 200)}...` : path }) };
+  }
+  if (!IMPLEMENTED.has(route.operation)) return { op: route.operation, error: new GlacierFailure({ kind: 'not-supported', feature: route.operation }) };
+  const id = route.archiveId ?? route.uploadId ?? route.jobId ?? '';
+  return { op: route.operation, auth: true, params: [route.account, route.vault ?? '', id] };
+}
+
+/** A body larger than this that was never read is not drained: the connection closes. */
+const DRAIN_LIMIT = 16 * 1024 * 1024;
+
+export function glacierFrontEnd(ctx: ServiceContext, opts: GlacierFrontEndOptions): FrontEnd {
+  const calls: GlacierCalls = new WeakMap<FastifyRequest, GlacierCall>();
+  const verifyOptions = (): SigV4VerifyOptions => ({
+    secretFor: async (id) => (await opts.lookupKey(id))?.accessKeySecret,
+    now: opts.now(),
+    maxSkewMs: opts.maxSkewMs,
+  });
+
+  /** The caller's account once its signature verified, checked against the path's account id. */
+  async function admit(req: FastifyRequest, accessKeyId: string, payloadHash: string, bodyCheckNeeded: boolean): Promise<GlacierCall> {
+    const account: AccountRecord | null = await opts.lookupKey(accessKeyId);
+    if (!account) throw new GlacierFailure({ kind: 'signature', failure: { ok: false, reason: 'unknown-access-key', message: 'The security token included in the request is invalid.' } });
+    const gctx: GlacierContext = { region: opts.region, accountId: awsAccountIdOf(account.id) };
+    resolveAccountId(req.call.params[0]!, gctx.accountId);
+    req.call.account = account;
+    const call: GlacierCall = { gctx, payloadHash, bodyCheckNeeded };
+    calls.set(req, call);
+    return call;
+  }
+
+  const handlers = buildGlacierHandlers(ctx, calls, {
+    /** Authenticates a request whose small body was read (BODY_SIGNED operations). */
+    async admitWithBody(req, body: Awaited<ReturnType<typeof readSmallBody>>) {
+      const result = await authenticateSmallBody(req.raw, body, verifyOptions());
+      return admit(req, result.auth.accessKeyId, result.payloadHash, false);
+    },
+  });
+
+  const scopeOf = (req: FastifyRequest): ProblemScope => {
+    const call = calls.get(req);
+    const vault = req.call?.params[1];
+    return call && vault ? { vaultArn: vaultArn(call.gctx, vault) } : {};
+  };
+
+  return {
+    name: 'glacier',
+    requestIdHeader: REQUEST_ID_HEADER,
+    match,
+    async authenticate(req) {
+      if (BODY_SIGNED.has(req.call.op)) return; // the handler reads the body, then authenticates
+      const result = await authenticateGlacier(req.raw, verifyOptions());
+      await admit(req, result.auth.accessKeyId, result.payloadHash, result.bodyCheckNeeded);
+    },
+    handlers,
+    sendError(req: FastifyRequest, reply: FastifyReply, err: unknown) {
+      const { status, body } = glacierError(toGlacierProblem(err, scopeOf(req), req.raw.method, req.call?.path));
+      const raw = req.raw;
+      if (!raw.complete && !raw.readableDidRead && Number(raw.headers['content-length'] ?? 0) > DRAIN_LIMIT) reply.header('connection', 'close');
+      const bytes = Buffer.from(JSON.stringify(body), 'utf8');
+      req.call.bytesOut = bytes.byteLength;
+      return reply.code(status).header(REQUEST_ID_HEADER, String(req.id)).header('content-type', 'application/json')
+        .header('content-length', bytes.byteLength).send(bytes);
+    },
+    rawError(err) {
+      const { status, body } = glacierError(toGlacierProblem(err));
+      return { status, contentType: 'application/json', body: JSON.stringify(body) };
+    },
+  };
+}
