@@ -16,8 +16,8 @@
 //
 // The data directory is a tmpfs of SOAK_DISK_MIB MiB the soak mounts (as root); elsewhere it is
 // a plain directory and the table says the disk-full fault did not run. Prints a table and
-// exits non-zero when data was lost, a corruption went unnoticed, a file was left behind or
-// the server died by itself.
+// exits non-zero when data was lost, a corruption went unnoticed, a file was left behind, a
+// stalled upload was not cut at the server's idle timeout, or the server died by itself.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
@@ -34,6 +34,8 @@ import { MIB, children, freePort, sleep, stop, track } from './lib.js';
 const SERVER_MAIN = fileURLToPath(new URL('../packages/server/src/main.ts', import.meta.url));
 const KEY_ID = 'SOAKROOTKEY';
 const KEY_SECRET = 'soak-root-secret-0123456789';
+/** The server's --idle-timeout: stalled uploads must be cut at it. */
+const IDLE_TIMEOUT_MS = 2000;
 const FAULTS = ['stall', 'kill', 'full', 'corrupt'] as const;
 type Fault = typeof FAULTS[number];
 const OPERATIONS = ['upload', 'multipart', 'retrieve', 'delete'] as const;
@@ -61,6 +63,8 @@ export interface SoakReport {
   undetected: string[];
   strays: string[];
   unexpectedExits: number;
+  /** Stalled uploads opened, and how many of them the server cut. */
+  stalled: { opened: number; cut: number };
   /** The most frequent failure messages of the load (faults make some fail by design). */
   failureSamples: [string, number][];
 }
@@ -86,6 +90,7 @@ class ServerProcess {
   async start(): Promise<void> {
     const child = track(spawn(process.execPath, [
       ...process.execArgv, SERVER_MAIN, '--data-dir', this.dataDir, '--port', String(this.port), '--log-level', 'warn', '--job-delay', '0',
+      '--idle-timeout', `${IDLE_TIMEOUT_MS}ms`,
     ], { env: { ...process.env, OAS_ROOT_ACCESS_KEY_ID: KEY_ID, OAS_ROOT_ACCESS_KEY_SECRET: KEY_SECRET }, stdio: ['ignore', 'ignore', 'pipe'] }));
     child.stderr!.on('data', (c: Buffer) => (this.stderr = (this.stderr + c).slice(-4000)));
     child.once('exit', (code, signal) => {
@@ -123,6 +128,10 @@ function answers(port: number): Promise<boolean> {
     socket.once('close', () => resolve(text.startsWith('HTTP/1.1 200')));
     socket.once('error', () => resolve(false));
   });
+}
+
+function isClosed(socket: net.Socket): boolean {
+  return socket.closed || socket.readableEnded;
 }
 
 function md5Of(data: Buffer): string {
@@ -245,12 +254,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         return socket;
       });
       stalledOpened += sockets.length;
-      // Held for a while: the server's idle timeout should cut them meanwhile.
-      await sleep(options.faultEverySeconds * 800);
-      for (const socket of sockets) {
-        if (socket.closed || socket.readableEnded) stalledCut++;
-        socket.destroy();
-      }
+      // The server's idle timeout must cut them all; waited for, bounded.
+      const until = Date.now() + IDLE_TIMEOUT_MS + 8000;
+      while (Date.now() < until && !sockets.every(isClosed)) await sleep(100);
+      stalledCut += sockets.filter(isClosed).length;
+      for (const socket of sockets) socket.destroy();
     },
     async kill() {
       await server.kill();
@@ -305,7 +313,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const vaults = await Promise.all([1, 2].map(async (n) => (await Vault.create(api, `soak-${n}`)).id));
     const deadline = Date.now() + options.seconds * 1000;
     const worker = async (): Promise<void> => {
-      while (Date.now() < deadline) {
+      while (Date.now() < deadline || !faultsOver) {
         const op = choose();
         try {
           await operation[op](vaults[randomInt(vaults.length)]!);
@@ -317,15 +325,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         }
       }
     };
+    // Every fault runs at least once, however slow the machine: the load goes on past the
+    // deadline until the first round of faults is over.
+    let faultsOver = false;
     const faulter = async (): Promise<void> => {
-      for (let i = 0; ; i++) {
+      for (let i = 0; Date.now() < deadline || i < FAULTS.length; i++) {
         await sleep(options.faultEverySeconds * 1000);
-        if (Date.now() >= deadline) return;
         const which = FAULTS[i % FAULTS.length]!;
         if (notRun[which]) continue;
         await fault[which](vaults[0]!);
         faults[which]++;
       }
+      faultsOver = true;
     };
     await Promise.all([...Array.from({ length: options.workers }, worker), faulter()]);
 
@@ -359,10 +370,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const strays = await strayFiles(dataDir);
     report = {
       operations, faults, notRun, acknowledged: ledger.size, intact, lost, corrupted, undetected, strays,
-      unexpectedExits: server.unexpectedExits,
+      unexpectedExits: server.unexpectedExits, stalled: { opened: stalledOpened, cut: stalledCut },
       failureSamples: [...failures].sort((a, b) => b[1] - a[1]).slice(0, 6),
     };
-    printReport(report, { stalled: `${stalledCut} of ${stalledOpened}`, print });
+    printReport(report, print);
     return report;
   } finally {
     api.close();
@@ -402,14 +413,14 @@ async function strayFiles(dataDir: string): Promise<string[]> {
   return strays;
 }
 
-function printReport(r: SoakReport, { stalled, print }: { stalled: string; print: (line: string) => void }): void {
+function printReport(r: SoakReport, print: (line: string) => void): void {
   const row = (a: string, b: string | number, c: string | number = '', d: string | number = '') =>
     print(`${a.padEnd(40)}${String(b).padStart(10)}${String(c).padStart(8)}${String(d).padStart(8)}`);
   row('operation', 'ok', 'failed');
   for (const op of OPERATIONS) row(`  ${op}`, r.operations[op].ok, r.operations[op].failed);
   row('fault', 'count');
   for (const f of FAULTS) row(`  ${f}${r.notRun[f] ? ` (not run: ${r.notRun[f]})` : ''}`, r.faults[f]);
-  row('  stalled uploads cut by the server', stalled);
+  row('  stalled uploads cut by the server', `${r.stalled.cut} of ${r.stalled.opened}`);
   row('audit', 'count');
   row('  archives acknowledged', r.acknowledged);
   row('  intact', r.intact);
@@ -426,7 +437,8 @@ function printReport(r: SoakReport, { stalled, print }: { stalled: string; print
 }
 
 export function soakPassed(r: SoakReport): boolean {
-  return r.lost.length === 0 && r.undetected.length === 0 && r.strays.length === 0 && r.unexpectedExits === 0;
+  return r.lost.length === 0 && r.undetected.length === 0 && r.strays.length === 0 && r.unexpectedExits === 0
+    && r.stalled.cut === r.stalled.opened;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
@@ -438,7 +450,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
     const report = await runSoak({
       seconds: env('SOAK_SECONDS', 120), workers: env('SOAK_WORKERS', 4), maxMiB: env('SOAK_MAX_MIB', 6),
-      faultEverySeconds: env('SOAK_FAULT_EVERY', 5), diskMiB: env('SOAK_DISK_MIB', 256),
+      faultEverySeconds: env('SOAK_FAULT_EVERY', 5), diskMiB: env('SOAK_DISK_MIB', 1024),
     });
     process.exitCode = soakPassed(report) ? 0 : 1;
     process.stdout.write(soakPassed(report) ? 'soak passed: no data lost\n' : 'soak FAILED\n');

@@ -286,3 +286,27 @@ test('clients that leave mid-body, or are refused before their body is read, do 
     await t.close();
   }
 });
+
+test('a client refused before its body is read, that then stalls mid-body, is cut at the idle timeout (not the keep-alive one)', async () => {
+  const t = await startServer({ idleTimeoutMs: 1000, keepAliveTimeoutMs: 60_000 });
+  try {
+    const head = t.client.rawHead('POST', `/vaults/${'0'.repeat(32)}/archives`, [
+      ['x-oas-content-etag', '0'.repeat(32)], ['x-oas-tree-etag', '0'.repeat(32)], ['Content-Length', String(8 * 1024 * 1024)],
+    ]);
+    const socket = net.connect(t.port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    let received = '';
+    socket.on('data', (c: Buffer) => (received += c.toString('latin1')));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write(head);
+    socket.write(Buffer.alloc(64 * 1024, 7));
+    // Bounded: well before the 60 s keep-alive timeout.
+    const cut = await Promise.race([closed.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 15_000))]);
+    socket.destroy();
+    assert.match(received, /^HTTP\/1\.1 404 /, 'the refusal was answered');
+    assert.ok(cut, 'the server closed the stalled connection');
+    assert.match((await t.client.get('/metrics')).text, /oas_connections_timed_out_total\{reason="idle"\} 1/);
+  } finally {
+    await t.close();
+  }
+});

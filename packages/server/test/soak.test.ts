@@ -7,7 +7,7 @@ import { runSoak, soakPassed } from '../../../bench/soak.js';
 
 test('soak: mixed load with faults; every acknowledged archive survives, every corruption is caught', { timeout: 10 * 60_000 }, async (t) => {
   const lines: string[] = [];
-  const report = await runSoak({ seconds: 16, workers: 3, maxMiB: 2, faultEverySeconds: 2, diskMiB: 192, print: (line) => lines.push(line) });
+  const report = await runSoak({ seconds: 16, workers: 3, maxMiB: 2, faultEverySeconds: 2, diskMiB: 512, print: (line) => lines.push(line) });
   t.diagnostic(`\n${lines.join('\n')}`);
   assert.ok(report.acknowledged > 0, 'the load acknowledged archives');
   for (const fault of ['stall', 'kill', 'corrupt'] as const) assert.ok(report.faults[fault] >= 1, `${fault} ran`);
@@ -18,6 +18,8 @@ test('soak: mixed load with faults; every acknowledged archive survives, every c
   assert.deepEqual(report.undetected, []);
   assert.deepEqual(report.strays, []);
   assert.equal(report.unexpectedExits, 0);
+  assert.ok(report.stalled.opened > 0);
+  assert.equal(report.stalled.cut, report.stalled.opened, 'every stalled upload is cut at the idle timeout');
   assert.equal(report.intact + report.corrupted, report.acknowledged);
   assert.ok(soakPassed(report));
 });

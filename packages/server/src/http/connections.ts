@@ -66,6 +66,8 @@ interface SocketState {
   served: number;
   /** socket.bytesRead when the last response finished. */
   readAtRest: number;
+  /** The last response went out before its request's body was all in (an error answered early). */
+  bodyOwed: boolean;
   /** The latest request on the connection. */
   req?: IncomingMessage;
   res?: ServerResponse;
@@ -88,7 +90,7 @@ export function applyConnectionLimits(server: Server, limits: ConnectionLimits, 
   server.timeout = limits.idleTimeoutMs;
 
   const states = new WeakMap<Socket, SocketState>();
-  server.on('connection', (socket: Socket) => states.set(socket, { open: 0, served: 0, readAtRest: 0 }));
+  server.on('connection', (socket: Socket) => states.set(socket, { open: 0, served: 0, readAtRest: 0, bodyOwed: false }));
   server.on('request', (req, res) => {
     // Kept here: node unsets req.socket once the connection is gone.
     const socket = req.socket;
@@ -101,6 +103,11 @@ export function applyConnectionLimits(server: Server, limits: ConnectionLimits, 
       state.open--;
       state.served++;
       state.readAtRest = socket.bytesRead;
+      state.bodyOwed = !req.complete;
+      // Node gives a kept-alive connection the keep-alive timeout once a response is done,
+      // even while the rest of a refused request's body is still owed (and read to be
+      // discarded): a client stalling there is mid-body, so the idle timeout still holds.
+      if (state.bodyOwed && limits.idleTimeoutMs > 0 && !socket.destroyed) socket.setTimeout(limits.idleTimeoutMs);
       if (state.res === res) state.req = state.res = undefined;
     });
   });
@@ -116,7 +123,8 @@ export function applyConnectionLimits(server: Server, limits: ConnectionLimits, 
       socket.setTimeout(limits.idleTimeoutMs);
       return;
     }
-    const betweenRequests = state !== undefined && state.open === 0 && state.served > 0 && socket.bytesRead === state.readAtRest;
+    const betweenRequests = state !== undefined && state.open === 0 && state.served > 0 && !state.bodyOwed
+      && socket.bytesRead === state.readAtRest;
     if (!betweenRequests) events.timedOut('idle');
     // The request (if any) sees the connection go: an upload aborts its temporary blob.
     socket.destroy();
