@@ -8,6 +8,8 @@ import {
   type GlacierContext, type GlacierJobRecord,
 } from '../src/http/glacier/wire.js';
 import { GlacierFailure, glacierError, GLACIER_ERROR_CODES, type GlacierProblem } from '../src/http/glacier/errors.js';
+import { toGlacierProblem } from '../src/http/glacier/problems.js';
+import { StorageFullError } from '../src/service/errors.js';
 
 const MIB = 1024 * 1024;
 const ctx: GlacierContext = { region: 'us-west-2', accountId: '012345678901' };
@@ -329,4 +331,18 @@ test('InitiateJob parameters: the object itself, any Content-Type; select refuse
   assert.equal(thrown(() => parseJobParameters('{"Type":"inventory-retrieval","InventoryRetrievalParameters":{"Limit":"0"}}')).kind, 'invalid-parameter');
   assert.equal(thrown(() => parseJobParameters('{"Type":"inventory-retrieval","InventoryRetrievalParameters":{"StartDate":"yesterday"}}')).kind, 'invalid-parameter');
   assert.equal(thrown(() => parseJobParameters('{"Type":"archive-retrieval","ArchiveId":7}')).kind, 'malformed-json');
+});
+
+test('storage full: ServiceUnavailableException with words an operator can act on, whatever the store threw', () => {
+  const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  const wrapped = new Error('writing the blob failed', { cause: enospc });
+  for (const err of [enospc, wrapped, new StorageFullError('storing 8 bytes would cross --min-free 64M')]) {
+    const { status, body } = glacierError(toGlacierProblem(err));
+    assert.equal(status, 500);
+    assert.equal(body.code, 'ServiceUnavailableException');
+    assert.equal(body.type, 'Server');
+    assert.match(body.message, /no storage space left for this request.*retry once space is freed/);
+  }
+  assert.match(glacierError(toGlacierProblem(new StorageFullError('storing 8 bytes would cross --min-free 64M'))).body.message, /--min-free 64M/);
+  assert.equal(toGlacierProblem(new Error('something else')).kind, 'internal');
 });

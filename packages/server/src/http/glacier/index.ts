@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { SigV4VerifyOptions } from '@oas/sdk';
 import type { KeyLookup } from '../../service/accounts.js';
 import type { ServiceContext } from '../../service/context.js';
+import { isStorageFull } from '../../service/errors.js';
 import type { AccountRecord } from '../../service/records.js';
 import { awsAccountIdOf } from '../../util/aws-identity.js';
 import type { FrontEnd, RouteResult } from '../frontend.js';
@@ -98,7 +99,10 @@ export function glacierFrontEnd(ctx: ServiceContext, opts: GlacierFrontEndOption
     sendError(req: FastifyRequest, reply: FastifyReply, err: unknown) {
       const { status, body } = glacierError(toGlacierProblem(err, scopeOf(req), req.raw.method, req.call?.path));
       const raw = req.raw;
-      if (!raw.complete && !raw.readableDidRead && Number(raw.headers['content-length'] ?? 0) > DRAIN_LIMIT) reply.header('connection', 'close');
+      // A body the server cannot store (storage full) or will not drain is not read further.
+      if (isStorageFull(err) || (!raw.complete && !raw.readableDidRead && Number(raw.headers['content-length'] ?? 0) > DRAIN_LIMIT)) {
+        reply.header('connection', 'close');
+      }
       const bytes = Buffer.from(JSON.stringify(body), 'utf8');
       req.call.bytesOut = bytes.byteLength;
       return reply.code(status).header(REQUEST_ID_HEADER, String(req.id)).header('content-type', 'application/json')

@@ -4,7 +4,7 @@
 // Anything else is a server fault.
 import { PayloadHashMismatchError } from '@oas/sdk';
 import {
-  DomainError, InvalidRequestError, NotFoundError, StateError, UnavailableError,
+  DomainError, InvalidRequestError, NotFoundError, StateError, StorageFullError, UnavailableError, isStorageFull,
 } from '../../service/errors.js';
 import { ChecksumMismatchError } from '../../service/ingest.js';
 import { HttpError } from '../errors.js';
@@ -42,6 +42,12 @@ export function toGlacierProblem(err: unknown, scope: ProblemScope = {}, method 
     return err.rule === 'length-required' ? { kind: 'missing-parameter', message: err.message } : { kind: 'invalid-parameter', message: err.message };
   }
   if (err instanceof UnavailableError) return { kind: 'unavailable', message: err.message };
+  // Glacier has no "storage full" code: the closest is its server-side unavailability, with
+  // words an operator can act on (the OAS front end answers 507 StorageFull).
+  if (isStorageFull(err)) {
+    const reserve = err instanceof StorageFullError ? ` (${err.message})` : '';
+    return { kind: 'unavailable', message: `The server has no storage space left for this request${reserve}; retry once space is freed.` };
+  }
   if (err instanceof HttpError) {
     return err.kind === 'no-route' || err.kind === 'method-not-allowed'
       ? { kind: 'no-such-operation', method, path: path.length > 200 ? `${path.slice(0, 200)}...` : path }
