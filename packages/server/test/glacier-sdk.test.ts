@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateVaultCommand, DeleteArchiveCommand, DeleteVaultCommand,
   DescribeJobCommand, DescribeVaultCommand, GetJobOutputCommand, InitiateJobCommand, InitiateMultipartUploadCommand,
-  ListJobsCommand, ListMultipartUploadsCommand, ListPartsCommand, ListVaultsCommand, UploadArchiveCommand,
+  InitiateVaultLockCommand, ListJobsCommand, ListMultipartUploadsCommand, ListPartsCommand, ListProvisionedCapacityCommand,
+  ListVaultsCommand, PurchaseProvisionedCapacityCommand, UploadArchiveCommand,
   UploadMultipartPartCommand, waitUntilVaultExists, type GlacierClient,
 } from '@aws-sdk/client-glacier';
 import { hashBuffer, sha256Hex, signSigV4, treeHash } from '@oas/sdk';
@@ -355,4 +356,16 @@ test('CSV inventory with a Limit: the finished job carries the marker that conti
   assert.deepEqual(lines.map((l) => l.slice(0, 32)), ids);
   assert.ok(lines.some((l) => l.includes(',"with, comma",')));
   assert.ok(lines.some((l) => l.includes(',"say \\"hi\\"",')));
+});
+
+test('provisioned capacity lists empty and cannot be bought; vault lock is refused, never pretended', async () => {
+  const listed = await glacier.send(new ListProvisionedCapacityCommand({ accountId: '-' }));
+  assert.deepEqual(listed.ProvisionedCapacityList, []);
+  const buy = await failure(glacier.send(new PurchaseProvisionedCapacityCommand({ accountId: '-' })));
+  assert.deepEqual([buy.name, buy.status], ['InvalidParameterValueException', 400]);
+  assert.match(buy.message, /PurchaseProvisionedCapacity is not supported by this server/);
+  // Refused as an operation, whatever the vault.
+  const lock = await failure(glacier.send(new InitiateVaultLockCommand({ accountId: '-', vaultName: 'never-created', policy: { Policy: '{}' } })));
+  assert.deepEqual([lock.name, lock.status], ['InvalidParameterValueException', 400]);
+  assert.match(lock.message, /InitiateVaultLock is not supported by this server/);
 });

@@ -122,6 +122,10 @@ export function buildGlacierHandlers(ctx: ServiceContext, calls: GlacierCalls, a
       const page = await ctx.meta.listVaultsByName(accountId(req), from, limit);
       return sendJson(reply, 200, listVaultsJson(gctx, page.items.map((v) => vaultRecord(vaultInfo(ctx, v))), page.next));
     },
+    // Capacity is never bought here (jobs are not throttled), so the list is always empty.
+    async ListProvisionedCapacity(_req, reply) {
+      return sendJson(reply, 200, { ProvisionedCapacityList: [] });
+    },
     async DeleteVault(req, reply) {
       const vault = await vaultOf(req);
       await deleteVault(ctx, accountId(req), vault.id);

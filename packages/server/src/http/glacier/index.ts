@@ -30,7 +30,7 @@ export interface GlacierFrontEndOptions {
 const IMPLEMENTED: ReadonlySet<GlacierOperation> = new Set<GlacierOperation>([
   'ListVaults', 'CreateVault', 'DescribeVault', 'DeleteVault', 'UploadArchive', 'DeleteArchive',
   'InitiateMultipartUpload', 'ListMultipartUploads', 'UploadMultipartPart', 'ListParts', 'CompleteMultipartUpload', 'AbortMultipartUpload',
-  'InitiateJob', 'ListJobs', 'DescribeJob', 'GetJobOutput',
+  'InitiateJob', 'ListJobs', 'DescribeJob', 'GetJobOutput', 'ListProvisionedCapacity',
 ]);
 
 /** Operations whose small JSON body is read before the signature is checked (botocore signs it without x-amz-content-sha256). */
