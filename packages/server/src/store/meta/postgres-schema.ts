@@ -147,6 +147,32 @@ CREATE INDEX archive_scrub_due ON archive_scrub (verified_at, archive_id);
 CREATE INDEX archive_scrub_damaged ON archive_scrub (archive_id) WHERE damage IS NOT NULL;
 `,
   },
+  {
+    version: 3,
+    sql: `
+-- Glacier side operations (postgres-settings.ts): vault tags, per-vault settings (notification
+-- configuration, access policy) and per-account settings (data-retrieval policy), values as
+-- JSON text. A vault's rows go with it.
+CREATE TABLE vault_tags (
+  vault_id  TEXT COLLATE "C" NOT NULL REFERENCES vaults (id) ON DELETE CASCADE,
+  tag_key   TEXT COLLATE "C" NOT NULL,
+  tag_value TEXT NOT NULL,
+  PRIMARY KEY (vault_id, tag_key)
+);
+CREATE TABLE vault_settings (
+  vault_id TEXT COLLATE "C" NOT NULL REFERENCES vaults (id) ON DELETE CASCADE,
+  name     TEXT COLLATE "C" NOT NULL,
+  value    TEXT NOT NULL,
+  PRIMARY KEY (vault_id, name)
+);
+CREATE TABLE account_settings (
+  account_id TEXT COLLATE "C" NOT NULL,
+  name       TEXT COLLATE "C" NOT NULL,
+  value      TEXT NOT NULL,
+  PRIMARY KEY (account_id, name)
+);
+`,
+  },
 ];
 
 /**

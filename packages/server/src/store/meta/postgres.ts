@@ -7,10 +7,12 @@ import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import type {
   AccountRecord, ArchiveRecord, CompleteUploadInput, CreateVaultResult, DeleteVaultResult, JobRecord,
-  JobStatus, MetadataStore, Page, PartRecord, ScrubProgress, ScrubRecord, Segment, UploadRecord, VaultRecord,
+  JobStatus, MetadataStore, Page, PartRecord, ScrubProgress, ScrubRecord, Segment, StoredSetting, UploadRecord, VaultRecord,
+  VaultTag,
 } from './types.js';
 import { MissingParentError, StoreInvariantError } from '../errors.js';
 import { PostgresScrubRows } from './postgres-scrub.js';
+import { PostgresSettingsRows } from './postgres-settings.js';
 import { LOCK_CREATE_VAULT, LOCK_NAMESPACE, LOCK_PURGE, migrateClient } from './postgres-schema.js';
 import {
   ACCOUNT_COLS, ARCHIVE_BATCH, ARCHIVE_COLS, COMPLETED_UPLOAD_RETENTION_MS, JOB_COLS, JOB_FIELDS, PART_COLS, UPLOAD_COLS,
@@ -98,10 +100,12 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   private readonly scrub: PostgresScrubRows;
+  private readonly settings: PostgresSettingsRows;
 
   constructor(pool: pg.Pool) {
     this.pool = pool;
     this.scrub = new PostgresScrubRows(pool);
+    this.settings = new PostgresSettingsRows(pool);
   }
 
   private async rows<R extends QueryResultRow>(text: string, values: unknown[] = [], q: Queryable = this.pool): Promise<R[]> {
@@ -530,6 +534,44 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async vaultIdsNamed(name: string): Promise<string[]> {
     return this.scrub.vaultIdsNamed(name);
+  }
+
+  // Tags and settings (postgres-settings.ts) ------------------------------------------------
+
+  async listVaultTags(vaultId: string): Promise<VaultTag[]> {
+    return this.settings.listTags(vaultId);
+  }
+
+  async addVaultTags(vaultId: string, tags: readonly VaultTag[], maxTags: number): Promise<'ok' | 'limit' | 'missing'> {
+    return this.settings.addTags(vaultId, tags, maxTags);
+  }
+
+  async removeVaultTags(vaultId: string, keys: readonly string[]): Promise<void> {
+    return this.settings.removeTags(vaultId, keys);
+  }
+
+  async getVaultSetting(vaultId: string, name: string): Promise<string | null> {
+    return this.settings.vaultSetting(vaultId, name);
+  }
+
+  async listVaultSettings(vaultId: string): Promise<StoredSetting[]> {
+    return this.settings.vaultSettings(vaultId);
+  }
+
+  async putVaultSetting(vaultId: string, name: string, value: string | null): Promise<boolean> {
+    return this.settings.putVaultSetting(vaultId, name, value);
+  }
+
+  async getAccountSetting(accountId: string, name: string): Promise<string | null> {
+    return this.settings.accountSetting(accountId, name);
+  }
+
+  async listAccountSettings(accountId: string): Promise<StoredSetting[]> {
+    return this.settings.accountSettings(accountId);
+  }
+
+  async putAccountSetting(accountId: string, name: string, value: string | null): Promise<void> {
+    return this.settings.putAccountSetting(accountId, name, value);
   }
 
   // Garbage collection ---------------------------------------------------------------------

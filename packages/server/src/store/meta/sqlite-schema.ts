@@ -137,6 +137,32 @@ CREATE INDEX archive_scrub_due ON archive_scrub (verified_at, archive_id);
 CREATE INDEX archive_scrub_damaged ON archive_scrub (archive_id) WHERE damage IS NOT NULL;
 `,
   },
+  {
+    version: 3,
+    sql: `
+-- Glacier side operations (sqlite-settings.ts): vault tags, per-vault settings (notification
+-- configuration, access policy) and per-account settings (data-retrieval policy), values as
+-- JSON text. A vault's rows go with it.
+CREATE TABLE vault_tags (
+  vault_id  TEXT NOT NULL REFERENCES vaults (id) ON DELETE CASCADE,
+  tag_key   TEXT NOT NULL,
+  tag_value TEXT NOT NULL,
+  PRIMARY KEY (vault_id, tag_key)
+) WITHOUT ROWID;
+CREATE TABLE vault_settings (
+  vault_id TEXT NOT NULL REFERENCES vaults (id) ON DELETE CASCADE,
+  name     TEXT NOT NULL,
+  value    TEXT NOT NULL,
+  PRIMARY KEY (vault_id, name)
+) WITHOUT ROWID;
+CREATE TABLE account_settings (
+  account_id TEXT NOT NULL,
+  name       TEXT NOT NULL,
+  value      TEXT NOT NULL,
+  PRIMARY KEY (account_id, name)
+) WITHOUT ROWID;
+`,
+  },
 ];
 
 /** Applies every migration not yet recorded, in order. Returns the resulting version. */

@@ -5,7 +5,8 @@
 import Database from 'better-sqlite3';
 import type {
   AccountRecord, ArchiveRecord, CompleteUploadInput, CreateVaultResult, DeleteVaultResult, JobRecord,
-  JobStatus, MetadataStore, Page, ScrubProgress, ScrubRecord, PartRecord, Segment, UploadRecord, VaultRecord,
+  JobStatus, MetadataStore, Page, ScrubProgress, ScrubRecord, PartRecord, Segment, StoredSetting, UploadRecord, VaultRecord,
+  VaultTag,
 } from './types.js';
 import { MissingParentError, StoreInvariantError } from '../errors.js';
 import {
@@ -14,6 +15,7 @@ import {
 } from './rows.js';
 import { migrate } from './sqlite-schema.js';
 import { SqliteScrubRows } from './sqlite-scrub.js';
+import { SqliteSettingsRows } from './sqlite-settings.js';
 
 export { COMPLETED_UPLOAD_RETENTION_MS };
 
@@ -143,6 +145,7 @@ export class SqliteMetadataStore implements MetadataStore {
   readonly db: Database.Database;
   private readonly s: ReturnType<typeof prepareAll>;
   private readonly scrub: SqliteScrubRows;
+  private readonly settings: SqliteSettingsRows;
   private readonly tx: ReturnType<SqliteMetadataStore['makeTransactions']>;
   private closed = false;
 
@@ -167,6 +170,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.db = db;
     this.s = prepareAll(db);
     this.scrub = new SqliteScrubRows(db);
+    this.settings = new SqliteSettingsRows(db);
     this.tx = this.makeTransactions();
   }
 
@@ -493,6 +497,44 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async vaultIdsNamed(name: string): Promise<string[]> {
     return this.scrub.vaultIdsNamed(name);
+  }
+
+  // Tags and settings (sqlite-settings.ts) ------------------------------------------------
+
+  async listVaultTags(vaultId: string): Promise<VaultTag[]> {
+    return this.settings.listTags(vaultId);
+  }
+
+  async addVaultTags(vaultId: string, tags: readonly VaultTag[], maxTags: number): Promise<'ok' | 'limit' | 'missing'> {
+    return this.settings.addTags(vaultId, tags, maxTags);
+  }
+
+  async removeVaultTags(vaultId: string, keys: readonly string[]): Promise<void> {
+    return this.settings.removeTags(vaultId, keys);
+  }
+
+  async getVaultSetting(vaultId: string, name: string): Promise<string | null> {
+    return this.settings.vaultSetting(vaultId, name);
+  }
+
+  async listVaultSettings(vaultId: string): Promise<StoredSetting[]> {
+    return this.settings.vaultSettings(vaultId);
+  }
+
+  async putVaultSetting(vaultId: string, name: string, value: string | null): Promise<boolean> {
+    return this.settings.putVaultSetting(vaultId, name, value);
+  }
+
+  async getAccountSetting(accountId: string, name: string): Promise<string | null> {
+    return this.settings.accountSetting(accountId, name);
+  }
+
+  async listAccountSettings(accountId: string): Promise<StoredSetting[]> {
+    return this.settings.accountSettings(accountId);
+  }
+
+  async putAccountSetting(accountId: string, name: string, value: string | null): Promise<void> {
+    return this.settings.putAccountSetting(accountId, name, value);
   }
 
   // Garbage collection ---------------------------------------------------------------------

@@ -130,6 +130,18 @@ export interface ScrubProgress {
   oldestVerifiedAt: number | null;
 }
 
+/** A vault tag (Glacier's AddTagsToVault). */
+export interface VaultTag {
+  key: string;
+  value: string;
+}
+
+/** A named setting of a vault or account (Glacier's notification configuration, policies), as JSON text. */
+export interface StoredSetting {
+  name: string;
+  value: string;
+}
+
 /** A page of a listing: `next` is the first item of the following page, or null at the end. */
 export interface Page<T> {
   items: T[];
@@ -254,6 +266,30 @@ export interface MetadataStore {
   scrubProgress(since: number, vaultIds?: readonly string[]): Promise<ScrubProgress>;
   /** Ids of the vaults of that name, in every account. */
   vaultIdsNamed(name: string): Promise<string[]>;
+
+  // Vault tags and settings, account settings (the Glacier side operations). A vault's rows
+  // go with the vault when it is deleted.
+  /** The vault's tags, by key in byte order. */
+  listVaultTags(vaultId: string): Promise<VaultTag[]>;
+  /**
+   * Atomic: adds the tags (a key already there gets the new value) unless the vault would
+   * then hold more than `maxTags`; 'missing' when there is no such vault.
+   */
+  addVaultTags(vaultId: string, tags: readonly VaultTag[], maxTags: number): Promise<'ok' | 'limit' | 'missing'>;
+  /** Removes the tags of these keys; keys the vault does not have are ignored. */
+  removeVaultTags(vaultId: string, keys: readonly string[]): Promise<void>;
+  /** The vault's setting of that name, or null when unset. */
+  getVaultSetting(vaultId: string, name: string): Promise<string | null>;
+  /** Every setting of the vault, by name. */
+  listVaultSettings(vaultId: string): Promise<StoredSetting[]>;
+  /** Sets a setting (replacing it), or removes it when `value` is null; false when there is no such vault. */
+  putVaultSetting(vaultId: string, name: string, value: string | null): Promise<boolean>;
+  /** The account's setting of that name, or null when unset. */
+  getAccountSetting(accountId: string, name: string): Promise<string | null>;
+  /** Every setting of the account, by name. */
+  listAccountSettings(accountId: string): Promise<StoredSetting[]>;
+  /** Sets a setting (replacing it), or removes it when `value` is null. */
+  putAccountSetting(accountId: string, name: string, value: string | null): Promise<void>;
 
   // Garbage collection.
   /** Blob keys referenced by anything (segments, parts, job outputs): a blob not in here may be removed. */
