@@ -22,8 +22,8 @@ export interface FrontEnd {
   readonly name: string;
   /** Response header carrying the request id. */
   readonly requestIdHeader: string;
-  /** The route of a request; null when the path is not one of this protocol's. */
-  match(method: string, path: string): RouteResult | null;
+  /** The route of a request (query: decoded pairs in wire order); null when the path is not one of this protocol's. */
+  match(method: string, path: string, query: ReadonlyArray<readonly [string, string]>): RouteResult | null;
   /** Verifies the request's signature; sets req.call.account and req.call.signedHeaders. */
   authenticate(req: FastifyRequest): Promise<void>;
   readonly handlers: Readonly<Record<string, Handler>>;

@@ -127,7 +127,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     const method = req.raw.method ?? 'GET';
     let route = null;
     for (const fe of frontEnds) {
-      route = fe.match(method, path);
+      route = fe.match(method, path, query);
       if (route) {
         frontEndOf.set(req, fe);
         break;

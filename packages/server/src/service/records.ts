@@ -1,7 +1,7 @@
 // The records the service takes and returns: what a front end renders in its own wire
 // format. Stored records are reused where they already say what a client may see.
 export type {
-  AccountRecord, ArchiveRecord, JobRecord, JobStatus, JobType, PartRecord, Segment, UploadRecord, VaultRecord,
+  AccountRecord, ArchiveRecord, JobRecord, JobStatus, JobType, PartRecord, Segment, UploadRecord, VaultRecord, VaultTag,
 } from '../store/meta/types.js';
 
 /** A vault as clients see it: the counters and inventory time of the mode the server runs in. */

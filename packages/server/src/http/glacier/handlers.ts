@@ -17,6 +17,7 @@ import type { Handler } from '../frontend.js';
 import { header, queryParam, sendJson } from '../state.js';
 import { readSmallBody } from './auth.js';
 import { checkCompleteUpload } from './complete.js';
+import { buildSideHandlers } from './side.js';
 import { GlacierFailure } from './errors.js';
 import {
   NO_CONTENT, archiveCreatedReply, createVaultReply, jobInitiatedReply, jobOutputReply, partUploadedReply, uploadInitiatedReply,
@@ -311,5 +312,14 @@ export function buildGlacierHandlers(ctx: ServiceContext, calls: GlacierCalls, a
       return reply.code(r.status).send(readOutput(ctx, job, source, start, end));
     },
   } satisfies Record<string, Handler>;
-  return handlers;
+  const side = buildSideHandlers(ctx, {
+    callOf, vaultOf,
+    async admitBody(req) {
+      const small = await readSmallBody(req.raw);
+      req.call.bytesIn = small.bytes.byteLength;
+      await admission.admitWithBody(req, small);
+      return small.bytes.toString('utf8');
+    },
+  });
+  return { ...handlers, ...side };
 }

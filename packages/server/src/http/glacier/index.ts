@@ -14,6 +14,7 @@ import { GlacierFailure, glacierError } from './errors.js';
 import { buildGlacierHandlers, type GlacierCall, type GlacierCalls } from './handlers.js';
 import { toGlacierProblem, type ProblemScope } from './problems.js';
 import { REQUEST_ID_HEADER } from './responses.js';
+import { SIDE_BODY_OPERATIONS } from './side.js';
 import { matchGlacierRoute, type GlacierOperation } from './routes.js';
 import { SELF_ACCOUNT, isAccountId, resolveAccountId, vaultArn, type GlacierContext } from './wire.js';
 
@@ -31,13 +32,18 @@ const IMPLEMENTED: ReadonlySet<GlacierOperation> = new Set<GlacierOperation>([
   'ListVaults', 'CreateVault', 'DescribeVault', 'DeleteVault', 'UploadArchive', 'DeleteArchive',
   'InitiateMultipartUpload', 'ListMultipartUploads', 'UploadMultipartPart', 'ListParts', 'CompleteMultipartUpload', 'AbortMultipartUpload',
   'InitiateJob', 'ListJobs', 'DescribeJob', 'GetJobOutput', 'ListProvisionedCapacity',
+  'AddTagsToVault', 'RemoveTagsFromVault', 'ListTagsForVault',
+  'SetVaultNotifications', 'GetVaultNotifications', 'DeleteVaultNotifications',
+  'SetVaultAccessPolicy', 'GetVaultAccessPolicy', 'DeleteVaultAccessPolicy',
+  'SetDataRetrievalPolicy', 'GetDataRetrievalPolicy',
 ]);
 
 /** Operations whose small JSON body is read before the signature is checked (botocore signs it without x-amz-content-sha256). */
-const BODY_SIGNED: ReadonlySet<string> = new Set(['InitiateJob']);
+const BODY_SIGNED: ReadonlySet<string> = new Set(['InitiateJob', ...SIDE_BODY_OPERATIONS]);
 
-function match(method: string, path: string): RouteResult | null {
-  const route = matchGlacierRoute(method, path);
+function match(method: string, path: string, query: ReadonlyArray<readonly [string, string]> = []): RouteResult | null {
+  // `?operation=add|remove` picks between the two tag operations on POST .../tags.
+  const route = matchGlacierRoute(method, path, query.find(([k]) => k === 'operation')?.[1]);
   // Only `-` or a 12-digit id makes a path Glacier's: anything else (`/../vaults/...`) is
   // OAS's to refuse, as it always was.
   if (route === null || !(route.account === SELF_ACCOUNT || isAccountId(route.account))) return null;
