@@ -189,7 +189,9 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
     logRequests: ['info', 'debug', 'trace'].includes(options.logLevel),
     frontEnds: [
       oasFrontEnd(ctx, { lookupKey, maxSkewMs: options.maxSkewMs, now: () => clock.now() }),
-      glacierFrontEnd(ctx, { lookupKey, maxSkewMs: options.maxSkewMs, now: () => clock.now(), region: options.glacierRegion }),
+      glacierFrontEnd(ctx, {
+        lookupKey, maxSkewMs: options.maxSkewMs, now: () => clock.now(), region: options.glacierRegion, tierDelays: options.glacierTierDelays,
+      }),
     ],
     metrics,
     renderMetrics: async () => metrics.render(await meta.countJobsByStatus().catch(() => null), engine.activeJobs)

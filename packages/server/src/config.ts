@@ -3,6 +3,8 @@ import { ConfigError } from './util/config-error.js';
 import { parseArgs } from 'node:util';
 import { formatDuration, parseDuration } from './util/duration.js';
 import { formatReserve, parseReserve, type FreeReserve } from './util/reserve.js';
+import { NO_TIER_DELAYS, formatTierDelays, parseTierDelays, type TierDelays } from './http/glacier/tiers.js';
+import { parseNotifyMapping } from './http/glacier/notify.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -75,9 +77,13 @@ export interface ServerOptions {
   tlsKey?: string | undefined;
   /** The region the Glacier front end names in ARNs (docs/glacier.md). */
   glacierRegion: string;
+  /** Extra delay of Glacier retrieval jobs per Tier, on top of jobDelayMs (http/glacier/tiers.ts). */
+  glacierTierDelays: TierDelays;
+  /** `--notify TOPIC_ARN=URL` mappings (repeatable; env OAS_NOTIFY, comma or newline separated). */
+  notifySpecs: string[];
 }
 
-type Kind = 'string' | 'port' | 'count' | 'duration' | 'optional-duration' | 'level' | 'boolean' | 'switch' | 'reserve' | 'rate';
+type Kind = 'string' | 'port' | 'count' | 'duration' | 'optional-duration' | 'level' | 'boolean' | 'switch' | 'reserve' | 'rate' | 'tier-delays';
 
 interface OptionSpec {
   key: keyof ServerOptions;
@@ -112,6 +118,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 's3Prefix', flag: 's3-prefix', env: 'OAS_S3_PREFIX', kind: 'string', help: 'key prefix inside the bucket' },
   { key: 'console', flag: 'console', env: 'OAS_CONSOLE', kind: 'switch', help: 'serve the web console at /console/ (on or off)' },
   { key: 'glacierRegion', flag: 'glacier-region', env: 'OAS_GLACIER_REGION', kind: 'string', help: 'region named in the Glacier API\'s ARNs (any region is accepted in signatures)' },
+  { key: 'glacierTierDelays', flag: 'glacier-tier-delay', env: 'OAS_GLACIER_TIER_DELAY', kind: 'tier-delays', help: 'extra delay of Glacier retrieval jobs per Tier, e.g. Expedited=1m,Standard=5h,Bulk=12h (unnamed tiers: 0), added to --job-delay' },
   { key: 'jobLeaseMs', flag: 'job-lease', env: 'OAS_JOB_LEASE', kind: 'duration', help: 'job lease: a dead node\'s jobs move to another node after this' },
   { key: 'idleTimeoutMs', flag: 'idle-timeout', env: 'OAS_IDLE_TIMEOUT', kind: 'duration', help: 'close a connection that moves no byte either way this long, mid-body included (0: never)' },
   { key: 'headersTimeoutMs', flag: 'headers-timeout', env: 'OAS_HEADERS_TIMEOUT', kind: 'duration', help: 'answer 408 RequestTimeout when a request\'s headers take longer (0: no limit)' },
@@ -163,6 +170,8 @@ export const DEFAULT_OPTIONS: ServerOptions = {
   tlsCert: undefined,
   tlsKey: undefined,
   glacierRegion: 'us-east-1',
+  glacierTierDelays: NO_TIER_DELAYS,
+  notifySpecs: [],
 };
 
 /** A bad option value: main prints the message on one line and exits 2. */
@@ -203,6 +212,12 @@ function convert(spec: OptionSpec, text: string, from: string): ServerOptions[ke
     case 'rate':
       if (!/^\d{1,6}(\.\d{1,3})?$/.test(text)) throw bad('expected MB/s such as 50 or 0.5 (0: no limit)');
       return Number(text);
+    case 'tier-delays':
+      try {
+        return parseTierDelays(text);
+      } catch (err) {
+        throw bad((err as Error).message);
+      }
     case 'level':
       if (!(LOG_LEVELS as readonly string[]).includes(text)) throw bad(`expected one of ${LOG_LEVELS.join(', ')}`);
       return text as LogLevel;
@@ -242,7 +257,24 @@ export function resolveOptions(flags: Record<string, string | undefined>, env: N
   if (options.scrubIntervalMs < 1000) throw new ConfigError(`invalid scrub interval ${options.scrubIntervalMs}ms (must be at least 1s)`);
   if (options.jobLeaseMs < 1000) throw new ConfigError(`invalid job lease ${options.jobLeaseMs}ms (must be at least 1s)`);
   options.ossHostSpecs = (env.OAS_OSS_HOSTS ?? '').split(/\s+/).filter((spec) => spec !== '');
+  options.notifySpecs = checkNotifySpecs((env.OAS_NOTIFY ?? '').split(/[,\n]/).map((s) => s.trim()).filter((s) => s !== ''), 'OAS_NOTIFY');
   return options;
+}
+
+/** Each `TOPIC_ARN=URL` parses, and no topic is mapped twice; a ConfigError otherwise. */
+function checkNotifySpecs(specs: string[], from: string): string[] {
+  const topics = new Set<string>();
+  for (const spec of specs) {
+    let topic: string;
+    try {
+      topic = parseNotifyMapping(spec).topicArn;
+    } catch (err) {
+      throw new ConfigError(`invalid ${from}: ${(err as Error).message}`);
+    }
+    if (topics.has(topic)) throw new ConfigError(`invalid ${from}: topic ${topic} is mapped twice`);
+    topics.add(topic);
+  }
+  return specs;
 }
 
 export interface ParsedServe {
@@ -262,6 +294,7 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv): ParsedSe
         help: { type: 'boolean', short: 'h' },
         ...Object.fromEntries(OPTION_SPECS.map((s) => [s.flag, { type: s.kind === 'boolean' ? 'boolean' as const : 'string' as const }])),
         'oss-host': { type: 'string', multiple: true },
+        notify: { type: 'string', multiple: true },
       },
     });
   } catch (err) {
@@ -277,6 +310,8 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv): ParsedSe
   const options = resolveOptions(flags, env);
   const ossHosts = values['oss-host'] as unknown as string[] | undefined;
   if (ossHosts !== undefined) options.ossHostSpecs = ossHosts;
+  const notify = values.notify as unknown as string[] | undefined;
+  if (notify !== undefined) options.notifySpecs = checkNotifySpecs(notify, '--notify');
   return { help: false, options };
 }
 
@@ -286,6 +321,7 @@ function defaultText(spec: OptionSpec): string {
   if (spec.kind === 'switch') return value ? 'on' : 'off';
   if (spec.kind === 'duration' || spec.kind === 'optional-duration') return formatDuration(value as number);
   if (spec.kind === 'reserve') return formatReserve(value as FreeReserve);
+  if (spec.kind === 'tier-delays') return formatTierDelays(value as TierDelays);
   return String(value);
 }
 
@@ -304,6 +340,7 @@ export function helpText(): string {
     'Options (flags win over environment variables):',
     ...rows.map(([flag, help, def]) => `${flag!.padEnd(width)}${help} (${def})`),
     `${'  --oss-host <NAME=URL>'.padEnd(width)}an OSS host pull/push jobs may use, repeatable (env OAS_OSS_HOSTS)`,
+    `${'  --notify <TOPIC_ARN=URL>'.padEnd(width)}POST a finished Glacier job's DescribeJob JSON to URL when the job or its vault names the topic; repeatable, best effort (env OAS_NOTIFY, comma or newline separated)`,
     `  ${'-h, --help'.padEnd(width - 2)}show this help`,
     `  ${'-V, --version'.padEnd(width - 2)}print the version`,
     '',

@@ -27,6 +27,8 @@ export interface JobRequest {
   object?: string | undefined;
   /** A front end's own fields, kept with the job (see frontEndFields). */
   frontEnd?: Record<string, unknown>;
+  /** Extra wait before the job runs, on top of --job-delay (a Glacier tier's delay). */
+  delayMs?: number;
 }
 
 /** Parameters of an inventory job fixed when it was created (kept in the job's checkpoint text). */
@@ -100,7 +102,7 @@ export async function initiateJob(ctx: ServiceContext, vault: VaultRecord, req: 
     status: 'InProgress', statusMessage: '', completedAt: null,
     archiveId: '', archiveSize: -1, archiveTreeEtag: '', treeEtag: '', retrievalRange: '', inventorySize: -1,
     ossHost: '', bucket: '', object: '', outputKey: '',
-    runAfter: now + ctx.limits.jobDelayMs, expiresAt: null, leaseOwner: null, leaseUntil: null, attempts: 0, checkpoint: '',
+    runAfter: now + ctx.limits.jobDelayMs + (req.delayMs ?? 0), expiresAt: null, leaseOwner: null, leaseUntil: null, attempts: 0, checkpoint: '',
   };
   switch (job.type) {
     case 'archive-retrieval': {

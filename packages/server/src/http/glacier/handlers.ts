@@ -18,6 +18,7 @@ import { header, queryParam, sendJson } from '../state.js';
 import { readSmallBody } from './auth.js';
 import { checkCompleteUpload } from './complete.js';
 import { buildSideHandlers } from './side.js';
+import { NO_TIER_DELAYS, type TierDelays } from './tiers.js';
 import { GlacierFailure } from './errors.js';
 import {
   NO_CONTENT, archiveCreatedReply, createVaultReply, jobInitiatedReply, jobOutputReply, partUploadedReply, uploadInitiatedReply,
@@ -70,7 +71,7 @@ const JOB_PAGE = { fallback: 50, max: 50 };
 const UPLOAD_PAGE = { fallback: 50, max: 1000 };
 const LIST_BATCH = 1000;
 
-export function buildGlacierHandlers(ctx: ServiceContext, calls: GlacierCalls, admission: GlacierAdmission) {
+export function buildGlacierHandlers(ctx: ServiceContext, calls: GlacierCalls, admission: GlacierAdmission, tierDelays: TierDelays = NO_TIER_DELAYS) {
   const callOf = (req: FastifyRequest): GlacierCall => {
     const call = calls.get(req);
     if (!call || !req.call.account) throw new Error('a Glacier handler ran for an unauthenticated request');
@@ -244,7 +245,7 @@ export function buildGlacierHandlers(ctx: ServiceContext, calls: GlacierCalls, a
         const range = params.retrievalByteRange === null ? null : parseRetrievalByteRange(params.retrievalByteRange, archive.size);
         job = await initiateJob(ctx, vault, {
           type: 'archive-retrieval', archiveId: archive.id, description: params.description ?? undefined,
-          retrievalRange: range === null ? undefined : formatRange(range), frontEnd,
+          retrievalRange: range === null ? undefined : formatRange(range), frontEnd, delayMs: tierDelays[params.tier],
         });
       } else {
         job = await initiateJob(ctx, vault, { type: 'inventory-retrieval', description: params.description ?? undefined, frontEnd });

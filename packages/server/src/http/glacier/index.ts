@@ -15,6 +15,7 @@ import { buildGlacierHandlers, type GlacierCall, type GlacierCalls } from './han
 import { toGlacierProblem, type ProblemScope } from './problems.js';
 import { REQUEST_ID_HEADER } from './responses.js';
 import { SIDE_BODY_OPERATIONS } from './side.js';
+import type { TierDelays } from './tiers.js';
 import { matchGlacierRoute, type GlacierOperation } from './routes.js';
 import { SELF_ACCOUNT, isAccountId, resolveAccountId, vaultArn, type GlacierContext } from './wire.js';
 
@@ -25,6 +26,8 @@ export interface GlacierFrontEndOptions {
   now(): number;
   /** The region named in ARNs (any region is accepted in a signature's scope). */
   region: string;
+  /** Extra delay of retrieval jobs per Tier (--glacier-tier-delay; default none). */
+  tierDelays?: TierDelays;
 }
 
 /** The operations this server implements; the other side operations answer "not supported". */
@@ -84,7 +87,7 @@ export function glacierFrontEnd(ctx: ServiceContext, opts: GlacierFrontEndOption
       const result = await authenticateSmallBody(req.raw, body, verifyOptions());
       return admit(req, result.auth.accessKeyId, result.payloadHash, false);
     },
-  });
+  }, opts.tierDelays);
 
   const scopeOf = (req: FastifyRequest): ProblemScope => {
     const call = calls.get(req);
