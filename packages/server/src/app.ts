@@ -11,6 +11,8 @@ import { DEFAULT_OPTIONS, type ServerOptions } from './config.js';
 import { startHousekeeping } from './housekeeping.js';
 import { registerConsole } from './http/console.js';
 import { glacierFrontEnd } from './http/glacier/index.js';
+import { glacierJobNotifications, type JobNotifications } from './http/glacier/job-notifications.js';
+import { JobNotifier, parseNotifyMapping } from './http/glacier/notify.js';
 import { oasFrontEnd } from './http/oas/index.js';
 import { createHttpServer } from './http/server.js';
 import { loadTlsPair, reloadTls, type TlsFiles } from './http/tls.js';
@@ -153,6 +155,8 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
     metrics.readVerifyFailed();
   };
   const nodeId = `${hostname()}:${process.pid}:${newId().slice(0, 8)}`;
+  // Glacier job notifications (--notify): only when some topic maps to a URL.
+  let notifications: JobNotifications | null = null;
   const engine = new JobEngine({
     meta, blobs, nodeId,
     runners: {
@@ -170,6 +174,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
     onError: (err, job) => logger.error({ err, jobId: job?.id }, 'job engine error'),
     onCorruptRead,
     space,
+    onFinished: (job) => notifications?.onFinished(job),
   });
   const scrubber = serverScrubber(options, meta, blobs, nodeId, clock, logger, given.scrubIdleMs);
   const ctx: ServiceContext = {
@@ -181,6 +186,10 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
     space,
     onCorruptRead,
   };
+  if (options.notifySpecs.length > 0) {
+    const notifier = new JobNotifier(options.notifySpecs.map(parseNotifyMapping), { log: (message) => logger.warn(message) });
+    notifications = glacierJobNotifications(ctx, notifier, (err, job) => logger.error({ err, jobId: job.id }, 'job notification failed'));
+  }
 
   let closing = false;
   const lookupKey = keyLookup(meta, options.keyCacheMs, () => clock.now());
@@ -236,6 +245,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
       await appClosed;
       await Promise.allSettled([...inflight]);
       await engine.stop();
+      await notifications?.close(); // best effort: retries still pending are given up
       await scrubber?.stop();
       await meta.close();
       await blobs.close();

@@ -30,6 +30,8 @@ export interface JobEngineOptions {
   onCorruptRead?: (err: CorruptDataError) => void;
   /** Passed to runners: the free-space reserve (--min-free). */
   space?: SpaceGuard | null;
+  /** Told of each job this node finished (succeeded or failed), once its result is stored (notifications). */
+  onFinished?: (job: JobRecord) => void;
 }
 
 interface Running {
@@ -180,5 +182,12 @@ export class JobEngine {
       this.opts.onError?.(err, job);
     }
     if (!ok && result.outputKey) await discardBlob(meta, blobs, result.outputKey);
+    if (ok && this.opts.onFinished) {
+      try {
+        this.opts.onFinished({ ...job, ...result, completedAt, expiresAt: completedAt + this.opts.outputTtlMs, leaseOwner: null, leaseUntil: null });
+      } catch (err) {
+        this.opts.onError?.(err, job);
+      }
+    }
   }
 }

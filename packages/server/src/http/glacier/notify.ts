@@ -36,24 +36,56 @@ export type NotifyOutcome = 'sent' | 'no-mapping' | 'failed';
 
 export class JobNotifier {
   private readonly urls: Map<string, URL>;
+  /** Aborted by close(): requests in flight are cut and no retry waits any longer. */
+  private readonly closing = new AbortController();
+  private readonly pending = new Set<Promise<NotifyOutcome>>();
 
   constructor(mappings: Iterable<{ topicArn: string; url: URL }>, private readonly options: JobNotifierOptions = {}) {
     this.urls = new Map([...mappings].map((m) => [m.topicArn, m.url]));
   }
 
+  /** Whether a topic has a URL (callers skip building the body otherwise). */
+  has(topicArn: string | null): boolean {
+    return topicArn !== null && this.urls.has(topicArn);
+  }
+
   /** POSTs `job` (the DescribeJob JSON) to the URL of its topic. Never throws. */
-  async notify(topicArn: string | null, job: unknown): Promise<NotifyOutcome> {
+  notify(topicArn: string | null, job: unknown): Promise<NotifyOutcome> {
+    const sending = this.send(topicArn, job);
+    this.pending.add(sending);
+    void sending.finally(() => this.pending.delete(sending));
+    return sending;
+  }
+
+  /** Stops retrying, cuts requests in flight, and waits for every notification to settle (shutdown). */
+  async close(): Promise<void> {
+    this.closing.abort();
+    await Promise.allSettled([...this.pending]);
+  }
+
+  private async send(topicArn: string | null, job: unknown): Promise<NotifyOutcome> {
     const url = topicArn === null ? undefined : this.urls.get(topicArn);
     if (url === undefined) return 'no-mapping';
     const attempts = this.options.attempts ?? 5;
-    const wait = this.options.wait ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    const closing = this.closing.signal;
+    const wait = this.options.wait ?? ((ms: number) => new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        closing.removeEventListener('abort', done);
+        resolve();
+      }
+      closing.addEventListener('abort', done, { once: true });
+    }));
     const body = JSON.stringify(job);
     let last = '';
-    for (let attempt = 1; attempt <= attempts; attempt++) {
+    let tried = 0;
+    for (let attempt = 1; attempt <= attempts && !closing.aborted; attempt++) {
+      tried = attempt;
       try {
         const res = await fetch(url, {
           method: 'POST', body, headers: { 'Content-Type': 'application/json' },
-          signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+          signal: AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs ?? 10_000), closing]),
         });
         await res.body?.cancel();
         if (res.ok) return 'sent';
@@ -63,7 +95,8 @@ export class JobNotifier {
       }
       if (attempt < attempts) await wait((this.options.baseDelayMs ?? 1000) * 2 ** (attempt - 1));
     }
-    this.options.log?.(`job notification to ${url.origin} for ${topicArn} not delivered after ${attempts} attempts: ${last}`);
+    const why = closing.aborted ? `the server is shutting down (${last || 'not sent'})` : last;
+    this.options.log?.(`job notification to ${url.origin} for ${topicArn} not delivered after ${tried} attempts: ${why}`);
     return 'failed';
   }
 }
