@@ -108,7 +108,8 @@ export async function copyDataCommand(args: string[], env: NodeJS.ProcessEnv, ou
     const secs = (Date.now() - started) / 1000;
     const r = report;
     out(`done in ${secs.toFixed(1)} s: ${r.accounts.copied} keys, ${r.vaults.copied} vaults, ${r.archives.copied} archives, `
-      + `${r.uploads.copied} uploads (${r.parts.copied} parts), ${r.jobs.copied} jobs copied (${(r.bytes / MIB).toFixed(1)} MiB); `
+      + `${r.uploads.copied} uploads (${r.parts.copied} parts), ${r.jobs.copied} jobs copied (${(r.bytes / MIB).toFixed(1)} MiB), `
+      + `${r.settings} tags and settings set; `
       + `already there: ${r.accounts.skipped} keys, ${r.vaults.skipped} vaults, ${r.archives.skipped} archives, `
       + `${r.uploads.skipped} uploads, ${r.parts.skipped} parts, ${r.jobs.skipped} jobs`);
     if (r.errors.length > 0) {

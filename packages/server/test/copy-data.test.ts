@@ -13,7 +13,7 @@ import { startPostgres } from './helpers/postgres.js';
 import { startS3rver } from './helpers/s3rver.js';
 import { startFaultProxy } from './helpers/fault-proxy.js';
 import { MAIN } from './helpers/cli.js';
-import { startServer, tempDir, type TestServer } from './helpers/server.js';
+import { ROOT_ID, startServer, tempDir, type TestServer } from './helpers/server.js';
 import type { Client } from './helpers/client.js';
 import { pattern } from '../../sdk/test/helpers/pattern.js';
 
@@ -25,6 +25,13 @@ function local(dataDir: string, extra: Record<string, unknown> = {}) {
   return { dataDir, metadataUri: `sqlite:${dataDir}/meta.sqlite`, blobsUri: `file:${dataDir}/blobs`, ...extra };
 }
 
+const SIDE_TAGS = [{ key: 'Owner', value: 'ann' }, { key: 'empty', value: '' }];
+const SIDE_VAULT_SETTINGS = [
+  { name: 'glacier.access-policy', value: '{"Version":"2012-10-17","Statement":[]}' },
+  { name: 'glacier.notifications', value: '{"SNSTopic":"arn:aws:sns:us-east-1:012345678901:t","Events":["ArchiveRetrievalCompleted"]}' },
+];
+const SIDE_ACCOUNT_SETTINGS = [{ name: 'glacier.data-retrieval-policy', value: '{"Rules":[{"Strategy":"FreeTier"}]}' }];
+
 /** What the source holds, to check a copy against. */
 interface Expected {
   vaults: Map<string, { name: string; archives: Map<string, Buffer> }>;
@@ -33,6 +40,8 @@ interface Expected {
   pendingJob: { vault: string; id: string };
   upload: { vault: string; id: string; parts: Buffer[]; trees: string[]; size: number };
   otherKey: { id: string; secret: string; vault: string };
+  /** Glacier side settings: tags and settings of the photos vault, the root account's settings. */
+  side: { vault: string; account: string };
 }
 
 function runCopy(args: string[], env: Record<string, string>): { done: Promise<{ code: number | null; signal: string | null; out: string }>; kill(): void; output(): string } {
@@ -110,6 +119,12 @@ async function populate(dataDir: string): Promise<Expected> {
     const openId = String(open.headers['x-oas-multipart-upload-id']);
     const openTrees = await putParts(c, photos!, openId, partData, MIB, [0, 2]);
 
+    // Glacier tags and settings (as the side operations store them).
+    const rootAccount = (await s.server.meta.getAccountByKeyId(ROOT_ID))!.id;
+    assert.equal(await s.server.meta.addVaultTags(photos!, SIDE_TAGS, 50), 'ok');
+    for (const x of SIDE_VAULT_SETTINGS) assert.equal(await s.server.meta.putVaultSetting(photos!, x.name, x.value), true);
+    for (const x of SIDE_ACCOUNT_SETTINGS) await s.server.meta.putAccountSetting(rootAccount, x.name, x.value);
+
     // A second account with a vault of its own.
     const other = await createAccount(s.server.meta);
     const oc = c.withKey(other.accessKeyId, other.accessKeySecret);
@@ -133,6 +148,7 @@ async function populate(dataDir: string): Promise<Expected> {
       pendingJob: { vault: photos!, id: pending },
       upload: { vault: photos!, id: openId, parts: [partData.subarray(0, MIB), partData.subarray(MIB, 2 * MIB), partData.subarray(2 * MIB)], trees: openTrees, size: partData.length },
       otherKey: { id: other.accessKeyId, secret: other.accessKeySecret, vault: ov },
+      side: { vault: photos!, account: rootAccount },
     };
   } catch (err) {
     await s.stop().catch(() => undefined);
@@ -178,6 +194,10 @@ async function verify(t: TestServer, x: Expected): Promise<void> {
   const pending = await c.get(`/vaults/${x.pendingJob.vault}/jobs/${x.pendingJob.id}`);
   assert.equal(pending.status, 200);
   assert.equal(pending.json.StatusCode, 'InProgress');
+  // Glacier tags and settings came along.
+  assert.deepEqual(await t.server.meta.listVaultTags(x.side.vault), SIDE_TAGS);
+  assert.deepEqual(await t.server.meta.listVaultSettings(x.side.vault), SIDE_VAULT_SETTINGS);
+  assert.deepEqual(await t.server.meta.listAccountSettings(x.side.account), SIDE_ACCOUNT_SETTINGS);
   // The open upload has its two parts and can be completed with the third.
   const u = x.upload;
   const listed = await c.get(`/vaults/${u.vault}/multipart-uploads/${u.id}`);

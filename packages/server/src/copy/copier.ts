@@ -1,6 +1,7 @@
 // The copier behind `oas-server copy-data` (its command: copy-data.ts): moves everything a
 // server holds (access keys, vaults, archives with their leaf digests, open multipart
-// uploads with their parts, unexpired jobs with their outputs) from one backend pair to
+// uploads with their parts, unexpired jobs with their outputs, vault tags and the vault and
+// account settings of the Glacier side operations) from one backend pair to
 // another, e.g. from the embedded sqlite+file default to a PostgreSQL + S3 cluster, or back.
 //
 // - Blobs are streamed from the source store (verifying reader: every 1 MiB leaf checked
@@ -47,6 +48,8 @@ export interface CopyReport {
   uploads: { copied: number; skipped: number };
   parts: { copied: number; skipped: number };
   jobs: { copied: number; skipped: number };
+  /** Vault tags, vault settings and account settings written (set again when already there). */
+  settings: number;
   /** Blob bytes written to the target by this run. */
   bytes: number;
   /** Unreferenced blobs of an earlier, interrupted run removed from the target. */
@@ -93,7 +96,7 @@ class Copier {
   readonly report: CopyReport = {
     accounts: { copied: 0, skipped: 0 }, vaults: { copied: 0, skipped: 0 },
     archives: { copied: 0, skipped: 0, failed: 0 }, uploads: { copied: 0, skipped: 0 },
-    parts: { copied: 0, skipped: 0 }, jobs: { copied: 0, skipped: 0 }, bytes: 0, cleaned: 0, errors: [],
+    parts: { copied: 0, skipped: 0 }, jobs: { copied: 0, skipped: 0 }, settings: 0, bytes: 0, cleaned: 0, errors: [],
   };
   private readonly log: (line: string) => void;
   private readonly now: () => number;
@@ -169,11 +172,31 @@ class Copier {
       }
     }
     for (const accountId of accountIds) {
+      for (const s of await this.from.meta.listAccountSettings(accountId)) {
+        await this.to.meta.putAccountSetting(accountId, s.name, s.value);
+        this.report.settings++;
+      }
       for await (const vault of pages((from) => this.from.meta.listVaults(accountId, from, PAGE))) {
         await this.copyVault(vault);
       }
     }
     return this.report;
+  }
+
+  /** Tags and settings are small and set idempotently: written again on every run. */
+  private async copyVaultSettings(vault: VaultRecord): Promise<void> {
+    const tags = await this.from.meta.listVaultTags(vault.id);
+    if (tags.length > 0) {
+      if ((await this.to.meta.addVaultTags(vault.id, tags, Number.MAX_SAFE_INTEGER)) !== 'ok') {
+        this.fail(`tags of vault ${vault.name} (${vault.id})`, new CopyError('the vault is missing in the target'));
+        return;
+      }
+      this.report.settings += tags.length;
+    }
+    for (const s of await this.from.meta.listVaultSettings(vault.id)) {
+      await this.to.meta.putVaultSetting(vault.id, s.name, s.value);
+      this.report.settings++;
+    }
   }
 
   private async copyVault(vault: VaultRecord): Promise<void> {
@@ -190,6 +213,7 @@ class Copier {
       }
       this.report.vaults.copied++;
     }
+    await this.copyVaultSettings(vault);
     const before = { ...this.report.archives };
     await forEachLimit(this.from.meta.iterateArchives(vault.id), this.parallel, (archive) => this.copyArchive(archive));
     for await (const upload of pages((from) => this.from.meta.listUploads(vault.id, from, PAGE))) await this.copyUpload(upload);
