@@ -24,6 +24,8 @@ import { startupCleanup, type CleanupReport } from './maintenance.js';
 import { createLogger } from './logging.js';
 import type { Scrubber } from './scrub/scrubber.js';
 import { serverScrubber } from './scrub/server.js';
+import type { Backfiller } from './backfill/backfiller.js';
+import { serverBackfiller, startServerBackfill } from './backfill/server.js';
 import { Metrics } from './metrics.js';
 import { ensureRootKey, keyLookup, type RootKeyResult } from './service/accounts.js';
 import { releaseHashWorker, retainHashWorker } from './util/checksum.js';
@@ -58,6 +60,8 @@ export interface CreateServerOptions extends Partial<ServerOptions> {
   clock?: Clock;
   /** Longest wait of the scrubber between looks for due or new archives (tests). */
   scrubIdleMs?: number;
+  /** Wait before the background SHA-256 backfill pass (default a minute; tests shorten it). */
+  backfillDelayMs?: number;
 }
 
 export interface OasServer {
@@ -72,6 +76,8 @@ export interface OasServer {
   engine: JobEngine;
   /** The background scrubber (null with --scrub off). */
   scrubber: Scrubber | null;
+  /** The background SHA-256 backfill (null with --backfill off). */
+  backfiller: Backfiller | null;
   metrics: Metrics;
   /** What happened to the root key at start-up (generated keys are printed by main). */
   rootKey: RootKeyResult;
@@ -172,6 +178,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
     space,
   });
   const scrubber = serverScrubber(options, meta, blobs, nodeId, clock, logger, given.scrubIdleMs);
+  const backfiller = serverBackfiller(options, meta, blobs, clock, logger);
   const ctx: ServiceContext = {
     meta, blobs,
     limits: { maxVaults: options.maxVaults, inventoryIntervalMs: options.inventoryIntervalMs, jobDelayMs: options.jobDelayMs },
@@ -217,6 +224,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
 
   if (given.startJobs !== false) engine.start();
   scrubber?.start();
+  if (backfiller) startServerBackfill(backfiller, logger, given.backfillDelayMs);
   retainHashWorker();
 
   let closed: Promise<void> | null = null;
@@ -235,6 +243,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
       await Promise.allSettled([...inflight]);
       await engine.stop();
       await scrubber?.stop();
+      await backfiller?.stop();
       await meta.close();
       await blobs.close();
       await releaseHashWorker(); // no leaf hash thread outlives the last server
@@ -244,7 +253,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
   };
 
   return {
-    app, url: `${tls ? 'https' : 'http'}://${urlHost}:${port}`, host: options.host, port, options, meta, blobs, engine, scrubber, metrics,
+    app, url: `${tls ? 'https' : 'http'}://${urlHost}:${port}`, host: options.host, port, options, meta, blobs, engine, scrubber, backfiller, metrics,
     rootKey, cleanup, backends, close,
     reloadTls: async () => {
       if (!tlsFiles) throw new Error('the server does not serve HTTPS (no --tls-cert)');

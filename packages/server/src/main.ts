@@ -2,7 +2,8 @@
 // `oas-server keys create|list|delete|rotate` manages access keys (one key pair per account),
 // `oas-server migrate` applies the metadata schema migrations, `oas-server copy-data` moves
 // everything to another backend pair (copy-data.ts), `oas-server scrub` checks stored
-// archives now (scrub/command.ts).
+// archives now (scrub/command.ts), `oas-server backfill` adds SHA-256 leaves to archives
+// stored before they existed (backfill/command.ts).
 import { readFileSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -11,6 +12,7 @@ import { createServer, type OasServer } from './app.js';
 import { ConfigError, DEFAULT_OPTIONS, helpText, parseServeArgs } from './config.js';
 import { copyDataCommand } from './copy-data.js';
 import { scrubCommand } from './scrub/command.js';
+import { backfillCommand } from './backfill/command.js';
 import { ROOT_ACCOUNT_ID, createAccount, rotateKey } from './service/accounts.js';
 import { awsAccountIdOf } from './util/aws-identity.js';
 import { describeMetadata, migrateMetadata, openMetadata, parseMetadataUri } from './store/open.js';
@@ -150,6 +152,7 @@ async function main(argv: string[]): Promise<void> {
     if (first === 'keys') process.exit(await keysCommand(rest));
     if (first === 'migrate') process.exit(await migrateCommand(rest));
     if (first === 'scrub') process.exit(await scrubCommand(rest, process.env, (line) => process.stdout.write(`${line.replace(/\n$/, '')}\n`)));
+    if (first === 'backfill') process.exit(await backfillCommand(rest, process.env, (line) => process.stdout.write(`${line.replace(/\n$/, '')}\n`)));
     if (first === 'copy-data') process.exit(await copyDataCommand(rest, process.env, (line) => process.stdout.write(`${line.replace(/\n$/, '')}\n`)));
     if (first === '--version' || first === '-V') {
       process.stdout.write(`${version()}\n`);
