@@ -298,7 +298,7 @@ export function helpText(): string {
   const width = Math.max(...rows.map((r) => r[0]!.length)) + 2;
   return [
     'Usage: oas-server [serve] [options]',
-    '       oas-server keys create [--aws]|list|delete|rotate [<AccessKeyId>] [--data-dir <dir>] [--metadata <uri>]',
+    '       oas-server keys create|list|delete|rotate [<AccessKeyId>] [--aws] [--data-dir <dir>] [--metadata <uri>]',
     '       oas-server migrate [--metadata <uri>]          apply schema migrations and exit',
     '       oas-server scrub [--vault <name>] [--now] [store options]   check stored archives now (exit 3: damage found)',
     '       oas-server backfill [--vault <name>] [store options]   add SHA-256 leaves to archives stored before they existed (exit 1: some failed)',
