@@ -59,6 +59,21 @@ interface OwnedBlob {
 
 const PAGE = 100;
 
+/**
+ * The promise's outcome, or the signal's reason as soon as it aborts: stop() must not wait
+ * for a store call that does not take a signal (an S3 request to a stalled service).
+ */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  promise.catch(() => undefined); // abandoned on abort: its failure is nobody's
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then((v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
+      (err: unknown) => { signal.removeEventListener('abort', onAbort); reject(err as Error); });
+  });
+}
+
 export class Backfiller {
   private readonly pacer: Pacer;
   private readonly stopper = new AbortController();
@@ -103,8 +118,8 @@ export class Backfiller {
       signal.throwIfAborted();
       report.blobs++;
       try {
-        if (await hasSha256Leaves(this.o.blobs, blob.blobKey)) continue;
-        const bytes = await ensureSha256Leaves(this.o.blobs, blob.blobKey, { signal, onChunk: (n) => this.pacer.take(n, signal) });
+        if (await untilAborted(hasSha256Leaves(this.o.blobs, blob.blobKey), signal)) continue;
+        const bytes = await untilAborted(ensureSha256Leaves(this.o.blobs, blob.blobKey, { signal, onChunk: (n) => this.pacer.take(n, signal) }), signal);
         report.added++;
         report.bytes += bytes;
         this.o.onAdded?.({ blobKey: blob.blobKey, owner: blob.owner, bytes });
