@@ -18,6 +18,7 @@ import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sd
 import { treeHash } from '@oas/sdk';
 import { backfillCommand } from '../src/backfill/command.js';
 import type { CreateServerOptions } from '../src/app.js';
+import { ConfigError, resolveOptions } from '../src/config.js';
 import { openBlobs, parseBlobsUri } from '../src/store/open.js';
 import type { BlobStore } from '../src/store/blob/types.js';
 import { runCli } from './helpers/cli.js';
@@ -118,6 +119,7 @@ async function scenario(place: Place): Promise<void> {
   let ts: TestServer | null = await startServer({ dataDir: dir, backfill: false, ...place.options(dir) });
   let glacier: GlacierClient = glacierJsClient({ port: ts.port, accessKeyId: ROOT_ID, secretAccessKey: ROOT_SECRET });
   const server = () => ts!.server;
+  assert.equal(ts.server.backfiller, null, '--backfill off');
   const segmentsOf = async (archiveId: string) => (await server().meta.getSegments(archiveId)).map((s) => s.blobKey);
   try {
     await glacier.send(new CreateVaultCommand({ accountId: '-', vaultName: 'old-photos' }));
@@ -252,4 +254,12 @@ test('oas-server backfill: bad usage exits 2, a missing data dir exits 2', { tim
   const noData = await runCli(['backfill', '--data-dir', join(dir, 'nothing')]);
   assert.equal(noData.code, 2, noData.stderr);
   assert.match(noData.stderr, /no server data/);
+});
+
+test('--backfill on|off and OAS_BACKFILL; on by default', () => {
+  assert.equal(resolveOptions({}, {}).backfill, true);
+  assert.equal(resolveOptions({ backfill: 'off' }, {}).backfill, false);
+  assert.equal(resolveOptions({}, { OAS_BACKFILL: 'off' }).backfill, false);
+  assert.equal(resolveOptions({ backfill: 'on' }, { OAS_BACKFILL: 'off' }).backfill, true, 'the flag wins');
+  assert.throws(() => resolveOptions({ backfill: 'maybe' }, {}), ConfigError);
 });
