@@ -116,6 +116,8 @@ export interface LoadSpec {
   connections: number;
   keyId: string;
   keySecret: string;
+  /** SigV4-signed (Glacier) requests instead of OAS-signed ones. */
+  sigv4?: boolean;
 }
 
 /** Runs bench/load.ts as its own process (same Node and flags); the requests/s it measured. */

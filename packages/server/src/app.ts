@@ -26,6 +26,8 @@ import { startupCleanup, type CleanupReport } from './maintenance.js';
 import { createLogger } from './logging.js';
 import type { Scrubber } from './scrub/scrubber.js';
 import { serverScrubber } from './scrub/server.js';
+import type { Backfiller } from './backfill/backfiller.js';
+import { serverBackfiller, startServerBackfill } from './backfill/server.js';
 import { Metrics } from './metrics.js';
 import { ensureRootKey, keyLookup, type RootKeyResult } from './service/accounts.js';
 import { releaseHashWorker, retainHashWorker } from './util/checksum.js';
@@ -60,6 +62,8 @@ export interface CreateServerOptions extends Partial<ServerOptions> {
   clock?: Clock;
   /** Longest wait of the scrubber between looks for due or new archives (tests). */
   scrubIdleMs?: number;
+  /** Wait before the background SHA-256 backfill pass (default a minute; tests shorten it). */
+  backfillDelayMs?: number;
 }
 
 export interface OasServer {
@@ -74,6 +78,8 @@ export interface OasServer {
   engine: JobEngine;
   /** The background scrubber (null with --scrub off). */
   scrubber: Scrubber | null;
+  /** The background SHA-256 backfill (null with --backfill off). */
+  backfiller: Backfiller | null;
   metrics: Metrics;
   /** What happened to the root key at start-up (generated keys are printed by main). */
   rootKey: RootKeyResult;
@@ -177,6 +183,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
     onFinished: (job) => notifications?.onFinished(job),
   });
   const scrubber = serverScrubber(options, meta, blobs, nodeId, clock, logger, given.scrubIdleMs);
+  const backfiller = serverBackfiller(options, meta, blobs, clock, logger);
   const ctx: ServiceContext = {
     meta, blobs,
     limits: { maxVaults: options.maxVaults, inventoryIntervalMs: options.inventoryIntervalMs, jobDelayMs: options.jobDelayMs },
@@ -228,6 +235,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
 
   if (given.startJobs !== false) engine.start();
   scrubber?.start();
+  if (backfiller) startServerBackfill(backfiller, logger, given.backfillDelayMs);
   retainHashWorker();
 
   let closed: Promise<void> | null = null;
@@ -247,6 +255,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
       await engine.stop();
       await notifications?.close(); // best effort: retries still pending are given up
       await scrubber?.stop();
+      await backfiller?.stop();
       await meta.close();
       await blobs.close();
       await releaseHashWorker(); // no leaf hash thread outlives the last server
@@ -256,7 +265,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
   };
 
   return {
-    app, url: `${tls ? 'https' : 'http'}://${urlHost}:${port}`, host: options.host, port, options, meta, blobs, engine, scrubber, metrics,
+    app, url: `${tls ? 'https' : 'http'}://${urlHost}:${port}`, host: options.host, port, options, meta, blobs, engine, scrubber, backfiller, metrics,
     rootKey, cleanup, backends, close,
     reloadTls: async () => {
       if (!tlsFiles) throw new Error('the server does not serve HTTPS (no --tls-cert)');

@@ -70,8 +70,10 @@ export interface ServerOptions {
   scrub: boolean;
   /** Every archive is checked again once its last check is this old (a full pass). */
   scrubIntervalMs: number;
-  /** Scrub read rate cap, MB/s (10^6 bytes; 0: none). */
+  /** Scrub read rate cap, MB/s (10^6 bytes; 0: none); also paces the SHA-256 backfill. */
   scrubRate: number;
+  /** Give blobs stored before SHA-256 leaves existed their leaves, in the background (backfill/). */
+  backfill: boolean;
   /** PEM certificate chain and private key: serve HTTPS (http/tls.ts); re-read on SIGHUP. */
   tlsCert?: string | undefined;
   tlsKey?: string | undefined;
@@ -128,6 +130,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 'scrub', flag: 'scrub', env: 'OAS_SCRUB', kind: 'switch', help: 're-check stored archives against their checksums in the background (on or off)' },
   { key: 'scrubIntervalMs', flag: 'scrub-interval', env: 'OAS_SCRUB_INTERVAL', kind: 'duration', help: 'time for a full scrub pass: each archive is checked again once its last check is this old' },
   { key: 'scrubRate', flag: 'scrub-rate', env: 'OAS_SCRUB_RATE', kind: 'rate', help: 'scrub read rate cap per node in MB/s (0: no cap)' },
+  { key: 'backfill', flag: 'backfill', env: 'OAS_BACKFILL', kind: 'switch', help: 'add SHA-256 leaves to archives stored before they existed, in the background about a minute after start, paced by --scrub-rate (on or off)' },
   { key: 'tlsCert', flag: 'tls-cert', env: 'OAS_TLS_CERT', kind: 'string', help: 'PEM certificate (chain) file: serve HTTPS; re-read on SIGHUP' },
   { key: 'tlsKey', flag: 'tls-key', env: 'OAS_TLS_KEY', kind: 'string', help: 'PEM private key file of --tls-cert' },
 ];
@@ -167,6 +170,7 @@ export const DEFAULT_OPTIONS: ServerOptions = {
   scrub: true,
   scrubIntervalMs: 30 * 24 * 3_600_000,
   scrubRate: 50,
+  backfill: true,
   tlsCert: undefined,
   tlsKey: undefined,
   glacierRegion: 'us-east-1',
@@ -330,9 +334,10 @@ export function helpText(): string {
   const width = Math.max(...rows.map((r) => r[0]!.length)) + 2;
   return [
     'Usage: oas-server [serve] [options]',
-    '       oas-server keys create|list|delete|rotate [<AccessKeyId>] [--data-dir <dir>] [--metadata <uri>]',
+    '       oas-server keys create|list|delete|rotate [<AccessKeyId>] [--aws] [--data-dir <dir>] [--metadata <uri>]',
     '       oas-server migrate [--metadata <uri>]          apply schema migrations and exit',
     '       oas-server scrub [--vault <name>] [--now] [store options]   check stored archives now (exit 3: damage found)',
+    '       oas-server backfill [--vault <name>] [store options]   add SHA-256 leaves to archives stored before they existed (exit 1: some failed)',
     '       oas-server copy-data --from <meta,blobs> --to <meta,blobs>   move everything to other stores',
     '',
     'A server speaking the Aliyun Open Archive Service (OAS) protocol and, on the same port,',

@@ -2,7 +2,8 @@
 // `oas-server keys create|list|delete|rotate` manages access keys (one key pair per account),
 // `oas-server migrate` applies the metadata schema migrations, `oas-server copy-data` moves
 // everything to another backend pair (copy-data.ts), `oas-server scrub` checks stored
-// archives now (scrub/command.ts).
+// archives now (scrub/command.ts), `oas-server backfill` adds SHA-256 leaves to archives
+// stored before they existed (backfill/command.ts).
 import { readFileSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -11,6 +12,7 @@ import { createServer, type OasServer } from './app.js';
 import { ConfigError, DEFAULT_OPTIONS, helpText, parseServeArgs } from './config.js';
 import { copyDataCommand } from './copy-data.js';
 import { scrubCommand } from './scrub/command.js';
+import { backfillCommand } from './backfill/command.js';
 import { ROOT_ACCOUNT_ID, createAccount, rotateKey } from './service/accounts.js';
 import { awsAccountIdOf } from './util/aws-identity.js';
 import { describeMetadata, migrateMetadata, openMetadata, parseMetadataUri } from './store/open.js';
@@ -30,13 +32,14 @@ function fail(message: string, code: number): never {
 async function keysCommand(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: { 'data-dir': { type: 'string' }, metadata: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: { 'data-dir': { type: 'string' }, metadata: { type: 'string' }, aws: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   } catch (err) {
     throw new UsageError((err as Error).message.split('\n')[0]!);
   }
   const [action, ...rest] = parsed.positionals;
   if (parsed.values.help || !action) {
-    process.stdout.write('Usage: oas-server keys create|list|delete|rotate [<AccessKeyId>] [--data-dir <dir>] [--metadata <uri>]\n\n'
+    process.stdout.write('Usage: oas-server keys create [--aws] | list | delete <AccessKeyId> | rotate <AccessKeyId> [--data-dir <dir>] [--metadata <uri>]\n\n'
+      + 'create --aws makes an AWS-shaped key (AKIA and 16 characters of A-Z 2-7), for tools that check the shape.\n'
       + 'rotate gives the key a new secret (printed once; the AccessKeyId stays) and the old secret stops working.\n');
     return parsed.values.help ? 0 : 2;
   }
@@ -45,6 +48,7 @@ async function keysCommand(args: string[]): Promise<number> {
   const takesKey = action === 'delete' || action === 'rotate';
   if (takesKey && rest.length !== 1) throw new UsageError(`keys ${action} takes one AccessKeyId`);
   if (!takesKey && rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
+  if (parsed.values.aws && action !== 'create') throw new UsageError('--aws goes with keys create only');
   const metadataUri = parsed.values.metadata ?? (process.env.OAS_METADATA || undefined);
   const spec = parseMetadataUri(metadataUri, { dataDir, pgPoolSize: 1 });
   if (spec.kind === 'sqlite') {
@@ -56,7 +60,7 @@ async function keysCommand(args: string[]): Promise<number> {
   const meta = await openMetadata(spec);
   try {
     if (action === 'create') {
-      const account = await createAccount(meta);
+      const account = await createAccount(meta, Date.now(), parsed.values.aws ? 'aws' : 'oas');
       process.stdout.write(`AccessKeyId: ${account.accessKeyId}\nAccessKeySecret: ${account.accessKeySecret}\n`);
     } else if (action === 'list') {
       for (const a of await meta.listAccounts()) {
@@ -150,6 +154,7 @@ async function main(argv: string[]): Promise<void> {
     if (first === 'keys') process.exit(await keysCommand(rest));
     if (first === 'migrate') process.exit(await migrateCommand(rest));
     if (first === 'scrub') process.exit(await scrubCommand(rest, process.env, (line) => process.stdout.write(`${line.replace(/\n$/, '')}\n`)));
+    if (first === 'backfill') process.exit(await backfillCommand(rest, process.env, (line) => process.stdout.write(`${line.replace(/\n$/, '')}\n`)));
     if (first === 'copy-data') process.exit(await copyDataCommand(rest, process.env, (line) => process.stdout.write(`${line.replace(/\n$/, '')}\n`)));
     if (first === '--version' || first === '-V') {
       process.stdout.write(`${version()}\n`);

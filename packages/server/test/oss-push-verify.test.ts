@@ -30,6 +30,7 @@ function rottingStore(inner: BlobStore): BlobStore {
   return {
     removeLeftovers: () => inner.removeLeftovers(),
     create: (options) => inner.create(options),
+    addLeaves: (key, family, digests) => inner.addLeaves(key, family, digests),
     read(key, start = 0, end, options) {
       const n = (reads.get(key) ?? 0) + 1;
       reads.set(key, n);

@@ -895,6 +895,27 @@ export function blobStoreContract(name: string, open: () => Promise<OpenedBlobSt
       assert.equal(await store.size(key), null);
     });
 
+    run('addLeaves attaches another family to a committed blob, replaces it, and refuses bad input', async ({ store }) => {
+      const data = pattern(2 * MIB + 9, 4);
+      const key = await writeBlob(store, data); // MD5 leaves only: a blob stored before SHA-256 leaves
+      await assert.rejects(store.readLeaves(key, 0, undefined, 'sha256'), 'no sha256 leaves yet');
+      const sha = (d: Buffer) => Buffer.concat([0, MIB, 2 * MIB].map((o) => createHash('sha256').update(d.subarray(o, o + MIB)).digest()));
+      await store.addLeaves(key, 'sha256', Buffer.alloc(96, 7));
+      await store.addLeaves(key, 'sha256', sha(data)); // replaces
+      assert.ok((await store.readLeaves(key, 0, undefined, 'sha256')).equals(sha(data)));
+      assert.ok((await store.readLeaves(key, 1, 1, 'sha256')).equals(sha(data).subarray(32, 64)));
+      assert.ok((await store.readLeaves(key)).equals(leavesOf(data)), 'the md5 leaves are untouched');
+      await assert.rejects(store.addLeaves(key, 'sha256', Buffer.alloc(64)), RangeError, 'one digest per started MiB');
+      await assert.rejects(store.addLeaves(key, 'md5', leavesOf(data)), RangeError, 'md5 leaves are the commit\'s');
+      await assert.rejects(store.addLeaves(newId(), 'sha256', Buffer.alloc(32)), (err: Error) => (err as { code?: string }).code === 'ENOENT');
+      await refuses(() => store.addLeaves('../x', 'sha256', Buffer.alloc(32)));
+      assert.ok((await store.readLeaves(key, 0, undefined, 'sha256')).equals(sha(data)), 'refused calls changed nothing');
+      await store.delete(key);
+      await assert.rejects(store.readLeaves(key, 0, undefined, 'sha256'), 'delete removes the added leaves');
+      assert.deepEqual(await collect(store.keys()), []);
+      assert.equal(await store.removeLeftovers(), 0, 'addLeaves leaves nothing behind');
+    });
+
     run('a writer dropped without commit or abort is removed by removeLeftovers on restart', async ({ store, reopen }) => {
       const committed = await writeBlob(store, pattern(50));
       const dropped = await store.create();

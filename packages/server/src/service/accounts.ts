@@ -16,14 +16,23 @@ function randomText(length: number, alphabet = ALNUM): string {
   return out;
 }
 
+/**
+ * `aws`: the shape of an AWS long-term key id, `AKIA` and 16 characters of base32 (A-Z, 2-7),
+ * for tools that check it (mt-aws-glacier); `oas`: `OAS` and 17 upper-case letters and digits.
+ */
+export type KeyShape = 'oas' | 'aws';
+
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
 /** A fresh key pair: a 20-character id (upper-case letters and digits) and a 40-character secret. */
-export function generateKeyPair(): { accessKeyId: string; accessKeySecret: string } {
-  return { accessKeyId: `OAS${randomText(17, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789')}`, accessKeySecret: randomText(40) };
+export function generateKeyPair(shape: KeyShape = 'oas'): { accessKeyId: string; accessKeySecret: string } {
+  const accessKeyId = shape === 'aws' ? `AKIA${randomText(16, BASE32)}` : `OAS${randomText(17, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789')}`;
+  return { accessKeyId, accessKeySecret: randomText(40) };
 }
 
-/** A new account with a generated key (`oas-server keys create`). */
-export async function createAccount(meta: MetadataStore, now = Date.now()): Promise<AccountRecord> {
-  const account: AccountRecord = { id: newId(), ...generateKeyPair(), createdAt: now };
+/** A new account with a generated key (`oas-server keys create [--aws]`). */
+export async function createAccount(meta: MetadataStore, now = Date.now(), shape: KeyShape = 'oas'): Promise<AccountRecord> {
+  const account: AccountRecord = { id: newId(), ...generateKeyPair(shape), createdAt: now };
   await meta.createAccount(account);
   return account;
 }
@@ -45,6 +54,7 @@ async function replaceSecret(meta: MetadataStore, account: AccountRecord, access
 export async function rotateKey(meta: MetadataStore, accessKeyId: string): Promise<AccountRecord | null> {
   const account = await meta.getAccountByKeyId(accessKeyId);
   if (!account) return null;
+  // Only the secret changes: the id keeps its shape, and the secret is 40 characters either way.
   const { accessKeySecret } = generateKeyPair();
   await replaceSecret(meta, account, accessKeySecret);
   return { ...account, accessKeySecret };

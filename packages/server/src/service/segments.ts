@@ -5,6 +5,7 @@ import { MIB, TreeEtagBuilder, TreeHashBuilder } from '@oas/sdk';
 import { BlobNotFoundError, type BlobStore } from '../store/blob/types.js';
 import { MD5_LEAVES, SHA256_LEAVES, type LeafFamily } from '../store/blob/leaf-families.js';
 import { spansOf } from '../store/blob/verifying-reader.js';
+import { BlobDamagedError, ensureSha256Leaves, type BlobLeavesOptions } from '../backfill/blob-leaves.js';
 import type { Segment } from '../store/meta/types.js';
 
 export function totalSize(segments: Segment[]): number {
@@ -44,18 +45,28 @@ export async function treeEtagOfRange(blobs: BlobStore, segments: Segment[], sta
 }
 
 /**
- * The SHA-256 tree hash (Glacier's) of a MiB-aligned range from the stored SHA-256 leaves;
- * null when a segment was stored before those leaves existed (docs/glacier.md, "Backfill").
+ * The SHA-256 tree hash (Glacier's) of a MiB-aligned range from the stored SHA-256 leaves.
+ * A segment stored before those leaves existed gets them first, on demand (one verified
+ * read of that blob, backfill/blob-leaves.ts), so the hash is there whenever a client needs
+ * it. null only when such a segment's bytes are damaged: no checksum is made from them.
  */
-export async function sha256TreeOfRange(blobs: BlobStore, segments: Segment[], start: number, end: number): Promise<string | null> {
-  const builder = new TreeHashBuilder();
-  try {
-    for await (const batch of leavesOfRange(blobs, segments, start, end, 4096, SHA256_LEAVES)) {
-      for (let i = 0; i < batch.byteLength; i += 32) builder.push(batch.subarray(i, i + 32));
+export async function sha256TreeOfRange(blobs: BlobStore, segments: Segment[], start: number, end: number,
+  options: BlobLeavesOptions = {}): Promise<string | null> {
+  for (let attempt = 0; ; attempt++) {
+    const builder = new TreeHashBuilder();
+    try {
+      for await (const batch of leavesOfRange(blobs, segments, start, end, 4096, SHA256_LEAVES)) {
+        for (let i = 0; i < batch.byteLength; i += 32) builder.push(batch.subarray(i, i + 32));
+      }
+      return builder.hex();
+    } catch (err) {
+      if (!(err instanceof BlobNotFoundError) || attempt > 0) throw err;
     }
-  } catch (err) {
-    if (err instanceof BlobNotFoundError) return null;
-    throw err;
+    try {
+      for (const span of spansOf(segments, start, end)) await ensureSha256Leaves(blobs, span.segment.blobKey, options);
+    } catch (err) {
+      if (err instanceof BlobDamagedError) return null;
+      throw err;
+    }
   }
-  return builder.hex();
 }

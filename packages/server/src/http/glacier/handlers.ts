@@ -24,6 +24,7 @@ import {
   NO_CONTENT, archiveCreatedReply, createVaultReply, jobInitiatedReply, jobOutputReply, partUploadedReply, uploadInitiatedReply,
   type GlacierReply,
 } from './responses.js';
+import { listJobsPage, parseJobMarker } from './list-jobs.js';
 import { archiveRangeTreeHash, jobRecord, vaultRecord } from './views.js';
 import {
   checkSingleUploadLength, isGlacierVaultName, jobJson, jobRange, listJobsJson, listPartsJson, listUploadsJson, listVaultsJson,
@@ -262,28 +263,10 @@ export function buildGlacierHandlers(ctx: ServiceContext, calls: GlacierCalls, a
       const vault = await vaultOf(req);
       const limit = parseLimit(queryParam(req, 'limit'), JOB_PAGE);
       const filters = parseJobFilters(queryParam(req, 'completed'), queryParam(req, 'statuscode'));
-      const marker = queryParam(req, 'marker');
-      if (marker !== undefined && marker !== '' && !isId(marker)) fail({ kind: 'invalid-parameter', message: `Invalid marker: ${marker}` });
-      // Filters apply before paging: walk the vault's jobs in id order until a page is full.
+      const page = await listJobsPage(ctx, vault.id, limit, parseJobMarker(queryParam(req, 'marker')), filters);
       const found: GlacierJobRecord[] = [];
-      let next: string | null = null;
-      let from: string | null = marker ? marker : null;
-      const now = ctx.now();
-      do {
-        const page = await ctx.meta.listJobs(vault.id, from, LIST_BATCH, now);
-        for (const job of page.items) {
-          const record = await jobRecord(ctx, job);
-          if (!record) continue;
-          if (filters.completed !== undefined && (record.status !== 'InProgress') !== filters.completed) continue;
-          if (filters.status !== undefined && record.status !== filters.status) continue;
-          if (found.length === limit) {
-            next = record.id;
-            break;
-          }
-          found.push(record);
-        }
-        from = page.next;
-      } while (next === null && from !== null);
+      for (const job of page.jobs) found.push(await glacierJob(job));
+      const next = page.next;
       return sendJson(reply, 200, listJobsJson(gctx, vault.name, found, next));
     },
     async GetJobOutput(req, reply) {

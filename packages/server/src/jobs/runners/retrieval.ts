@@ -2,8 +2,12 @@
 // leaf against the digest stored at upload time, service/verify-archive.ts). Any difference
 // fails the job with a message naming the bytes. The output is later read from the
 // archive's segments, again through the verifying reader, so bytes that rot after the job
-// are not served either.
+// are not served either. A job initiated through the Glacier front end also gives the
+// archive's segments their SHA-256 leaves when they were stored before those existed (best
+// effort: DescribeJob and GetJobOutput compute them on demand anyway).
 import { isTreeHashAligned, parseRange } from '@oas/sdk';
+import { ensureSha256Leaves } from '../../backfill/blob-leaves.js';
+import { frontEndFields } from '../../service/jobs.js';
 import { ArchiveDamagedError, verifyArchiveRange } from '../../service/verify-archive.js';
 import { failed, type JobResult, type JobRunner } from '../types.js';
 
@@ -18,6 +22,11 @@ export const archiveRetrieval: JobRunner = async (job, ctx) => {
       signal: ctx.signal,
       ...(ctx.onCorruptRead ? { onCorrupt: (err) => ctx.onCorruptRead!(err) } : {}),
     });
+    if (frontEndFields(job)?.glacier !== undefined) {
+      for (const { blobKey } of await ctx.meta.getSegments(archive.id)) {
+        await ensureSha256Leaves(ctx.blobs, blobKey, { signal: ctx.signal }).catch(() => ctx.signal.throwIfAborted());
+      }
+    }
     return {
       ...known,
       status: 'Succeeded',

@@ -87,3 +87,16 @@ export function abortOnSignal(signal: AbortSignal | undefined, abort: () => Prom
   signal.addEventListener('abort', onAbort, { once: true });
   return () => signal.removeEventListener('abort', onAbort);
 }
+
+/**
+ * The arguments of BlobStore.addLeaves: a valid key, a family other than MD5 (MD5 leaves
+ * are the blob's own, written only by its commit) and one digest per started MiB of `size`.
+ */
+export function checkAddedLeaves(key: string, size: number, family: string, digests: Buffer): void {
+  checkKey(key);
+  if (family === 'md5') throw new RangeError(`blob ${key}: md5 leaves are written by the commit only`);
+  const expected = Math.ceil(size / MIB) * leafFamily(family).digestBytes;
+  if (!Buffer.isBuffer(digests) || digests.length !== expected) {
+    throw new RangeError(`blob ${key}: ${size} bytes need ${expected} bytes of ${family} leaf digests, got ${digests?.length}`);
+  }
+}

@@ -13,7 +13,7 @@ import { addAbortSignal, type Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { MIB, isId, newId } from '@oas/sdk';
 import {
-  READ_HIGH_WATER_MARK, abortOnSignal, checkKey, checkLeaves, checkReadArgs, checkReadLeavesArgs, leavesOutOfRange, streamFinished,
+  READ_HIGH_WATER_MARK, abortOnSignal, checkAddedLeaves, checkKey, checkLeaves, checkReadArgs, checkReadLeavesArgs, leavesOutOfRange, streamFinished,
 } from './common.js';
 import { KNOWN_LEAF_FAMILIES, toLeafSet, type LeafSet } from './leaf-families.js';
 import { BlobNotFoundError, type BlobStore, type BlobWriter, type StreamOptions } from './types.js';
@@ -277,6 +277,26 @@ class FileBlobStore implements BlobStore {
     } finally {
       await handle.close();
     }
+  }
+
+  async addLeaves(key: string, family: string, digests: Buffer): Promise<void> {
+    checkKey(key);
+    const size = await this.size(key);
+    if (size === null) throw new BlobNotFoundError(key);
+    checkAddedLeaves(key, size, family, digests);
+    const paths = this.paths(key);
+    // A fresh temporary name (two backfills of one blob may race), fsynced, then renamed
+    // over: readers see the old file or the whole new one. A delete racing with this leaves
+    // a lone leaves file, which removeLeftovers clears.
+    const tmp = join(this.tmpDir, `${newId()}${leavesSuffix(family)}`);
+    try {
+      await writeFileSynced(tmp, digests);
+      await rename(tmp, paths.leaves(family));
+    } catch (err) {
+      await unlinkIfPresent(tmp);
+      throw err;
+    }
+    await fsyncDir(paths.shard);
   }
 
   async size(key: string): Promise<number | null> {

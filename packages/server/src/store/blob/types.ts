@@ -48,6 +48,13 @@ export interface BlobStore {
   read(key: string, start?: number, end?: number, options?: StreamOptions): Readable;
   /** The blob's leaf digests `first..first+count-1` of a family (default 'md5'), or all of them. */
   readLeaves(key: string, first?: number, count?: number, family?: string): Promise<Buffer>;
+  /**
+   * Attaches the leaf digests of a family other than MD5 to a committed blob (the SHA-256
+   * backfill, backfill/): one digest per started MiB of the blob. Replaces any the blob
+   * already has of that family; durable once it resolves. BlobNotFoundError when the blob
+   * is not there.
+   */
+  addLeaves(key: string, family: string, digests: Buffer): Promise<void>;
   /** Size in bytes, or null when the blob does not exist. */
   size(key: string): Promise<number | null>;
   /** Deletes a blob and its leaves; deleting a missing blob is not an error. */

@@ -51,7 +51,7 @@ import {
   ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { isId, newId } from '@oas/sdk';
-import { checkKey, checkReadArgs, checkReadLeavesArgs, leavesOutOfRange } from '../common.js';
+import { checkAddedLeaves, checkKey, checkReadArgs, checkReadLeavesArgs, leavesOutOfRange } from '../common.js';
 import { BlobNotFoundError, type BlobStore, type BlobWriter, type StreamOptions } from '../types.js';
 import {
   DEFAULT_LEFTOVER_AGE_MS, DEFAULT_MAX_SOCKETS, DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, DEFAULT_REQUEST_TIMEOUT_MS,
@@ -257,6 +257,18 @@ export class S3BlobStore implements BlobStore {
       if (isNotFound(err)) throw new BlobNotFoundError(key);
       throw err;
     }
+  }
+
+  async addLeaves(key: string, family: string, digests: Buffer): Promise<void> {
+    checkKey(key);
+    const size = await this.size(key);
+    if (size === null) throw new BlobNotFoundError(key);
+    checkAddedLeaves(key, size, family, digests);
+    // One PUT replaces the object whole. A delete racing with it leaves a lone leaves object,
+    // which removeLeftovers clears once it is old enough.
+    await this.client.send(new PutObjectCommand({
+      Bucket: this.bucket, Key: this.leavesKey(key, family), Body: digests, ContentLength: digests.length,
+    }));
   }
 
   async size(key: string): Promise<number | null> {
