@@ -75,15 +75,25 @@ const DRAIN_LIMIT = 16 * 1024 * 1024;
 
 export function glacierFrontEnd(ctx: ServiceContext, opts: GlacierFrontEndOptions): FrontEnd {
   const calls: GlacierCalls = new WeakMap<FastifyRequest, GlacierCall>();
-  const verifyOptions = (): SigV4VerifyOptions => ({
-    secretFor: async (id) => (await opts.lookupKey(id))?.accessKeySecret,
-    now: opts.now(),
-    maxSkewMs: opts.maxSkewMs,
-  });
+  /** Verify options for one request; the account its key lookup found is kept for admit(). */
+  const verifyOptions = (): SigV4VerifyOptions & { looked: Map<string, AccountRecord | null> } => {
+    const looked = new Map<string, AccountRecord | null>();
+    return {
+      looked,
+      secretFor: async (id) => {
+        const account = await opts.lookupKey(id);
+        looked.set(id, account);
+        return account?.accessKeySecret;
+      },
+      now: opts.now(),
+      maxSkewMs: opts.maxSkewMs,
+    };
+  };
 
   /** The caller's account once its signature verified, checked against the path's account id. */
-  async function admit(req: FastifyRequest, accessKeyId: string, payloadHash: string, bodyCheckNeeded: boolean): Promise<GlacierCall> {
-    const account: AccountRecord | null = await opts.lookupKey(accessKeyId);
+  async function admit(req: FastifyRequest, accessKeyId: string, payloadHash: string, bodyCheckNeeded: boolean, looked: Map<string, AccountRecord | null>): Promise<GlacierCall> {
+    // The verifier looked the key up already: one metadata round trip per request, not two.
+    const account = looked.has(accessKeyId) ? looked.get(accessKeyId)! : await opts.lookupKey(accessKeyId);
     if (!account) throw new GlacierFailure({ kind: 'signature', failure: { ok: false, reason: 'unknown-access-key', message: 'The security token included in the request is invalid.' } });
     const gctx: GlacierContext = { region: opts.region, accountId: awsAccountIdOf(account.id) };
     resolveAccountId(req.call.params[0]!, gctx.accountId);
@@ -95,8 +105,9 @@ export function glacierFrontEnd(ctx: ServiceContext, opts: GlacierFrontEndOption
 
   /** Authenticates a request whose small body was read (BODY_SIGNED operations). */
   const admitWithBody = async (req: FastifyRequest, body: Awaited<ReturnType<typeof readSmallBody>>): Promise<GlacierCall> => {
-    const result = await authenticateSmallBody(req.raw, body, verifyOptions());
-    return admit(req, result.auth.accessKeyId, result.payloadHash, false);
+    const options = verifyOptions();
+    const result = await authenticateSmallBody(req.raw, body, options);
+    return admit(req, result.auth.accessKeyId, result.payloadHash, false, options.looked);
   };
   /**
    * An operation this server does not implement: authenticated like the others (its small
@@ -124,8 +135,9 @@ export function glacierFrontEnd(ctx: ServiceContext, opts: GlacierFrontEndOption
     match,
     async authenticate(req) {
       if (BODY_SIGNED.has(req.call.op)) return; // the handler reads the body, then authenticates
-      const result = await authenticateGlacier(req.raw, verifyOptions());
-      await admit(req, result.auth.accessKeyId, result.payloadHash, result.bodyCheckNeeded);
+      const options = verifyOptions();
+      const result = await authenticateGlacier(req.raw, options);
+      await admit(req, result.auth.accessKeyId, result.payloadHash, result.bodyCheckNeeded, options.looked);
     },
     handlers,
     sendError(req: FastifyRequest, reply: FastifyReply, err: unknown) {
