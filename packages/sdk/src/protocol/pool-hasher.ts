@@ -159,3 +159,40 @@ export class PooledHasher {
     this.wake();
   }
 }
+
+/**
+ * One pool slot to fill and hash in place, without a copy: for readers that read straight
+ * into shared memory and pass the same bytes on. Undefined from `acquire` when every slot
+ * is taken (the caller then uses its own buffer and hashes elsewhere).
+ */
+export class LeafBuffer {
+  private released = false;
+
+  private constructor(private readonly slot: LeafSlot) {}
+
+  static acquire(): LeafBuffer | undefined {
+    const slot = leafPool.acquire();
+    return slot && new LeafBuffer(slot);
+  }
+
+  /** SLOT_SIZE bytes of shared memory; valid until release. */
+  get data(): Buffer {
+    return this.slot.data;
+  }
+
+  /** The leaf digests of `data[0, length)`, concatenated (the last leaf may be short). */
+  async hash(length: number, algorithm: LeafAlgorithm): Promise<Buffer> {
+    if (this.released) throw new Error('LeafBuffer: hash after release');
+    if (length === 0) return Buffer.alloc(0);
+    await new Promise<void>((resolve) => leafPool.submit(this.slot, length, resolve, { algorithms: [algorithm] }));
+    if (this.slot.error) throw this.slot.error;
+    return Buffer.concat(Array.from({ length: Math.ceil(length / MIB) }, (_, i) => leafPool.digest(this.slot, i, algorithm)));
+  }
+
+  /** Gives the slot back (once the workers let go of it); the bytes must no longer be used. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    leafPool.releaseWhenSettled(this.slot);
+  }
+}

@@ -7,7 +7,7 @@
 // resolves, so a crash leaves nothing or a whole blob; the pieces a crash can leave behind
 // (tmp files, a lone data or leaves file) go in removeLeftovers.
 import fs from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -16,7 +16,7 @@ import {
   READ_HIGH_WATER_MARK, abortOnSignal, checkKey, checkLeaves, checkReadArgs, checkReadLeavesArgs, leavesOutOfRange, streamFinished,
 } from './common.js';
 import { KNOWN_LEAF_FAMILIES, toLeafSet, type LeafSet } from './leaf-families.js';
-import { BlobNotFoundError, type BlobStore, type BlobWriter, type StreamOptions } from './types.js';
+import { BlobNotFoundError, type BlobFileReader, type BlobStore, type BlobWriter, type StreamOptions } from './types.js';
 
 // Defined in types.ts (the S3 store raises it too); still exported here for old importers.
 export { BlobNotFoundError };
@@ -252,6 +252,20 @@ class FileBlobStore implements BlobStore {
       fs: { open: openBlob, read: fs.read, close: fs.close },
     });
     return options.signal ? addAbortSignal(options.signal, stream) : stream;
+  }
+
+  async openRead(key: string): Promise<BlobFileReader> {
+    checkReadArgs(key, 0, undefined);
+    let handle: FileHandle;
+    try {
+      handle = await open(this.paths(key).data, 'r');
+    } catch (err) {
+      throw isMissing(err) ? new BlobNotFoundError(key) : err;
+    }
+    return {
+      read: async (buf, offset, length, position) => (await handle.read(buf, offset, length, position)).bytesRead,
+      close: () => handle.close(),
+    };
   }
 
   async readLeaves(key: string, first = 0, count?: number, family = 'md5'): Promise<Buffer> {
