@@ -10,15 +10,15 @@ import { SLOT_SIZE, leafPool, type LeafAlgorithm, type LeafSlot } from './hash-w
 export interface PooledHasherOptions {
   /** The leaf algorithms to compute (each digest() result has one entry per algorithm). */
   algorithms: readonly LeafAlgorithm[];
-  /** Slots held at most (filling + hashing); default 3 (24 MiB). */
-  maxSlots?: number;
+  /** Slots held at most (filling + hashing); default 3 (24 MiB). A function is asked again each time. */
+  maxSlots?: number | (() => number);
 }
 
 type Batch = { slot: LeafSlot; count: number } | { inline: Map<LeafAlgorithm, Buffer[]> };
 
 export class PooledHasher {
   private readonly algorithms: readonly LeafAlgorithm[];
-  private readonly maxSlots: number;
+  private readonly limit: () => number;
   private readonly batches: Batch[] = [];
   private readonly out = new Map<LeafAlgorithm, Buffer[]>();
   private held = 0;
@@ -38,7 +38,8 @@ export class PooledHasher {
   constructor(options: PooledHasherOptions) {
     if (options.algorithms.length === 0) throw new RangeError('PooledHasher: no algorithm');
     this.algorithms = [...new Set(options.algorithms)];
-    this.maxSlots = Math.max(1, options.maxSlots ?? 3);
+    const max = options.maxSlots ?? 3;
+    this.limit = typeof max === 'function' ? () => Math.max(1, max()) : () => Math.max(1, max);
     for (const alg of this.algorithms) this.out.set(alg, []);
   }
 
@@ -69,7 +70,7 @@ export class PooledHasher {
   ready(): Promise<void> | undefined {
     this.drain();
     if (this.error) return Promise.reject(this.error);
-    if (this.held < this.maxSlots) return undefined;
+    if (this.held < this.limit()) return undefined;
     return this.waitHead().then(() => this.ready());
   }
 
@@ -101,7 +102,7 @@ export class PooledHasher {
 
   private startBatch(): void {
     this.drain();
-    const slot = this.held < this.maxSlots ? leafPool.acquire() : undefined;
+    const slot = this.held < this.limit() ? leafPool.acquire() : undefined;
     if (slot) {
       this.slot = slot;
       this.held++;

@@ -8,13 +8,20 @@ import type { LeafFamily, LeafHasher } from './leaf-families.js';
 
 /** At or below this (one pool slot) a write hashes its leaves on this thread. */
 const POOL_MIN_BYTES = 8 * MIB;
-/** Slots one write holds (filling + hashing): 32 MiB, and 4 writes fill half the pool. */
-const SLOTS_PER_WRITE = 4;
+/**
+ * Slots the large writes in flight share (64 MiB): one write alone holds up to 4 (filling +
+ * hashing, slack for a busy machine), four at once 2 each. A budget, not a lock: every write
+ * keeps hashing; it bounds the shared memory the writes touch (the server's peak RSS).
+ */
+const WRITE_SLOT_BUDGET = 8;
+let pooledWrites = 0;
+const slotsPerWrite = (): number => Math.min(4, Math.max(2, Math.floor(WRITE_SLOT_BUDGET / Math.max(1, pooledWrites))));
 
 export class StreamDigester {
   private readonly pooled: PooledHasher | undefined;
   private readonly pooledFamilies: LeafFamily[] = [];
   private readonly inline: { family: LeafFamily; hasher: LeafHasher }[] = [];
+  private counted = false;
 
   constructor(families: readonly LeafFamily[], sizeHint: number) {
     const pool = sizeHint > POOL_MIN_BYTES;
@@ -23,8 +30,12 @@ export class StreamDigester {
       else this.inline.push({ family, hasher: family.createHasher(sizeHint) });
     }
     this.pooled = this.pooledFamilies.length > 0
-      ? new PooledHasher({ algorithms: this.pooledFamilies.map((f) => f.poolAlgorithm!), maxSlots: SLOTS_PER_WRITE })
+      ? new PooledHasher({ algorithms: this.pooledFamilies.map((f) => f.poolAlgorithm!), maxSlots: slotsPerWrite })
       : undefined;
+    if (this.pooled) {
+      pooledWrites++;
+      this.counted = true;
+    }
   }
 
   update(chunk: Buffer): void {
@@ -41,7 +52,7 @@ export class StreamDigester {
   async digest(): Promise<Record<string, Buffer>> {
     const out: Record<string, Buffer> = {};
     if (this.pooled) {
-      const byAlgorithm = await this.pooled.digest();
+      const byAlgorithm = await this.pooled.digest().finally(() => this.uncount());
       for (const family of this.pooledFamilies) out[family.name] = byAlgorithm.get(family.poolAlgorithm!)!;
     }
     for (const { family, hasher } of this.inline) out[family.name] = await hasher.digest();
@@ -49,7 +60,13 @@ export class StreamDigester {
   }
 
   destroy(): void {
+    this.uncount();
     this.pooled?.destroy();
     for (const h of this.inline) h.hasher.destroy();
+  }
+
+  private uncount(): void {
+    if (this.counted) pooledWrites--;
+    this.counted = false;
   }
 }
