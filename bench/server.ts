@@ -200,10 +200,14 @@ async function benchJob(server: Server, vaultId: string, archiveId: string, rows
   return jobId;
 }
 
-/** Goal 0: a plain `curl -o` of the job output vs `cp` of the same bytes on the same disk. */
+/**
+ * Goal 0: a plain `curl -o` of the job output vs `cp` of the same bytes on the same disk.
+ * Also `curl -o` of the source as a file:// URL: curl's own floor (no server, no socket).
+ */
 async function benchServe(server: Server, vaultId: string, jobId: string, rows: Row[]): Promise<void> {
   const curl: number[] = [];
   const cp: number[] = [];
+  const curlFile: number[] = [];
   const path = `/vaults/${vaultId}/jobs/${jobId}/output`;
   for (let rep = 0; rep < REPS; rep++) {
     curl.push(await timeCommand('curl', ['-sSf', '-o', ddCopy, ...signedHeaders(path), `http://127.0.0.1:${server.port}${path}`]));
@@ -212,9 +216,12 @@ async function benchServe(server: Server, vaultId: string, jobId: string, rows: 
     await rm(ddCopy, { force: true });
     cp.push(await timeCommand('cp', [source, ddCopy]));
     await rm(ddCopy, { force: true });
+    curlFile.push(await timeCommand('curl', ['-sSf', '-o', ddCopy, `file://${source}`]));
+    await rm(ddCopy, { force: true });
   }
-  console.log(`  serve    curl [${curl.map(secs).join(' ')}]  cp [${cp.map(secs).join(' ')}]`);
+  console.log(`  serve    curl [${curl.map(secs).join(' ')}]  cp [${cp.map(secs).join(' ')}]  curl file:// [${curlFile.map(secs).join(' ')}]`);
   rows.push(ratioRow(`0. serve: curl -o of the ${SIZE / MIB} MiB job output`, curl, 'cp', cp, 2));
+  rows.push({ ...ratioRow('   the same against curl\'s own floor', curl, 'curl -o file://', curlFile, 2), target: '(no target)' });
 }
 
 async function benchRps(server: Server, vaultId: string, rows: Row[]): Promise<void> {
