@@ -1,5 +1,5 @@
 // npm run bench:server — the server (a child process, as it is deployed) against plain
-// references measured in the same run, on the same data (issue 13's goals by number):
+// references measured in the same run, on the same data (numbered as the speed goals: 0 serve, 2 ingest, 4 job, 6 many at once):
 //   0. serve: `curl -o` of a retrieval job's output vs `cp` of the same bytes
 //   2. ingest: one signed archive POST (etags precomputed, body streamed from a file) vs
 //      max(`dd conv=fsync`, `md5sum`) of the same bytes
