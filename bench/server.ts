@@ -1,6 +1,7 @@
 // npm run bench:server — the server (a child process, as it is deployed) against plain
 // references measured in the same run, on the same data (numbered as the speed goals: 0 serve, 2 ingest, 4 job, 6 many at once):
-//   0. serve: `curl -o` of a retrieval job's output vs `cp` of the same bytes
+//   0. serve: `curl -o` of a retrieval job's output vs `cp` of the same bytes; also curl of a
+//      file:// URL and of a node:http server sending the bytes from memory (the floors)
 //   2. ingest: one signed archive POST (etags precomputed, body streamed from a file) vs
 //      max(`dd conv=fsync`, `md5sum`) of the same bytes
 //   4. a retrieval job, from creation to Succeeded (job delay 0), vs `md5sum`
@@ -52,6 +53,21 @@ function bareServer(port: number): void {
   }).listen(port, '127.0.0.1', () => process.stdout.write('ready\n'));
 }
 
+/** Serve's floor: SIZE bytes from one buffer in memory, nothing read or hashed, written as the server writes. */
+function memoryServer(port: number): void {
+  const block = Buffer.alloc(8 * MIB, 0x5a);
+  http.createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': SIZE });
+    void (async () => {
+      for (let at = 0; at < SIZE && !res.destroyed; at += block.length) {
+        if (!res.write(block.subarray(0, Math.min(block.length, SIZE - at)))) await new Promise((resolve) => res.once('drain', resolve));
+      }
+      res.end();
+    })();
+  }).listen(port, '127.0.0.1', () => process.stdout.write('ready\n'));
+}
+
 // ---- the bench ------------------------------------------------------------------------
 
 const SIZE = Number(process.env.BENCH_SIZE_MIB ?? 1024) * MIB;
@@ -86,9 +102,9 @@ function startServer(): Promise<Server> {
   return startServerProcess({ dataDir, logLevel: LOG_LEVEL, keyId: KEY_ID, keySecret: KEY_SECRET, label: 'the server' });
 }
 
-async function startBare(): Promise<{ child: ChildProcess; port: number }> {
+async function startBare(role = '--bare'): Promise<{ child: ChildProcess; port: number }> {
   const port = await freePort();
-  const child = track(spawn(process.execPath, [...process.execArgv, SELF, '--bare', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  const child = track(spawn(process.execPath, [...process.execArgv, SELF, role, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] }));
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once('data', () => resolve());
     child.once('exit', (code) => reject(new Error(`bare server exited with ${code}`)));
@@ -208,6 +224,8 @@ async function benchServe(server: Server, vaultId: string, jobId: string, rows: 
   const curl: number[] = [];
   const cp: number[] = [];
   const curlFile: number[] = [];
+  const curlMemory: number[] = [];
+  const memory = await startBare('--memory');
   const path = `/vaults/${vaultId}/jobs/${jobId}/output`;
   for (let rep = 0; rep < REPS; rep++) {
     curl.push(await timeCommand('curl', ['-sSf', '-o', ddCopy, ...signedHeaders(path), `http://127.0.0.1:${server.port}${path}`]));
@@ -218,10 +236,15 @@ async function benchServe(server: Server, vaultId: string, jobId: string, rows: 
     await rm(ddCopy, { force: true });
     curlFile.push(await timeCommand('curl', ['-sSf', '-o', ddCopy, `file://${source}`]));
     await rm(ddCopy, { force: true });
+    curlMemory.push(await timeCommand('curl', ['-sSf', '-o', ddCopy, `http://127.0.0.1:${memory.port}/`]));
+    await rm(ddCopy, { force: true });
   }
-  console.log(`  serve    curl [${curl.map(secs).join(' ')}]  cp [${cp.map(secs).join(' ')}]  curl file:// [${curlFile.map(secs).join(' ')}]`);
+  await stop(memory.child);
+  console.log(`  serve    curl [${curl.map(secs).join(' ')}]  cp [${cp.map(secs).join(' ')}]  curl file:// [${curlFile.map(secs).join(' ')}]  ` +
+    `curl of a server sending from memory [${curlMemory.map(secs).join(' ')}]`);
   rows.push(ratioRow(`0. serve: curl -o of the ${SIZE / MIB} MiB job output`, curl, 'cp', cp, 2));
   rows.push({ ...ratioRow('   the same against curl\'s own floor', curl, 'curl -o file://', curlFile, 2), target: '(no target)' });
+  rows.push({ ...ratioRow('   the floor of any server: bytes from memory', curlMemory, 'cp', cp, 2), target: '(the floor of goal 0)' });
 }
 
 async function benchRps(server: Server, vaultId: string, rows: Row[]): Promise<void> {
@@ -358,6 +381,7 @@ async function main(): Promise<void> {
 
 const [mode, arg] = process.argv.slice(2);
 if (mode === '--bare') bareServer(Number(arg));
+else if (mode === '--memory') memoryServer(Number(arg));
 else {
   // Ctrl-C still removes the children and the scratch files (main's finally runs on exit).
   const interrupted = new Promise<never>((_, reject) => {
