@@ -14,9 +14,10 @@
 import { once } from 'node:events';
 import { ServerResponse } from 'node:http';
 import { Readable, type Writable } from 'node:stream';
-import { LeafBuffer, MIB } from '@oas/sdk';
+import { MIB } from '@oas/sdk';
 import { MD5_LEAVES, type LeafFamily } from './leaf-families.js';
-import type { BlobFileReader, BlobStore } from './types.js';
+import { load, openSource, type Loaded } from './batch-source.js';
+import type { BlobStore } from './types.js';
 
 /** A blob holding the next `size` bytes of what is read (an archive's segments, or one blob). */
 export interface BlobSpan {
@@ -103,82 +104,6 @@ class StoredLeaves {
     }
     const i = leaf - this.first;
     return this.window.subarray(i * width, (i + 1) * width);
-  }
-}
-
-/** Fills buffers with consecutive bytes of a blob range, in order: positional reads, or a stream. */
-interface ByteSource {
-  /** Fills `buf` from blob offset `position` (calls come in order); fewer bytes only at the blob's end. */
-  fill(buf: Buffer, position: number): Promise<number>;
-  close(): Promise<void>;
-}
-
-async function openSource(blobs: BlobStore, key: string, from: number, to: number, signal: AbortSignal): Promise<ByteSource> {
-  if (blobs.openRead) {
-    const reader: BlobFileReader = await blobs.openRead(key);
-    return {
-      async fill(buf, position) {
-        let got = 0;
-        while (got < buf.length) {
-          signal.throwIfAborted();
-          const n = await reader.read(buf, got, buf.length - got, position + got);
-          if (n === 0) break;
-          got += n;
-        }
-        return got;
-      },
-      close: () => reader.close(),
-    };
-  }
-  // A store without positional reads: one stream over the range, copied into the buffers.
-  const stream = blobs.read(key, from, to, { signal });
-  const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  let left: Buffer | undefined;
-  let chain = Promise.resolve(0);
-  const fillNext = async (buf: Buffer): Promise<number> => {
-    let got = 0;
-    while (got < buf.length) {
-      if (!left || left.length === 0) {
-        const next = await chunks.next();
-        if (next.done) break;
-        left = next.value;
-      }
-      const take = Math.min(left.length, buf.length - got);
-      left.copy(buf, got, 0, take);
-      left = left.subarray(take);
-      got += take;
-    }
-    return got;
-  };
-  return {
-    fill(buf) {
-      chain = chain.catch(() => 0).then(() => fillNext(buf));
-      return chain;
-    },
-    async close() {
-      stream.destroy();
-    },
-  };
-}
-
-/** One batch read and hashed: its bytes (a pool slot, or a buffer of its own) and leaf digests. */
-interface Loaded {
-  at: number;
-  data: Buffer;
-  digests: Buffer;
-  slot: LeafBuffer | undefined;
-}
-
-async function load(source: ByteSource, family: LeafFamily, at: number, bytes: number): Promise<Loaded> {
-  const slot = family.poolAlgorithm && bytes >= MIB ? LeafBuffer.acquire() : undefined;
-  try {
-    const buf = slot ? slot.data.subarray(0, bytes) : Buffer.allocUnsafe(bytes);
-    const data = buf.subarray(0, await source.fill(buf, at));
-    const digests = slot ? await slot.hash(data.length, family.poolAlgorithm!) : await family.hashLeaves([data]);
-    return { at, data, digests, slot };
-  } catch (err) {
-    slot?.release();
-    throw err;
   }
 }
 
