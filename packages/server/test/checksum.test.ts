@@ -1,15 +1,16 @@
-// Upload verification hashing (the MD5 leaf family beside a content MD5, as the verifying
-// writer uses them; the worker's life: src/util/checksum.ts): large streams hash their leaves on the
-// sdk's shared worker, small ones and those past the concurrency cap on their own thread;
-// every path gives the same digests, frees what it holds, and the worker thread does not
-// outlive the last server.
+// Upload verification hashing (the leaf families beside a content MD5, as the verifying
+// writer uses them, through stream-digester.ts): large streams hash their MD5 and SHA-256
+// leaves on the sdk's worker pool, small ones on their own thread; every path gives the
+// same digests, concurrent streams all use the pool, everything held is freed, and the
+// workers do not outlive the last server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChecksumHasher, hashBuffer, leafWorkerStats } from '@oas/sdk';
-import { MD5_LEAVES } from '../src/store/blob/leaf-families.js';
+import { MD5_LEAVES, SHA256_LEAVES } from '../src/store/blob/leaf-families.js';
+import { StreamDigester } from '../src/store/blob/stream-digester.js';
 import { startServer } from './helpers/server.js';
 import { assertError } from './helpers/assert.js';
 
@@ -35,17 +36,27 @@ interface StreamHasher {
 /** A hasher for `expectedSize` bytes (unknown: assume small); the results are the same on every path. */
 function createStreamHasher(expectedSize = 0): StreamHasher {
   const content = createHash('md5');
-  const leaves = MD5_LEAVES.createHasher(expectedSize);
+  const leaves = new StreamDigester([MD5_LEAVES, SHA256_LEAVES], expectedSize);
+  const sha256: Buffer[] = [];
   let size = 0;
   return {
     update(chunk) {
       content.update(chunk);
       leaves.update(chunk);
-      size += chunk.byteLength;
+      for (let at = 0; at < chunk.length;) { // the SHA-256 reference, leaf by leaf
+        const leaf = Math.floor(size / MIB);
+        const take = Math.min(chunk.length - at, (leaf + 1) * MIB - size);
+        (sha256[leaf] ??= Buffer.alloc(0));
+        sha256[leaf] = Buffer.concat([sha256[leaf], chunk.subarray(at, at + take)]);
+        at += take;
+        size += take;
+      }
     },
     async digest() {
       const digests = await leaves.digest();
-      return { etag: content.digest('hex').toUpperCase(), treeEtag: MD5_LEAVES.tree(digests), size, leaves: digests };
+      const want = Buffer.concat(sha256.map((leaf) => createHash('sha256').update(leaf).digest()));
+      assert.ok(digests.sha256!.equals(want), 'SHA-256 leaves equal node:crypto');
+      return { etag: content.digest('hex').toUpperCase(), treeEtag: MD5_LEAVES.tree(digests.md5!), size, leaves: digests.md5! };
     },
     destroy() {
       leaves.destroy();
@@ -88,7 +99,7 @@ test('digests equal the single-threaded reference at every size, inline or on th
   await settled();
 });
 
-test('three large streams at once: one on the worker, the others inline, all correct', async () => {
+test('three large streams at once, all on the pool, all correct', async () => {
   const inputs = [randomBytes(17 * MIB + 3), randomBytes(25 * MIB), randomBytes(9 * MIB + 1)];
   const hashers = inputs.map((d) => createStreamHasher(d.length));
   // Interleaved, like concurrent uploads.
@@ -100,7 +111,7 @@ test('three large streams at once: one on the worker, the others inline, all cor
   await settled();
 });
 
-test('a destroyed hash gives its slots back and lets the next large stream use the worker', async () => {
+test('a destroyed hash gives its slots back and the next large stream hashes on the pool', async () => {
   const first = createStreamHasher(40 * MIB);
   first.update(randomBytes(30 * MIB));
   first.destroy();

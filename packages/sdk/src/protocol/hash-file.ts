@@ -5,9 +5,9 @@ import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { MIB, TreeEtagBuilder, type Checksums } from './etag.js';
-import { SLOT_SIZE, leafPool, type LeafSlot } from './hash-worker.js';
+import { SLOT_SIZE, leafPool, type LeafAlgorithm, type LeafSlot } from './hash-worker.js';
 
-export { configureLeafWorker, leafWorkerStats, stopLeafWorker } from './hash-worker.js';
+export { configureLeafWorker, leafWorkerStats, stopLeafWorker, type LeafAlgorithm } from './hash-worker.js';
 
 /** Below this a file range is hashed on the calling thread: a worker round trip buys nothing. */
 const PARALLEL_MIN = 8 * MIB;
@@ -41,10 +41,14 @@ export interface FileChecksums extends Checksums {
 }
 
 /** Hashes 1 MiB leaves on this thread (small inputs, or when no worker slot is free). */
-class InlineLeaves {
-  private hash: Hash = createHash('md5');
+export class InlineLeaves {
+  private hash: Hash;
   private fill = 0;
   readonly digests: Buffer[] = [];
+
+  constructor(private readonly algorithm: LeafAlgorithm = 'md5') {
+    this.hash = createHash(algorithm);
+  }
 
   update(data: Uint8Array): this {
     for (let at = 0; at < data.byteLength; ) {
@@ -64,7 +68,7 @@ class InlineLeaves {
 
   private close(): void {
     this.digests.push(this.hash.digest());
-    this.hash = createHash('md5');
+    this.hash = createHash(this.algorithm);
     this.fill = 0;
   }
 }
@@ -410,19 +414,20 @@ export async function hashStreamParallel(stream: Readable | AsyncIterable<Uint8A
 }
 
 /**
- * The raw MD5 of every 1 MiB leaf of `chunks` taken together (at most 8 MiB; the last leaf
- * may be short), on the shared worker when a slot is free, else on this thread. For
- * callers that check bytes they hold against known leaf digests before passing them on:
- * several calls may be in flight, each resolves once its leaves are done.
+ * The raw digest (MD5 by default, or SHA-256) of every 1 MiB leaf of `chunks` taken together
+ * (at most 8 MiB; the last leaf may be short), on the worker pool when a slot is free, else
+ * on this thread. For callers that check bytes they hold against known leaf digests before
+ * passing them on: several calls may be in flight, each resolves once its leaves are done.
  */
-export async function hashLeaves(chunks: readonly Uint8Array[]): Promise<Buffer[]> {
+export async function hashLeaves(chunks: readonly Uint8Array[], options: { algorithm?: LeafAlgorithm } = {}): Promise<Buffer[]> {
+  const algorithm = options.algorithm ?? 'md5';
   let length = 0;
   for (const c of chunks) length += c.byteLength;
   if (length > SLOT_SIZE) throw new RangeError(`hashLeaves: at most ${SLOT_SIZE} bytes at a time, got ${length}`);
-  // Less than a leaf is cheaper here than a round trip to the worker.
+  // Less than a leaf is cheaper here than a round trip to a worker.
   const slot = length >= MIB ? leafPool.acquire() : undefined;
   if (!slot) {
-    const inline = new InlineLeaves();
+    const inline = new InlineLeaves(algorithm);
     for (const c of chunks) inline.update(c);
     return inline.finish();
   }
@@ -432,9 +437,9 @@ export async function hashLeaves(chunks: readonly Uint8Array[]): Promise<Buffer[
       slot.data.set(c, at);
       at += c.byteLength;
     }
-    await new Promise<void>((resolve) => leafPool.submit(slot, length, resolve));
+    await new Promise<void>((resolve) => leafPool.submit(slot, length, resolve, { algorithms: [algorithm] }));
     if (slot.error) throw slot.error;
-    return Array.from({ length: Math.ceil(length / MIB) }, (_, i) => leafPool.digest(slot, i));
+    return Array.from({ length: Math.ceil(length / MIB) }, (_, i) => leafPool.digest(slot, i, algorithm));
   } finally {
     leafPool.releaseWhenSettled(slot);
   }

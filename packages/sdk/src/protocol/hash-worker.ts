@@ -1,7 +1,11 @@
-// One shared worker thread hashes 1 MiB tree-etag leaves out of shared-memory slots, so the
-// caller's thread can run the whole-data MD5 over the very same bytes at the same time:
-// two hashes in parallel, no copy between threads, ordering kept by the caller. The leaves
-// run 8 at a time in WebAssembly SIMD (md5-lanes.ts), node:crypto where that is missing.
+// A pool of up to min(4, cores) worker threads hashes 1 MiB leaves out of 16 shared-memory
+// slots of 8 MiB: MD5 leaves 8 at a time in WebAssembly SIMD (md5-lanes.ts, node:crypto
+// where that is missing) and SHA-256 leaves with node:crypto. The bytes are copied (or read)
+// into a slot once; every algorithm asked for runs on it, each on the least busy worker, so
+// one slot's MD5 and SHA-256 leaves run at the same time and many callers never queue
+// behind one thread. Ordering stays with the caller; the whole-data MD5 (a running state)
+// stays on the caller's thread too, where it overlaps with the workers.
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { MIB } from './etag.js';
 import { MD5_INIT, MD5_LANES, md5LanesWasm } from './md5-lanes.js';
@@ -9,61 +13,69 @@ import { MD5_INIT, MD5_LANES, md5LanesWasm } from './md5-lanes.js';
 /** Bytes per slot: 8 leaves, one per SIMD lane, and one message per 8 MiB. */
 export const SLOT_SIZE = 8 * MIB;
 const LEAVES_PER_SLOT = SLOT_SIZE / MIB;
-/** Process-wide cap (64 MiB of shared memory, touched only as used); past it callers hash inline. */
-const MAX_SLOTS = 8;
+/** Process-wide cap (128 MiB of shared memory, touched only as used); past it callers wait or hash inline. */
+export const MAX_SLOTS = 16;
+/** Workers at most: more buys nothing on the machines this runs on, and each costs a thread. */
+const MAX_WORKERS = 4;
 /** An idle worker is unref'd at once and terminated after this long. */
 const IDLE_MS = 10_000;
 
-// Shared memory layout: page 0 holds control data, slots follow.
-const DONE_GEN = 0;     // Int32 per slot: generation the worker finished last
-const DIGESTS = 1024;   // 16 bytes per leaf per slot
-const STATE = 4096;     // worker only: 8 lanes of MD5 state
-const SCRATCH = 8192;   // worker only: transposed message words
-const PAD = 12288;      // worker only: the final padding block of a full 1 MiB leaf
+/** Leaf algorithms the pool runs. */
+export type LeafAlgorithm = 'md5' | 'sha256';
+const ALGORITHMS: readonly LeafAlgorithm[] = ['md5', 'sha256'];
+const DIGEST_BYTES: Record<LeafAlgorithm, number> = { md5: 16, sha256: 32 };
+
+// Shared memory layout: the first 64 KiB hold control data, slots follow.
+const DONE_GEN = 0;     // Int32 per slot and algorithm: generation the worker finished last
+const DIGESTS = 1024;   // per slot: 8 MD5 digests, then 8 SHA-256 digests
+const SLOT_DIGESTS = LEAVES_PER_SLOT * (16 + 32);
+const PAD = 8192;       // read only: the final padding block of a full 1 MiB leaf
+const WORKER_AREA = 12288; // per worker: 8 lanes of MD5 state, then the transposed message words
+const WORKER_AREA_SIZE = 1024;
+const SCRATCH = 512;
 const DATA = 65536;
 const PAGES = (DATA + MAX_SLOTS * SLOT_SIZE) / 65536;
 
+const digestAt = (slot: number, alg: LeafAlgorithm, leaf: number): number =>
+  DIGESTS + slot * SLOT_DIGESTS + (alg === 'md5' ? leaf * 16 : LEAVES_PER_SLOT * 16 + leaf * 32);
+
 // Plain JS evaluated in the worker, so it runs the same from tsx sources and from dist/.
 const WORKER_SOURCE = `'use strict';
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const MIB = ${MIB}, SLOT = ${SLOT_SIZE}, LEAVES = ${LEAVES_PER_SLOT}, LANES = ${MD5_LANES};
-const DIGESTS = ${DIGESTS}, STATE = ${STATE}, SCRATCH = ${SCRATCH}, PAD = ${PAD}, DATA = ${DATA};
+const MIB = ${MIB}, SLOT = ${SLOT_SIZE}, LANES = ${MD5_LANES}, PAD = ${PAD}, DATA = ${DATA};
+const STATE = ${WORKER_AREA} + workerData.index * ${WORKER_AREA_SIZE}, SCRATCH = STATE + ${SCRATCH};
 const INIT = ${JSON.stringify(MD5_INIT)};
+const digestAt = (slot, alg, leaf) => ${DIGESTS} + slot * ${SLOT_DIGESTS} + (alg === 'md5' ? leaf * 16 : ${LEAVES_PER_SLOT * 16} + leaf * 32);
 let mem, gen, md5;
 // Full leaves, LANES at a time (missing lanes repeat the first leaf and are ignored).
-function lanes(base, first, n, out) {
+function lanes(slot, base, first, n) {
   for (let j = 0; j < LANES; j++) for (let k = 0; k < 4; k++) mem.writeUInt32LE(INIT[k], STATE + (j >> 2) * 64 + k * 16 + (j & 3) * 4);
   const ptrs = [];
   for (let j = 0; j < LANES; j++) ptrs.push(base + (first + (j < n ? j : 0)) * MIB);
   md5(...ptrs, MIB / 64, STATE, SCRATCH);
   md5(...ptrs.map(() => PAD), 1, STATE, SCRATCH);
   for (let j = 0; j < n; j++) for (let k = 0; k < 4; k++) {
-    mem.writeUInt32LE(mem.readUInt32LE(STATE + (j >> 2) * 64 + k * 16 + (j & 3) * 4), out + (first + j) * 16 + k * 4);
+    mem.writeUInt32LE(mem.readUInt32LE(STATE + (j >> 2) * 64 + k * 16 + (j & 3) * 4), digestAt(slot, 'md5', first + j) + k * 4);
   }
 }
 parentPort.on('message', (m) => {
   if (m.op === 'init') {
     mem = Buffer.from(m.memory.buffer || m.memory);
-    gen = new Int32Array(mem.buffer, ${DONE_GEN}, ${MAX_SLOTS});
+    gen = new Int32Array(mem.buffer, ${DONE_GEN}, ${MAX_SLOTS * ALGORITHMS.length});
     if (m.module) {
-      try {
-        md5 = new WebAssembly.Instance(m.module, { e: { m: m.memory } }).exports.md5;
-        mem.fill(0, PAD, PAD + 64);
-        mem[PAD] = 0x80;
-        mem.writeUInt32LE(MIB * 8, PAD + 56);
-      } catch { md5 = undefined; }
+      try { md5 = new WebAssembly.Instance(m.module, { e: { m: m.memory } }).exports.md5; } catch { md5 = undefined; }
     }
     parentPort.postMessage({ engine: md5 ? 'wasm-simd' : 'node:crypto' });
     return;
   }
-  const base = DATA + m.id * SLOT, out = DIGESTS + m.id * LEAVES * 16;
-  const full = md5 ? Math.floor(m.len / MIB) : 0;
-  for (let i = 0; i < full; i += LANES) lanes(base, i, Math.min(LANES, full - i), out);
+  const base = DATA + m.id * SLOT;
+  const full = m.alg === 'md5' && md5 ? Math.floor(m.len / MIB) : 0;
+  for (let i = 0; i < full; i += LANES) lanes(m.id, base, i, Math.min(LANES, full - i));
   for (let i = full; i * MIB < m.len; i++) {
-    createHash('md5').update(mem.subarray(base + i * MIB, base + Math.min((i + 1) * MIB, m.len))).digest().copy(mem, out + i * 16);
+    createHash(m.alg).update(mem.subarray(base + i * MIB, base + Math.min((i + 1) * MIB, m.len))).digest().copy(mem, digestAt(m.id, m.alg, i));
   }
-  Atomics.store(gen, m.id, m.gen);
+  Atomics.store(gen, m.id * ${ALGORITHMS.length} + (m.alg === 'md5' ? 0 : 1), m.gen);
   parentPort.postMessage(m.id);
 });`;
 
@@ -80,8 +92,15 @@ export class LeafSlot {
   pending = false;
   error: Error | undefined;
   onSettled: (() => void) | undefined;
+  /** Algorithms of the current submission still running, and the worker running each. */
+  readonly running = new Map<LeafAlgorithm, PoolWorker>();
   /** The slot's bytes; fill `data.subarray(0, len)` before `submit`. */
   constructor(readonly id: number, readonly data: Buffer) {}
+}
+
+export interface SubmitOptions {
+  /** Leaf algorithms to run on the slot (default MD5 alone). */
+  algorithms?: readonly LeafAlgorithm[];
 }
 
 interface Shared {
@@ -91,17 +110,26 @@ interface Shared {
   doneGen: Int32Array;
 }
 
+interface PoolWorker {
+  worker: Worker;
+  index: number;
+  inflight: number;
+  idleTimer: NodeJS.Timeout | undefined;
+}
+
 class LeafWorkerPool {
-  private worker: Worker | undefined;
+  private readonly workers: (PoolWorker | undefined)[] = [];
   private shared: Shared | undefined;
   private readonly slots: LeafSlot[] = [];
   private readonly free: LeafSlot[] = [];
+  /** Callers waiting for a free slot (see `whenFree`). */
+  private readonly waiters: (() => void)[] = [];
   private inflight = 0;
-  private idleTimer: NodeJS.Timeout | undefined;
   private useWasm = true;
+  readonly maxWorkers = Math.max(1, Math.min(MAX_WORKERS, availableParallelism()));
   engine: string | undefined;
 
-  /** A free slot, or undefined when all MAX_SLOTS are taken (the caller then works inline). */
+  /** A free slot, or undefined when all MAX_SLOTS are taken (the caller then waits or works inline). */
   acquire(): LeafSlot | undefined {
     const slot = this.free.pop();
     if (slot || this.slots.length >= MAX_SLOTS) return slot;
@@ -111,55 +139,72 @@ class LeafWorkerPool {
     return created;
   }
 
+  /** Resolves when a slot may be free (at once if one is); acquire may still lose the race. */
+  whenFree(): Promise<void> {
+    if (this.free.length > 0 || this.slots.length < MAX_SLOTS) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
   /** Returns a settled slot to the pool. */
   release(slot: LeafSlot): void {
     slot.onSettled = undefined;
     slot.error = undefined;
     this.free.push(slot);
+    this.waiters.shift()?.();
   }
 
-  /** Returns a slot to the pool once the worker is done with it (aborts, destroy). */
+  /** Returns a slot to the pool once the workers are done with it (aborts, destroy). */
   releaseWhenSettled(slot: LeafSlot): void {
     if (this.settled(slot)) this.release(slot);
     else slot.onSettled = () => this.release(slot);
   }
 
-  /** Hashes the leaves of `slot.data[0, len)` on the worker; `onSettled` fires when done or failed. */
-  submit(slot: LeafSlot, len: number, onSettled?: () => void): void {
-    const worker = this.start();
+  /** Hashes the leaves of `slot.data[0, len)` on the workers; `onSettled` fires when done or failed. */
+  submit(slot: LeafSlot, len: number, onSettled?: () => void, options: SubmitOptions = {}): void {
+    const algorithms = options.algorithms ?? ['md5'];
+    if (algorithms.length === 0) throw new RangeError('leaf pool: no algorithm to run');
+    if (slot.pending) throw new Error('leaf pool: slot submitted twice');
     slot.gen = (slot.gen + 1) | 0 || 1;
     slot.pending = true;
     slot.error = undefined;
     slot.onSettled = onSettled;
-    if (this.inflight++ === 0) {
-      worker.ref(); // pending work keeps the process alive until it settles
-      clearTimeout(this.idleTimer);
+    this.inflight++;
+    for (const alg of new Set(algorithms)) {
+      const w = this.pick();
+      slot.running.set(alg, w);
+      if (w.inflight++ === 0) {
+        w.worker.ref(); // pending work keeps the process alive until it settles
+        clearTimeout(w.idleTimer);
+      }
+      w.worker.postMessage({ id: slot.id, gen: slot.gen, len, alg });
     }
-    worker.postMessage({ id: slot.id, gen: slot.gen, len });
   }
 
-  /** True once the worker finished (polled from shared memory, no need to wait for the reply). */
+  /** True once every algorithm finished (polled from shared memory, no need to wait for the reply). */
   settled(slot: LeafSlot): boolean {
-    if (slot.pending && Atomics.load(this.shared!.doneGen, slot.id) === slot.gen) this.settle(slot);
+    if (!slot.pending) return true;
+    for (const [alg, w] of slot.running) {
+      if (Atomics.load(this.shared!.doneGen, slot.id * ALGORITHMS.length + ALGORITHMS.indexOf(alg)) === slot.gen) this.finishJob(slot, alg, w);
+    }
+    if (slot.running.size === 0) this.settle(slot);
     return !slot.pending;
   }
 
   /** Copy of leaf `i` of a settled slot (the slot is reused, so never hand out a view). */
-  digest(slot: LeafSlot, i: number): Buffer {
-    const at = DIGESTS + (slot.id * LEAVES_PER_SLOT + i) * 16;
-    return Buffer.from(Buffer.from(this.shared!.sab, at, 16));
+  digest(slot: LeafSlot, i: number, algorithm: LeafAlgorithm = 'md5'): Buffer {
+    return Buffer.from(Buffer.from(this.shared!.sab, digestAt(slot.id, algorithm, i), DIGEST_BYTES[algorithm]));
   }
 
-  stats(): { running: boolean; inflight: number; slots: number; free: number; engine: string | undefined } {
-    return { running: this.worker !== undefined, inflight: this.inflight, slots: this.slots.length, free: this.free.length, engine: this.engine };
+  stats(): { running: boolean; workers: number; maxWorkers: number; inflight: number; slots: number; free: number; engine: string | undefined } {
+    const workers = this.workers.filter(Boolean).length;
+    return { running: workers > 0, workers, maxWorkers: this.maxWorkers, inflight: this.inflight, slots: this.slots.length, free: this.free.length, engine: this.engine };
   }
 
-  /** Terminates the worker now; pending work fails; a later submit starts a new one. */
+  /** Terminates every worker now; pending work fails; a later submit starts new ones. */
   async stop(): Promise<void> {
-    const worker = this.worker;
-    if (!worker) return;
-    this.fail(worker, new Error('leaf hash worker stopped'));
-    await worker.terminate();
+    const all = this.workers.filter((w): w is PoolWorker => w !== undefined);
+    for (const w of all) this.fail(w, new Error('leaf hash worker stopped'));
+    await Promise.all(all.map((w) => w.worker.terminate()));
   }
 
   /** Chooses the leaf engine for the next worker start (tests and benches compare both). */
@@ -181,72 +226,101 @@ class LeafWorkerPool {
       memory = sab;
       module = undefined;
     }
-    this.shared = { memory, sab, module, doneGen: new Int32Array(sab, DONE_GEN, MAX_SLOTS) };
+    // The padding block every full leaf ends with, read by every worker.
+    const pad = Buffer.from(sab, PAD, 64);
+    pad[0] = 0x80;
+    pad.writeUInt32LE(MIB * 8, 56);
+    this.shared = { memory, sab, module, doneGen: new Int32Array(sab, DONE_GEN, MAX_SLOTS * ALGORITHMS.length) };
     return this.shared;
   }
 
-  private start(): Worker {
-    if (this.worker) return this.worker;
+  /** The least busy worker; a new one while every running one has work and there is room. */
+  private pick(): PoolWorker {
+    let best: PoolWorker | undefined;
+    let gap = -1;
+    for (let i = 0; i < this.maxWorkers; i++) {
+      const w = this.workers[i];
+      if (!w) {
+        if (gap < 0) gap = i;
+      } else if (!best || w.inflight < best.inflight) {
+        best = w;
+      }
+    }
+    if (best && (best.inflight === 0 || gap < 0)) return best;
+    return this.start(gap);
+  }
+
+  private start(index: number): PoolWorker {
     const { memory, module } = this.memory();
     // execArgv: [] so loaders of the parent (e.g. tsx) are not started in the worker.
-    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { index } });
+    const w: PoolWorker = { worker, index, inflight: 0, idleTimer: undefined };
     worker.unref();
     worker.postMessage({ op: 'init', memory, module: this.useWasm ? module : undefined });
     worker.on('message', (msg: number | { engine: string }) => {
       if (typeof msg !== 'number') this.engine = msg.engine;
       else if (this.slots[msg]) this.settled(this.slots[msg]);
     });
-    worker.on('error', (err) => this.fail(worker, err));
-    worker.on('exit', (code) => this.fail(worker, new Error(`leaf hash worker exited with code ${code}`)));
-    this.worker = worker;
-    return worker;
+    worker.on('error', (err) => this.fail(w, err));
+    worker.on('exit', (code) => this.fail(w, new Error(`leaf hash worker exited with code ${code}`)));
+    this.workers[index] = w;
+    return w;
+  }
+
+  /** One algorithm of a slot is done (or lost with its worker). */
+  private finishJob(slot: LeafSlot, alg: LeafAlgorithm, w: PoolWorker): void {
+    slot.running.delete(alg);
+    if (--w.inflight === 0 && this.workers[w.index] === w) {
+      // Idle: never keep the process alive, and give the thread back after a while.
+      w.worker.unref();
+      w.idleTimer = setTimeout(() => {
+        if (this.workers[w.index] === w && w.inflight === 0) {
+          this.workers[w.index] = undefined;
+          void w.worker.terminate();
+        }
+      }, IDLE_MS).unref();
+    }
   }
 
   private settle(slot: LeafSlot): void {
     slot.pending = false;
-    if (--this.inflight === 0 && this.worker) {
-      // Idle: never keep the process alive, and give the thread back after a while.
-      const worker = this.worker;
-      worker.unref();
-      this.idleTimer = setTimeout(() => {
-        if (this.worker === worker && this.inflight === 0) {
-          this.worker = undefined;
-          void worker.terminate();
-        }
-      }, IDLE_MS).unref();
-    }
+    this.inflight--;
     const onSettled = slot.onSettled;
     slot.onSettled = undefined;
     onSettled?.();
   }
 
-  /** The worker died or was stopped: every pending slot settles with an error. */
-  private fail(worker: Worker, err: Error): void {
-    if (this.worker !== worker) return;
-    this.worker = undefined;
-    clearTimeout(this.idleTimer);
+  /** A worker died or was stopped: its jobs fail; each slot settles once its other jobs are done too. */
+  private fail(w: PoolWorker, err: Error): void {
+    if (this.workers[w.index] !== w) return;
+    this.workers[w.index] = undefined;
+    clearTimeout(w.idleTimer);
     for (const slot of this.slots) {
       if (!slot.pending) continue;
-      slot.error = err;
-      this.settle(slot);
+      for (const [alg, owner] of slot.running) {
+        if (owner !== w) continue;
+        slot.error = err;
+        this.finishJob(slot, alg, w);
+      }
+      if (slot.running.size === 0) this.settle(slot);
+      else this.settled(slot);
     }
-    this.inflight = 0;
   }
 }
 
 export const leafPool = new LeafWorkerPool();
 
-/** For tests and diagnostics: is the shared worker running, how much is in flight, which engine. */
+/** For tests and diagnostics: how many workers run, how much is in flight, which engine. */
 export function leafWorkerStats(): ReturnType<LeafWorkerPool['stats']> {
   return leafPool.stats();
 }
 
-/** Terminates the shared leaf worker (e.g. on server shutdown); it restarts on demand. */
+/** Terminates the leaf workers (e.g. on server shutdown); they restart on demand. */
 export function stopLeafWorker(): Promise<void> {
   return leafPool.stop();
 }
 
-/** Selects WebAssembly SIMD (default) or node:crypto for leaves; restarts the worker. */
+/** Selects WebAssembly SIMD (default) or node:crypto for MD5 leaves; restarts the workers. */
 export function configureLeafWorker(options: { wasm: boolean }): Promise<void> {
   return leafPool.configure(options);
 }

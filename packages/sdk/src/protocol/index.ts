@@ -14,3 +14,4 @@ export * from './tree-hash.js';
 export * from './glacier-inventory.js';
 export { Md5, md5HexOf } from './md5.js';
 export { PortableChecksumHasher } from './tree-etag.js';
+export * from './pool-hasher.js';

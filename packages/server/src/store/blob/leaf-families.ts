@@ -5,7 +5,7 @@
 // The stores keep each family apart and never need to know more than its name and digest
 // size.
 import { createHash, type Hash } from 'node:crypto';
-import { MIB, ParallelChecksumHasher, TreeEtagBuilder, hashLeaves as md5LeavesParallel, treeHashOfLeafBuffer } from '@oas/sdk';
+import { MIB, TreeEtagBuilder, hashLeaves as poolLeaves, treeHashOfLeafBuffer, type LeafAlgorithm } from '@oas/sdk';
 
 /** Hashes the leaves of bytes fed in any chunking. */
 export interface LeafHasher {
@@ -21,7 +21,9 @@ export interface LeafFamily {
   readonly name: string;
   /** Bytes of one leaf digest. */
   readonly digestBytes: number;
-  /** A streaming hasher for about `expectedSize` bytes (writes). */
+  /** The leaf algorithm when the SDK's worker pool runs it (writes then hash on the pool, see stream-digester.ts). */
+  readonly poolAlgorithm?: LeafAlgorithm;
+  /** A streaming hasher on this thread for about `expectedSize` bytes (small writes, families off the pool). */
   createHasher(expectedSize: number): LeafHasher;
   /** The leaf digests of at most 8 MiB held in `chunks` (reads verify them in batches). */
   hashLeaves(chunks: readonly Buffer[]): Promise<Buffer>;
@@ -65,46 +67,6 @@ class InlineLeafHasher implements LeafHasher {
   }
 }
 
-/** Below this the worker buys nothing: its first 8 MiB batch is hashed inline anyway. */
-const PARALLEL_MIN_BYTES = 8 * MIB;
-/**
- * Writes hashing MD5 leaves on the shared worker at the same time; the others hash on their
- * own thread. Each one pins up to 24 MiB of the pool's shared memory, and with several
- * writes in flight both cores are busy anyway: one at a time kept the peak RSS of four
- * concurrent 64 MiB part uploads at about 180 MB, against 225 MB with every upload on the
- * worker (bench/server.ts).
- */
-const MAX_PARALLEL_WRITES = 1;
-let parallelWrites = 0;
-
-/** MD5 leaves on the shared worker (see the SDK's ParallelChecksumHasher). */
-function parallelMd5Hasher(): LeafHasher {
-  const digests: Buffer[] = [];
-  const hasher = new ParallelChecksumHasher({ content: false, onLeaf: (d) => digests.push(d) });
-  parallelWrites++;
-  let held = true;
-  const release = () => {
-    if (held) parallelWrites--;
-    held = false;
-  };
-  return {
-    update: (chunk) => { hasher.update(chunk); },
-    async digest() {
-      try {
-        await hasher.digest();
-        return Buffer.concat(digests);
-      } finally {
-        release();
-      }
-    },
-    destroy() {
-      hasher.destroy();
-      digests.length = 0;
-      release();
-    },
-  };
-}
-
 function md5TreeEtag(leaves: Buffer): string {
   const builder = new TreeEtagBuilder();
   for (let i = 0; i < leaves.byteLength; i += 16) builder.push(leaves.toString('hex', i, i + 16));
@@ -115,9 +77,9 @@ function md5TreeEtag(leaves: Buffer): string {
 export const MD5_LEAVES: LeafFamily = {
   name: 'md5',
   digestBytes: 16,
-  createHasher: (expectedSize) => expectedSize > PARALLEL_MIN_BYTES && parallelWrites < MAX_PARALLEL_WRITES
-    ? parallelMd5Hasher() : new InlineLeafHasher('md5'),
-  hashLeaves: async (chunks) => Buffer.concat(await md5LeavesParallel(chunks)),
+  poolAlgorithm: 'md5',
+  createHasher: () => new InlineLeafHasher('md5'),
+  hashLeaves: async (chunks) => Buffer.concat(await poolLeaves(chunks)),
   tree: md5TreeEtag,
 };
 
@@ -125,12 +87,9 @@ export const MD5_LEAVES: LeafFamily = {
 export const SHA256_LEAVES: LeafFamily = {
   name: 'sha256',
   digestBytes: 32,
+  poolAlgorithm: 'sha256',
   createHasher: () => new InlineLeafHasher('sha256'),
-  async hashLeaves(chunks) {
-    const hasher = new InlineLeafHasher('sha256');
-    for (const c of chunks) hasher.update(c);
-    return hasher.digest();
-  },
+  hashLeaves: async (chunks) => Buffer.concat(await poolLeaves(chunks, { algorithm: 'sha256' })),
   // Glacier's tree hash: parents over the two raw digests, lower-case hex.
   tree: treeHashOfLeafBuffer,
 };

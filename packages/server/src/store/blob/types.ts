@@ -36,6 +36,13 @@ export interface BlobWriter {
   abort(): Promise<void>;
 }
 
+/** Positional reads of one committed blob (no stream, no buffer of its own: the caller's buffers are reused). */
+export interface BlobFileReader {
+  /** Reads up to `length` bytes at blob offset `position` into `buf[offset..]`; 0 at the end. */
+  read(buf: Buffer, offset: number, length: number, position: number): Promise<number>;
+  close(): Promise<void>;
+}
+
 export interface BlobStore {
   /** Removes leftovers of writes that never committed (run at start-up). Returns how many. */
   removeLeftovers(): Promise<number>;
@@ -46,6 +53,8 @@ export interface BlobStore {
    * The bytes are not checked: what leaves the process goes through verifying-reader.ts.
    */
   read(key: string, start?: number, end?: number, options?: StreamOptions): Readable;
+  /** Optional: positional reads into the caller's buffers (the verifying reader prefers them to read()). */
+  openRead?(key: string): Promise<BlobFileReader>;
   /** The blob's leaf digests `first..first+count-1` of a family (default 'md5'), or all of them. */
   readLeaves(key: string, first?: number, count?: number, family?: string): Promise<Buffer>;
   /**

@@ -9,7 +9,8 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MIB } from '@oas/sdk';
 import { isStorageFull } from '../storage-full.js';
-import { STORED_LEAF_FAMILIES, type LeafFamily, type LeafHasher, type LeafSet } from './leaf-families.js';
+import { STORED_LEAF_FAMILIES, type LeafFamily, type LeafSet } from './leaf-families.js';
+import { StreamDigester } from './stream-digester.js';
 import type { BlobStore, BlobWriter } from './types.js';
 
 /** What the caller knows of the bytes; each check is skipped when its field is absent. */
@@ -79,7 +80,9 @@ export class VerifyingWriter {
   /** Runs from open to the blob stream's finish. */
   private readonly flowing: Promise<void>;
   private readonly content: Hash | null;
-  private readonly hashers: { family: LeafFamily; hasher: LeafHasher }[];
+  private readonly families: readonly LeafFamily[];
+  /** Leaf digests of every family; large writes hash on the worker pool while the bytes go on to the store. */
+  private readonly leafDigester: StreamDigester;
   private received = 0;
   /** The blob store failed (not the source): never reported as incomplete data. */
   private storeFailed = false;
@@ -95,7 +98,8 @@ export class VerifyingWriter {
     const expect = options.expect ?? {};
     const sizeHint = expect.size ?? options.sizeHint ?? 0;
     this.content = expect.etag !== undefined || options.contentEtag ? createHash('md5') : null;
-    this.hashers = (options.families ?? STORED_LEAF_FAMILIES).map((family) => ({ family, hasher: family.createHasher(sizeHint) }));
+    this.families = options.families ?? STORED_LEAF_FAMILIES;
+    this.leafDigester = new StreamDigester(this.families, sizeHint);
     this.tap = new Transform({
       // Big enough not to split the 2-4 MiB chunks sockets and files deliver.
       highWaterMark: MIB,
@@ -107,8 +111,17 @@ export class VerifyingWriter {
           return;
         }
         this.content?.update(chunk);
-        for (const h of this.hashers) h.hasher.update(chunk);
-        cb(null, chunk);
+        this.leafDigester.update(chunk);
+        // The chunk goes on to the store at once; the next one waits only while this
+        // write's pool slots are all still being hashed (bounded memory, no global lock).
+        const ready = this.leafDigester.ready();
+        if (!ready) cb(null, chunk);
+        else {
+          ready.then(() => cb(null, chunk), (err: unknown) => {
+            this.storeFailed = true; // a hash worker died: the server's failure, not short data
+            cb(err as Error);
+          });
+        }
       },
     });
     // Before the pipeline's own listener: a source failure has errored the tap by the time
@@ -167,10 +180,9 @@ export class VerifyingWriter {
     if (expect.etag !== undefined && etag !== expect.etag) {
       throw new BlobCheckError('etag', expect.etag, etag, `the data's MD5 is ${etag}, not ${expect.etag}`);
     }
-    const leaves: Record<string, Buffer> = {};
+    const leaves = await this.leafDigester.digest();
     const trees: Record<string, string> = {};
-    for (const { family, hasher } of this.hashers) {
-      leaves[family.name] = await hasher.digest();
+    for (const family of this.families) {
       trees[family.name] = family.tree(leaves[family.name]!);
       const want = expect.trees?.[family.name];
       if (want !== undefined && want !== trees[family.name]) {
@@ -199,7 +211,7 @@ export class VerifyingWriter {
   async abort(): Promise<void> {
     if (this.state === 'committed' || this.state === 'aborted') return;
     this.state = 'aborted';
-    for (const h of this.hashers) h.hasher.destroy();
+    this.leafDigester.destroy();
     if (!this.tap.destroyed) this.tap.destroy();
     await this.blob.abort().catch(() => undefined);
   }

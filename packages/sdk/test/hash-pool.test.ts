@@ -1,0 +1,116 @@
+// The leaf worker pool (hash-worker.ts) and PooledHasher: MD5 and SHA-256 leaves equal
+// node:crypto's for any chunking and many callers at once; a worker that dies fails its
+// pending work (never a hang); stop and restart work; slots always come back.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { MIB } from '../src/protocol/etag.js';
+import { hashLeaves, leafWorkerStats, stopLeafWorker } from '../src/protocol/hash-file.js';
+import { leafPool, type LeafAlgorithm } from '../src/protocol/hash-worker.js';
+import { PooledHasher } from '../src/protocol/pool-hasher.js';
+
+after(() => stopLeafWorker());
+
+function reference(data: Buffer, alg: LeafAlgorithm): Buffer {
+  const out: Buffer[] = [];
+  for (let at = 0; at < data.length; at += MIB) out.push(createHash(alg).update(data.subarray(at, at + MIB)).digest());
+  return Buffer.concat(out);
+}
+
+function assertIdle(): void {
+  const stats = leafWorkerStats();
+  assert.equal(stats.inflight, 0, 'nothing left in flight');
+  assert.equal(stats.free, stats.slots, 'every slot given back');
+}
+
+test('hashLeaves: MD5 and SHA-256 leaves equal node:crypto, full and short leaves', async () => {
+  for (const size of [MIB, 3 * MIB + 5, 8 * MIB]) {
+    const data = randomBytes(size);
+    for (const algorithm of ['md5', 'sha256'] as const) {
+      assert.deepEqual(Buffer.concat(await hashLeaves([data], { algorithm })), reference(data, algorithm), `${algorithm}, ${size} bytes`);
+    }
+  }
+  assertIdle();
+});
+
+test('PooledHasher: both algorithms of one stream, any chunking, equal node:crypto', async () => {
+  const data = randomBytes(41 * MIB + 17);
+  for (const step of [MIB, 3 * MIB + 1, 64 * 1024 - 3]) {
+    const hasher = new PooledHasher({ algorithms: ['md5', 'sha256'], maxSlots: 2 });
+    for (let at = 0; at < data.length; at += step) {
+      hasher.update(data.subarray(at, at + step));
+      await hasher.ready();
+    }
+    const got = await hasher.digest();
+    assert.equal(hasher.size, data.length);
+    assert.deepEqual(got.get('md5'), reference(data, 'md5'), `md5, step ${step}`);
+    assert.deepEqual(got.get('sha256'), reference(data, 'sha256'), `sha256, step ${step}`);
+  }
+  assertIdle();
+});
+
+test('many concurrent callers: more work than slots and workers, all correct, pool uses several workers', async () => {
+  const streams = Array.from({ length: 6 }, (_, i) => randomBytes(20 * MIB + i));
+  const batches = Array.from({ length: 20 }, () => randomBytes(8 * MIB));
+  const [streamed, batched] = await Promise.all([
+    Promise.all(streams.map(async (data) => {
+      // No ready(): past its slots a hasher hashes inline, results stay the same.
+      const hasher = new PooledHasher({ algorithms: ['sha256', 'md5'] });
+      for (let at = 0; at < data.length; at += 2 * MIB) hasher.update(data.subarray(at, at + 2 * MIB));
+      return hasher.digest();
+    })),
+    Promise.all(batches.map((b, i) => hashLeaves([b], { algorithm: i % 2 ? 'sha256' : 'md5' }))),
+  ]);
+  streams.forEach((data, i) => {
+    assert.deepEqual(streamed[i]!.get('md5'), reference(data, 'md5'));
+    assert.deepEqual(streamed[i]!.get('sha256'), reference(data, 'sha256'));
+  });
+  batches.forEach((b, i) => assert.deepEqual(Buffer.concat(batched[i]!), reference(b, i % 2 ? 'sha256' : 'md5')));
+  const stats = leafWorkerStats();
+  assert.ok(stats.slots <= 16, `at most 16 slots, got ${stats.slots}`);
+  assert.equal(stats.workers, stats.maxWorkers, 'the load spread over every worker the pool may start');
+  assertIdle();
+});
+
+test('a worker that dies fails its pending work with an error, and the pool recovers', async () => {
+  const slot = leafPool.acquire()!;
+  slot.data.fill(7, 0, 8 * MIB);
+  const settled = new Promise<void>((resolve) => leafPool.submit(slot, 8 * MIB, resolve, { algorithms: ['md5', 'sha256'] }));
+  // Kill the workers behind the pool's back (as a crash would).
+  const workers = (leafPool as unknown as { workers: ({ worker: { terminate(): Promise<number> } } | undefined)[] }).workers;
+  await Promise.all(workers.filter((w) => w !== undefined).map((w) => w.worker.terminate()));
+  await settled;
+  assert.ok(leafPool.settled(slot));
+  // Either it finished before the kill (digests right) or it failed with an error naming the worker.
+  if (slot.error) assert.match(slot.error.message, /leaf hash worker exited/);
+  else assert.deepEqual(leafPool.digest(slot, 0), createHash('md5').update(Buffer.alloc(MIB, 7)).digest());
+  leafPool.release(slot);
+  assertIdle();
+  const data = randomBytes(8 * MIB);
+  assert.deepEqual(Buffer.concat(await hashLeaves([data], { algorithm: 'sha256' })), reference(data, 'sha256'));
+});
+
+test('a PooledHasher whose workers are stopped rejects digest() instead of hanging; stop then restart', async () => {
+  const hasher = new PooledHasher({ algorithms: ['md5', 'sha256'] });
+  hasher.update(randomBytes(24 * MIB));
+  const stopping = stopLeafWorker();
+  const outcome = await hasher.digest().then(() => 'done', (err: Error) => err.message);
+  await stopping;
+  assert.ok(outcome === 'done' || /stopped/.test(outcome), outcome);
+  assert.equal(leafWorkerStats().workers, 0);
+  assertIdle();
+  const data = randomBytes(9 * MIB);
+  const again = new PooledHasher({ algorithms: ['md5'] });
+  again.update(data);
+  assert.deepEqual((await again.digest()).get('md5'), reference(data, 'md5'));
+  assertIdle();
+});
+
+test('destroy gives the slots back once the workers let go of them', async () => {
+  const hasher = new PooledHasher({ algorithms: ['md5', 'sha256'] });
+  hasher.update(randomBytes(20 * MIB));
+  hasher.destroy();
+  await assert.rejects(hasher.digest(), /after destroy/);
+  while (leafWorkerStats().inflight > 0) await new Promise((r) => setTimeout(r, 10));
+  assertIdle();
+});
