@@ -20,10 +20,17 @@ import type { OASAPI } from '../client/api.js';
 import { callOk } from './call.js';
 import { ChecksumMismatchError, JobStateError, TransferError } from './errors.js';
 import { TreeEtagHasher, hashFileRange } from './hashing.js';
+import { BatchBudget } from './leaf-batcher.js';
 import { PieceSink, writeAll } from './piece-sink.js';
 import { ProgressTracker, type ProgressCallback } from './progress.js';
 import { withRetry, type RetryOptions } from './retry.js';
 import { calcPieceSize, rangeLength, splitRanges } from './sizes.js';
+
+/**
+ * Leaf batches (8 MiB each) in flight for a whole download, whatever its concurrency: 32 MiB
+ * keeps the worker and the disk busy and the process well under 150 MB.
+ */
+const LEAF_BATCHES = 4;
 
 export interface DownloadOptions {
   /** Pieces in flight at once (default 4). */
@@ -172,10 +179,12 @@ async function downloadPieces(job: DownloadableJob, path: string, options: Downl
     if (previous) reused = await recheckPieces(temp, offset, pieces, previous, state, progress, options);
     const todo = pieces.filter((p) => !state.pieces[p.start]);
     let cursor = 0;
-    await runWorkers(Math.min(Math.max(1, options.concurrency ?? 4), Math.max(1, todo.length)), options.signal, async (signal) => {
+    const concurrency = Math.min(Math.max(1, options.concurrency ?? 4), Math.max(1, todo.length));
+    const budget = new BatchBudget(Math.min(2 * concurrency, LEAF_BATCHES));
+    await runWorkers(concurrency, options.signal, async (signal) => {
       for (let range = todo[cursor++]; range; range = todo[cursor++]) {
         const piece = range;
-        const record = await withRetry(() => fetchPiece(job, file, offset, piece, progress, signal), options.retry, signal, 'downloadToFile');
+        const record = await withRetry(() => fetchPiece(job, file, offset, piece, progress, budget, signal), options.retry, signal, 'downloadToFile');
         state.pieces[piece.start] = record;
         progress.finish(piece.start, rangeLength(piece));
         await saver.save();
@@ -209,12 +218,12 @@ async function downloadPieces(job: DownloadableJob, path: string, options: Downl
  * the way, checked against its header.
  */
 async function fetchPiece(job: DownloadableJob, file: FileHandle, offset: number, range: ByteRange, progress: ProgressTracker,
-  signal: AbortSignal): Promise<PieceRecord> {
+  budget: BatchBudget, signal: AbortSignal): Promise<PieceRecord> {
   progress.reset(range.start);
   const response = await callOk(job.api.fetchJobOutput(job.vaultId, job.id, `bytes=${range.start}-${range.end}`, { signal }));
   const expected = response.getHeader('x-oas-tree-etag')?.trim().toUpperCase() || null;
   const end = range.end + 1 - offset;
-  const out = new PieceSink(file, range.start - offset);
+  const out = new PieceSink(file, range.start - offset, budget);
   let treeEtag: string;
   try {
     for await (const chunk of response.body as AsyncIterable<Buffer>) {

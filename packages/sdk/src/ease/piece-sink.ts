@@ -1,22 +1,25 @@
 // Where one downloaded piece's bytes go: copied from the response's chunks into 1 MiB leaf
 // buffers (views of the leaf worker's shared memory, see leaf-batcher.ts), each full leaf
 // written at its file offset with one positional write and hashed on the worker, 8 leaves
-// at a time. The response is not read further while two batches (16 MiB) are in flight, so
-// memory stays bounded whatever the network's speed against the disk's.
+// at a time. The response is not read further while two batches (16 MiB) of the piece, or
+// the download's whole budget of batches, are in flight: memory stays bounded whatever the
+// network's speed against the disk's.
 import type { FileHandle } from 'node:fs/promises';
 import { MIB } from '../protocol/etag.js';
-import { LeafBatcher } from './leaf-batcher.js';
+import { BatchBudget, LeafBatcher } from './leaf-batcher.js';
 
 export class PieceSink {
-  private readonly batcher = new LeafBatcher();
+  private readonly batcher: LeafBatcher;
   private leaf: Buffer | undefined;
   private fill = 0;
   /** The file offset after every byte received so far (written or not yet). */
   position: number;
 
   /** Bytes go to `file` from offset `start`; a piece starts at a multiple of 1 MiB of the tree it belongs to. */
-  constructor(private readonly file: FileHandle, start: number) {
+  /** `budget`: batches in flight shared with other sinks (a download's pieces). */
+  constructor(private readonly file: FileHandle, start: number, budget?: BatchBudget) {
     this.position = start;
+    this.batcher = new LeafBatcher(2, budget ?? new BatchBudget(2));
   }
 
   /** Takes a chunk (copied: the caller may reuse it); resolves when more may be written. */
