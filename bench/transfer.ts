@@ -8,7 +8,7 @@
 // it runs. Alternating repetitions, medians, ratios ours / reference, load average.
 // Env: BENCH_SIZE_MIB (default 1024), BENCH_REPS (default 3), BENCH_CONCURRENCY (oascmd
 // --concurrency, default its own), BENCH_CPU_PROF (a directory: oascmd runs write V8 CPU
-// profiles there, --cpu-prof).
+// profiles there, --cpu-prof), BENCH_OASCMD_NODE_ARGS (node flags for oascmd, space-separated).
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -23,6 +23,7 @@ const SIZE = Number(process.env.BENCH_SIZE_MIB ?? 1024) * MIB;
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const CONCURRENCY = process.env.BENCH_CONCURRENCY;
 const CPU_PROF = process.env.BENCH_CPU_PROF;
+const NODE_ARGS = (process.env.BENCH_OASCMD_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const KEY_ID = 'bench';
 const KEY_SECRET = 'bench-secret';
 const BIN = fileURLToPath(new URL('../packages/cli/bin/oascmd.js', import.meta.url));
@@ -120,7 +121,7 @@ async function main(): Promise<void> {
       `[OASCredentials]\nhost = 127.0.0.1\nport = ${srv.port}\naccessid = ${KEY_ID}\naccesskey = ${KEY_SECRET}\n\n`, { mode: 0o600 });
     const env = { ...process.env, HOME: `${dir}home` };
     const oascmd = (...args: string[]): Promise<Done> => run(process.execPath,
-      [...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), BIN, ...args], env, true);
+      [...NODE_ARGS, ...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), BIN, ...args], env, true);
     const extra = CONCURRENCY ? ['--concurrency', CONCURRENCY] : [];
 
     const vaultId = await createVault(srv.api, 'bench');
