@@ -27,10 +27,10 @@ import { withRetry, type RetryOptions } from './retry.js';
 import { calcPieceSize, rangeLength, splitRanges } from './sizes.js';
 
 /**
- * Leaf batches (8 MiB each) in flight for a whole download, whatever its concurrency: 24 MiB
+ * Leaf batches (8 MiB each) in flight for a whole download, whatever its concurrency: 16 MiB
  * keeps the worker and the disk busy and the process well under 150 MB.
  */
-const LEAF_BATCHES = 3;
+const LEAF_BATCHES = 2;
 
 export interface DownloadOptions {
   /** Pieces in flight at once (default 4). */

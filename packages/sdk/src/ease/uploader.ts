@@ -1,7 +1,7 @@
 // A multipart upload, then completed with the combined part tree etags. From a file, one
 // lane hashes the parts in order (hashFile: reads into shared memory, leaves on the leaf
 // worker) running ahead of the senders, which stream each hashed part from the file
-// through a few reused 1 MiB buffers: hashing hides behind sending, memory is a few MiB
+// through three reused 256 KiB buffers: hashing hides behind sending, memory is a few MiB
 // per sender whatever the part size. From a stream, parts are read in order into
 // per-worker buffers (memory = part size × concurrency) and hashed from memory. Sends run
 // in parallel with retries. Resume lists the parts already on the server, checks them
@@ -59,6 +59,9 @@ interface PartTask {
   range: ByteRange;
   data: Buffer;
 }
+
+/** Chunks a sender reads a file part in (three buffers of it per sender). */
+const SEND_CHUNK = 256 * 1024;
 
 export class Uploader {
   readonly api: OASAPI;
@@ -251,7 +254,7 @@ export class Uploader {
         await withRetry(async () => {
           run.progress.reset(index);
           await callHeaders(this.api.postMultipartFromReader(this.vaultId, this.id,
-            fileRangeChunks(file, part.start, length, path, (n) => run.progress.add(index, n)),
+            fileRangeChunks(file, part.start, length, path, (n) => run.progress.add(index, n), SEND_CHUNK),
             length, formatRange(part), sums.etag, sums.treeEtag, { signal }));
         }, options.retry, signal, 'postMultipart');
         this.parts.set(part.start, { range: part, contentEtag: sums.etag, treeEtag: sums.treeEtag });
