@@ -133,7 +133,11 @@ export async function* fileRangeChunks(file: FileHandle, position: number, lengt
     const into = buffers[turn++ % buffers.length]!.subarray(0, Math.min(chunkSize, length - offset));
     const at = position + offset;
     offset += into.length;
-    return readFileRange(file, into, at, path).then(() => into);
+    const read = readFileRange(file, into, at, path).then(() => into);
+    // If the request stops pulling (failed, aborted), nobody awaits this read, and the file
+    // may be closed under it: that failure must not be an unhandled rejection.
+    read.catch(() => {});
+    return read;
   };
   let next: Promise<Buffer> | undefined = readNext();
   try {
