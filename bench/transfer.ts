@@ -39,7 +39,26 @@ interface Done {
   stdout: string;
   /** Peak resident set of the process in bytes (VmHWM), when `peak` was asked for. */
   peak: number;
+  /** CPU seconds of the process, all threads (user + system, polled: the last 20 ms may be missing). */
+  cpu: number;
+  /** CPU seconds the server spent meanwhile. */
+  serverCpu: number;
 }
+
+/** User + system CPU seconds of a live process, all its threads (0 once it is gone). */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    // Fields after the command name (which may hold spaces): utime is the 12th, stime the 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** The server child whose CPU each run also reports. */
+let serverPid: number | undefined;
 
 /** VmHWM of a live process in bytes (0 once it is gone). */
 function vmHwm(pid: number): number {
@@ -55,20 +74,26 @@ function vmHwm(pid: number): number {
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, peak = false): Promise<Done> {
   return new Promise((resolve, reject) => {
     const start = performance.now();
+    const serverStart = cpuSeconds(serverPid);
     const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let hwm = 0;
-    const poll = peak ? setInterval(() => (hwm = Math.max(hwm, vmHwm(child.pid!))), 20) : undefined;
+    let cpu = 0;
+    const poll = setInterval(() => {
+      if (peak) hwm = Math.max(hwm, vmHwm(child.pid!));
+      cpu = Math.max(cpu, cpuSeconds(child.pid));
+    }, 20);
     child.stdout.on('data', (c: Buffer) => (stdout += c));
     child.stderr.on('data', (c: Buffer) => (stderr += c));
     child.once('error', reject);
     // 'exit' (not 'close'): the timed span ends with the process, not with its pipes.
     child.once('exit', (code) => {
       const ms = performance.now() - start;
+      const serverCpu = cpuSeconds(serverPid) - serverStart;
       clearInterval(poll);
       child.once('close', () => {
-        if (code === 0) resolve({ ms, stdout, peak: hwm });
+        if (code === 0) resolve({ ms, stdout, peak: hwm, cpu, serverCpu });
         else reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr.trim()}`));
       });
     });
@@ -117,6 +142,7 @@ async function main(): Promise<void> {
   try {
     server = await startServer({ dataDir: `${dir}data`, logLevel: 'warn', keyId: KEY_ID, keySecret: KEY_SECRET, label: 'server' });
     const srv = server;
+    serverPid = srv.child.pid;
     await writeFile(`${dir}home/.oascredentials`,
       `[OASCredentials]\nhost = 127.0.0.1\nport = ${srv.port}\naccessid = ${KEY_ID}\naccesskey = ${KEY_SECRET}\n\n`, { mode: 0o600 });
     const env = { ...process.env, HOME: `${dir}home` };
@@ -130,18 +156,23 @@ async function main(): Promise<void> {
     const sums = await hashFile(source);
 
     const post: number[] = [], up: number[] = [], curl: number[] = [], down: number[] = [];
+    // CPU seconds per run, [client, server], for the arithmetic line.
+    const cpu: Record<'post' | 'up' | 'curl' | 'down', Array<[number, number]>> = { post: [], up: [], curl: [], down: [] };
+    const note = (what: keyof typeof cpu, d: Done): void => void cpu[what].push([d.cpu, d.serverCpu]);
     let peakUp = 0, peakDown = 0;
     for (let rep = 0; rep < REPS; rep++) {
       const archivePath = `/vaults/${vaultId}/archives`;
       const posted = await run('curl', [...signedCurl(srv, 'POST', archivePath,
         [['x-oas-content-etag', sums.etag], ['x-oas-tree-etag', sums.treeEtag]]), '-T', source, '-D', '-', '-o', '/dev/null']);
       post.push(posted.ms);
+      note('post', posted);
       const postedId = /x-oas-archive-id:\s*(\S+)/i.exec(posted.stdout)?.[1];
       if (!postedId) throw new Error(`the plain POST returned no archive id: ${posted.stdout}`);
       (await srv.api.deleteArchive(vaultId, postedId)).dispose();
 
       const upload = await oascmd('upload', 'oas://bench', source, '--json', '-q', ...extra);
       up.push(upload.ms);
+      note('up', upload);
       peakUp = Math.max(peakUp, upload.peak);
       const archiveId = (JSON.parse(upload.stdout) as { ArchiveId: string }).ArchiveId;
       const created = await srv.api.createJob(vaultId, 'archive-retrieval', archiveId);
@@ -150,12 +181,15 @@ async function main(): Promise<void> {
       await waitForJob(srv.api, vaultId, jobId, 100);
 
       const jobOutput = `/vaults/${vaultId}/jobs/${jobId}/output`;
-      curl.push((await run('curl', [...signedCurl(srv, 'GET', jobOutput), '-o', plain])).ms);
+      const plainGet = await run('curl', [...signedCurl(srv, 'GET', jobOutput), '-o', plain]);
+      curl.push(plainGet.ms);
+      note('curl', plainGet);
       if (statSync(plain).size !== SIZE) throw new Error(`curl -o wrote ${statSync(plain).size} bytes`);
       await rm(plain, { force: true });
 
       const fetch = await oascmd('fetch', 'oas://bench', jobId, fetched, '-f', '--json', '-q', ...extra);
       down.push(fetch.ms);
+      note('down', fetch);
       peakDown = Math.max(peakDown, fetch.peak);
       const result = JSON.parse(fetch.stdout) as { Size: number; Verified: string };
       if (result.Size !== SIZE || result.Verified !== 'full') throw new Error(`fetch returned ${fetch.stdout}`);
@@ -170,6 +204,13 @@ async function main(): Promise<void> {
     console.log(`upload: oascmd upload ${secs(mUp)} (${rate(mUp)}), plain POST ${secs(mPost)} (${rate(mPost)}), ratio ${(mUp / mPost).toFixed(2)} (goal <= 1.3)`);
     console.log(`fetch:  oascmd fetch ${secs(mDown)} (${rate(mDown)}), curl -o ${secs(mCurl)} (${rate(mCurl)}), ratio ${(mDown / mCurl).toFixed(2)} (goal <= 1.3)`);
     console.log(`memory: oascmd peak RSS (VmHWM) upload ${mb(peakUp)}, fetch ${mb(peakDown)} (goal < 150 MB)`);
+    // The arithmetic on a machine of few cores: CPU seconds (client + server) per operation.
+    const cpuText = (what: keyof typeof cpu): string => {
+      const client = median(cpu[what].map(([c]) => c));
+      const srvCpu = median(cpu[what].map(([, s]) => s));
+      return `${client.toFixed(2)} + ${srvCpu.toFixed(2)} server = ${(client + srvCpu).toFixed(2)} CPU-s`;
+    };
+    console.log(`cpu (median, client + server): upload ${cpuText('up')}, POST ${cpuText('post')}; fetch ${cpuText('down')}, curl -o ${cpuText('curl')}`);
     console.log(`load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     console.log('(whole command runs for both sides: process start, request signing, transfer; oascmd adds hashing and verification)');
   } finally {
