@@ -1,9 +1,8 @@
 // Tree etag of a stream of 1 MiB leaves, hashed 8 at a time on the shared leaf worker
 // (protocol/hash-worker.ts). The leaf buffers it hands out are views of a worker slot, so
-// the caller's one copy (socket chunk → leaf) is the only one; each full batch is also
-// handed to `onBatch` (the download writes it to its file, one write per 8 MiB) while the
-// worker hashes it. A slot goes back to the pool as soon as the worker is done with it and
-// that write has landed (its digests copied out).
+// the caller's one copy (socket chunk → leaf) is the only one; the caller may also write a
+// leaf elsewhere meanwhile (the download's file). A slot goes back to the pool as soon as
+// the worker is done with it and every such write has landed (its digests copied out).
 // With no slot free (other hashing in the process), a batch uses a private buffer and is
 // hashed on this thread.
 import { createHash } from 'node:crypto';
@@ -53,18 +52,14 @@ export class LeafBatcher {
   /** Private buffers of inline batches, kept for reuse. */
   private readonly spare: Buffer[] = [];
   private closed = false;
-  private closedEarly = false;
   /** Leaves hashed and added to the tree so far. */
   leaves = 0;
 
   /**
    * At most `maxBatches` batches (8 MiB each) of this batcher in flight, and one from
-   * `budget` for each; leafBuffer() waits past either. `onBatch` gets each batch's bytes, in
-   * order, when it is complete; they stay valid until the promise it returns settles (a
-   * rejection fails the batch).
+   * `budget` for each; leafBuffer() waits past either.
    */
-  constructor(private readonly maxBatches = 2, private readonly budget = new BatchBudget(maxBatches),
-    private readonly onBatch?: (data: Buffer) => Promise<unknown>) {}
+  constructor(private readonly maxBatches = 2, private readonly budget = new BatchBudget(maxBatches)) {}
 
   /** A 1 MiB buffer for the next leaf; call leafDone() once it is filled. */
   async leafBuffer(): Promise<Buffer> {
@@ -83,12 +78,16 @@ export class LeafBatcher {
     return batch.data.subarray(at, at + MIB);
   }
 
-  /** The buffer leafBuffer() gave last now holds `length` bytes (MIB, or fewer for the last leaf). */
-  leafDone(length: number): void {
+  /**
+   * The buffer leafBuffer() gave last now holds `length` bytes (MIB, or fewer for the last
+   * leaf); `written` settles once the caller no longer reads it (a rejection fails the batch).
+   */
+  leafDone(length: number, written?: Promise<unknown>): void {
     const batch = this.batches.at(-1);
     if (!batch || batch.submitted) throw new Error('LeafBatcher: leafDone without leafBuffer');
     if (length <= 0 || length > MIB) throw new RangeError(`LeafBatcher: a leaf holds 1 to ${MIB} bytes, got ${length}`);
     batch.lengths.push(length);
+    if (written) batch.writes.push(written);
     if (length < MIB || batch.lengths.length === LEAVES_PER_BATCH) this.submit(batch);
   }
 
@@ -105,7 +104,6 @@ export class LeafBatcher {
   /** Abandons the hash: waits for the caller's writes and the worker, gives all memory back. */
   async discard(): Promise<void> {
     this.closed = true;
-    this.closedEarly = true; // what is left is not handed to onBatch
     const batches = this.batches.splice(0);
     for (const batch of batches) if (!batch.submitted) this.submit(batch);
     await Promise.allSettled(batches.map((b) => b.done));
@@ -123,11 +121,6 @@ export class LeafBatcher {
     batch.submitted = true;
     const { slot, lengths } = batch;
     const total = lengths.reduce((a, b) => a + b, 0);
-    if (this.onBatch && total > 0 && !this.closedEarly) {
-      const write = this.onBatch(batch.data.subarray(0, total));
-      write.catch(() => {}); // settled through `done` below
-      batch.writes.push(write);
-    }
     let hashed: Promise<void>;
     if (total === 0) {
       batch.digests = [];

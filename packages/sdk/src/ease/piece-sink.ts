@@ -1,10 +1,9 @@
 // Where one downloaded piece's bytes go: copied from the response's chunks into 1 MiB leaf
-// buffers (views of the leaf worker's shared memory, see leaf-batcher.ts); every 8 leaves
-// are hashed on the worker and, at the same time, written at their file offset from that
-// same memory with one positional write (few large writes: each one is a round trip
-// through libuv's thread pool). The response is not read further while two batches
-// (16 MiB) of the piece, or the download's whole budget of batches, are in flight: memory
-// stays bounded whatever the network's speed against the disk's.
+// buffers (views of the leaf worker's shared memory, see leaf-batcher.ts), each full leaf
+// written at its file offset with one positional write and hashed on the worker, 8 leaves
+// at a time. The response is not read further while two batches (16 MiB) of the piece, or
+// the download's whole budget of batches, are in flight: memory stays bounded whatever the
+// network's speed against the disk's.
 import type { FileHandle } from 'node:fs/promises';
 import { MIB } from '../protocol/etag.js';
 import { BatchBudget, LeafBatcher } from './leaf-batcher.js';
@@ -15,19 +14,12 @@ export class PieceSink {
   private fill = 0;
   /** The file offset after every byte received so far (written or not yet). */
   position: number;
-  /** Where the next batch goes in the file. */
-  private writeAt: number;
 
   /** Bytes go to `file` from offset `start`; a piece starts at a multiple of 1 MiB of the tree it belongs to. */
   /** `budget`: batches in flight shared with other sinks (a download's pieces). */
   constructor(private readonly file: FileHandle, start: number, budget?: BatchBudget) {
     this.position = start;
-    this.writeAt = start;
-    this.batcher = new LeafBatcher(2, budget ?? new BatchBudget(2), (data) => {
-      const at = this.writeAt;
-      this.writeAt += data.length;
-      return writeAll(this.file, data, at);
-    });
+    this.batcher = new LeafBatcher(2, budget ?? new BatchBudget(2));
   }
 
   /** Takes a chunk (copied: the caller may reuse it); resolves when more may be written. */
@@ -56,10 +48,11 @@ export class PieceSink {
   }
 
   private closeLeaf(): void {
-    const length = this.fill;
+    const data = this.leaf!.subarray(0, this.fill);
+    const written = writeAll(this.file, data, this.position - this.fill);
     this.leaf = undefined;
     this.fill = 0;
-    this.batcher.leafDone(length);
+    this.batcher.leafDone(data.length, written);
   }
 }
 
