@@ -1,10 +1,10 @@
 // npm run bench:transfer — oascmd against plain HTTP clients of the same server, same run:
 //   upload: `oascmd upload` of the file against one plain signed POST of it (`curl -T`, the
-//           checksum headers computed beforehand): the server's ingest time (issue goal 3);
+//           checksum headers computed beforehand): the server's ingest time (target <= 1.3×);
 //   fetch:  `oascmd fetch` of a finished retrieval job's output, fully verified, against a
-//           plain signed `curl -o` of the same output into a file (goal 1).
+//           plain signed `curl -o` of the same output into a file (target <= 1.3×).
 // The server is a child process (bench/lib.ts startServer, job delay 0); oascmd is spawned as
-// users run it, and its peak resident set (VmHWM, goal 5: < 150 MB) is read from /proc while
+// users run it, and its peak resident set (VmHWM, target < 150 MB) is read from /proc while
 // it runs. Alternating repetitions, medians, ratios ours / reference, load average.
 // Env: BENCH_SIZE_MIB (default 1024), BENCH_REPS (default 3), BENCH_CONCURRENCY (oascmd
 // --concurrency, default its own), BENCH_CPU_PROF (a directory: oascmd runs write V8 CPU
