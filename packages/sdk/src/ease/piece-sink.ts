@@ -15,8 +15,10 @@ export class PieceSink {
   /** The file offset after every byte received so far (written or not yet). */
   position: number;
 
-  /** Bytes go to `file` from offset `start`; a piece starts at a multiple of 1 MiB of the tree it belongs to. */
-  /** `budget`: batches in flight shared with other sinks (a download's pieces). */
+  /**
+   * Bytes go to `file` from offset `start` (a piece starts at a multiple of 1 MiB of the
+   * tree it belongs to); `budget`: batches in flight shared with other sinks (a download's pieces).
+   */
   constructor(private readonly file: FileHandle, start: number, budget?: BatchBudget) {
     this.position = start;
     this.batcher = new LeafBatcher(2, budget ?? new BatchBudget(2));

@@ -16,7 +16,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { OASAPI } from '../client/api.js';
 import { MIB, combineTreeEtags, type Checksums } from '../protocol/etag.js';
 import { formatRange, type ByteRange } from '../protocol/ranges.js';
-import { runWorkers, throwIfAborted } from './abort.js';
+import { abortError, runWorkers, throwIfAborted } from './abort.js';
 import { callHeaders, callJson, listAllParts, requiredHeader } from './call.js';
 import { PartMismatchError } from './errors.js';
 import { SubtreeFolder, hashBytes, hashFileRange, treeEtagOfSubtrees, type LeafCallback, type Subtree } from './hashing.js';
@@ -222,18 +222,29 @@ export class Uploader {
   /**
    * One lane hashes the missing parts in order, ahead of the senders (the checksums go in
    * each part's headers, so a part can only be sent once hashed); `concurrency` senders
-   * stream hashed parts from the file (a second read, usually from the page cache).
+   * stream hashed parts from the file (a second read). The lane keeps at most
+   * `concurrency` parts ahead of the senders, so that second read still finds the bytes in
+   * the page cache of a file larger than memory.
    */
   private async sendFileParts(path: string, file: FileHandle, missing: ByteRange[], options: PartTransferOptions, run: Run): Promise<void> {
     const senders = Math.max(1, Math.floor(options.concurrency ?? 4));
     const hashed = missing.map(() => deferred<{ sums: Checksums; keep(): void }>());
     let cursor = 0;
+    let wakeLane: (() => void) | undefined;
+    const take = (): number => {
+      const k = cursor++;
+      const wake = wakeLane;
+      wakeLane = undefined;
+      wake?.();
+      return k;
+    };
     await runWorkers(senders + 1, options.signal, async (signal, lane) => {
       if (lane === senders) {
         // The hashing lane; if it fails, every part not yet hashed fails with it.
         let k = 0;
         try {
           for (; k < missing.length; k++) {
+            while (k >= cursor + senders) await waitFor(signal, (wake) => { wakeLane = wake; });
             const part = missing[k]!;
             const tree = this.folder(part.start);
             const sums = await hashFileRange(path, part.start, rangeLength(part), signal, tree.onLeaf);
@@ -245,7 +256,7 @@ export class Uploader {
         }
         return;
       }
-      for (let k = cursor++; k < missing.length; k = cursor++) {
+      for (let k = take(); k < missing.length; k = take()) {
         const part = missing[k]!;
         const { sums, keep } = await hashed[k]!.promise;
         throwIfAborted(signal, 'upload');
@@ -399,6 +410,19 @@ interface Deferred<T> {
   promise: Promise<T>;
   resolve(value: T): void;
   reject(error: unknown): void;
+}
+
+/** Resolves when `arm`'s callback is called, rejects with an AbortError when `signal` fires first. */
+function waitFor(signal: AbortSignal, arm: (wake: () => void) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(abortError('upload', signal));
+    const onAbort = (): void => reject(abortError('upload', signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    arm(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
 }
 
 /** A promise settled from outside (a part's checksums, from the hashing lane to its sender). */
