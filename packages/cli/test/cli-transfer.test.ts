@@ -221,9 +221,17 @@ test('fetch: range with --start/--size, an existing file needs -f, an unknown jo
   assert.match(exists.stderr, /exists: pass -f to overwrite it/);
   const forced = await h.run(['fetch', 'oas://data', job, out, '-f', '--json']);
   assert.equal(forced.code, 0, forced.stderr);
-  const result = json<{ Size: number; Verified: string; TreeEtag: string }>(forced);
+  const result = json<{ Size: number; Verified: string; TreeEtag: string; Synced: boolean }>(forced);
   assert.equal(result.Size, data.length);
   assert.equal(result.Verified, 'full');
+  assert.equal(result.Synced, false, 'not fsynced by default, like curl -o');
+  assert.ok((await readFile(out)).equals(data));
+
+  // --fsync: the same verified download, flushed to disk before success is reported.
+  const synced = await h.run(['fetch', 'oas://data', job, out, '-f', '--fsync', '--json']);
+  assert.equal(synced.code, 0, synced.stderr);
+  assert.deepEqual(json<{ Verified: string; Synced: boolean }>(synced).Synced, true);
+  assert.equal(json<{ Verified: string }>(synced).Verified, 'full');
   assert.ok((await readFile(out)).equals(data));
 
   // --start/--size go through the same verified download: resumable, JSON with the range.
@@ -231,7 +239,7 @@ test('fetch: range with --start/--size, an existing file needs -f, an unknown jo
   assert.equal(ranged.code, 0, ranged.stderr);
   assert.deepEqual(json(ranged), {
     JobId: job, File: out, Size: 4 * MIB, RangeInBytes: `${4 * MIB}-${8 * MIB - 1}`,
-    TreeEtag: json<{ TreeEtag: string }>(await h.run(['partetag', file, '4M', '8M', '--json'])).TreeEtag, Verified: 'pieces', PiecesReused: 0,
+    TreeEtag: json<{ TreeEtag: string }>(await h.run(['partetag', file, '4M', '8M', '--json'])).TreeEtag, Verified: 'pieces', PiecesReused: 0, Synced: false,
   });
   for (const [args, re] of [
     [['--start', '1000'], /bad --start\/--size: range 1000-\d+ must start at a multiple of 1 MiB/],

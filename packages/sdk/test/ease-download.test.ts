@@ -240,6 +240,58 @@ describe('archive retrieval download', () => {
   });
 });
 
+describe('large pieces (leaves hashed 8 at a time on the leaf worker)', () => {
+  let big: Buffer;
+  let bigJob: Job;
+  before(async () => {
+    big = pattern(40 * MIB + 99, 17);
+    const path = join(t.dir, 'big.bin');
+    await writeFile(path, big);
+    const uploaded = await vault.uploadArchive(path, { partSize: 8 * MIB, singleUploadThreshold: MIB });
+    bigJob = await (await vault.retrieveArchive(uploaded.archiveId)).wait(POLL);
+  });
+
+  test('a byte corrupted in the second batch of a 16 MiB piece is caught and the piece fetched again', async () => {
+    const bad = `bytes=${16 * MIB}-${32 * MIB - 1}`;
+    let corrupted = false;
+    const { api, proxy } = await t.proxied((req) => {
+      if (req.url.endsWith('/output') && req.headers.range === bad && !corrupted) {
+        corrupted = true;
+        return { kind: 'corrupt-response', at: 9 * MIB + 4321 };
+      }
+      return { kind: 'pass' };
+    });
+    const out = target();
+    const retried: unknown[] = [];
+    const result = await (await Job.get(api, vault.id, bigJob.id)).downloadToFile(out,
+      { pieceSize: 16 * MIB, retry: { ...FAST_RETRY, onRetry: ({ error }) => retried.push(error) } });
+    assert.equal(corrupted, true);
+    assert.equal(proxy.count('GET', (r) => isOutput(r) && rangeOf(r) === bad), 2);
+    assert.equal(retried.length, 1);
+    assert.ok(retried[0] instanceof ChecksumMismatchError, String(retried[0]));
+    assert.match((retried[0] as Error).message, /piece 16777216-33554431: tree etag .* x-oas-tree-etag says/);
+    assert.ok((await readFile(out)).equals(big));
+    assert.equal(result.verified, 'full');
+    assert.equal(result.treeEtag, hashBuffer(big).treeEtag);
+  });
+
+  test('fsync: off by default (like curl -o); with fsync: true the same verified file, synced', async () => {
+    const plain = target();
+    const byDefault = await bigJob.downloadToFile(plain, { pieceSize: 8 * MIB });
+    assert.equal(byDefault.synced, false);
+    assert.equal(byDefault.verified, 'full');
+    assert.ok((await readFile(plain)).equals(big));
+
+    const durable = target();
+    const synced = await bigJob.downloadToFile(durable, { pieceSize: 8 * MIB, fsync: true, concurrency: 2 });
+    assert.equal(synced.synced, true);
+    assert.equal(synced.verified, 'full');
+    assert.ok((await readFile(durable)).equals(big));
+    const { temp, state } = downloadTempPaths(durable);
+    for (const p of [temp, state]) assert.equal(await exists(p), false, p);
+  });
+});
+
 describe('inventory', () => {
   test('inventory output is parsed into typed archives, and downloads as a file', async () => {
     const inv = await (await vault.retrieveInventory({ description: 'inv' })).wait(POLL);

@@ -19,6 +19,7 @@ interface FetchOpts {
   size?: string;
   force?: boolean;
   concurrency?: string;
+  fsync?: boolean;
 }
 
 async function fetch(s: Session, runtime: Runtime, [address, jobId, localFile]: string[], opts: FetchOpts): Promise<void> {
@@ -63,7 +64,7 @@ async function fetch(s: Session, runtime: Runtime, [address, jobId, localFile]: 
   const progress = startProgress(s.out, 'download', range ? range.end - range.start + 1 : total, { minBarTotal: BAR_MIN, summary: 'downloaded' });
   try {
     const r = await job.downloadToFile(localFile!, {
-      concurrency, signal: s.signal, overwrite: true, range, onProgress: ({ done, total: t }) => progress.update(done, t ?? undefined),
+      concurrency, signal: s.signal, overwrite: true, range, fsync: opts.fsync === true, onProgress: ({ done, total: t }) => progress.update(done, t ?? undefined),
     });
     progress.stop(true);
     const verified = {
@@ -73,7 +74,7 @@ async function fetch(s: Session, runtime: Runtime, [address, jobId, localFile]: 
     }[r.verified];
     s.out.result({
       JobId: job.id, File: r.path, Size: r.size, ...(range ? { RangeInBytes: `${range.start}-${range.end}` } : {}),
-      TreeEtag: r.treeEtag, Verified: r.verified, PiecesReused: r.piecesReused,
+      TreeEtag: r.treeEtag, Verified: r.verified, PiecesReused: r.piecesReused, Synced: r.synced,
     }, () => {
       s.out.note(`${shortSize(r.size)} written to ${r.path}, ${verified}${r.piecesReused ? ` (${r.piecesReused} pieces kept from before)` : ''}`);
       s.out.line('Download job output success');
@@ -99,12 +100,13 @@ export function registerFetchCommand(program: Command, run: Runner, runtime: Run
     .option('--size <size>', 'download only this many bytes (to a multiple of 1 MiB, or to the end)')
     .option('-f, --force', 'overwrite local_file if it exists')
     .option('--concurrency <n>', 'pieces in flight at once (default 4)')
+    .option('--fsync', 'flush the file to disk before reporting success (default: left to the kernel, like curl -o)')
     .summary('download a job\'s output (verified, parallel, resumable)')
     .description('Download the output of a finished archive or inventory retrieval job. Without --wait, an '
       + 'unfinished job only prints a message (exit status 0), like the official tool. The archive '
       + 'output comes down in parallel pieces, each checked against its tree etag, the whole file '
       + 'against the job\'s tree etag; it is written to local_file.oasdownload and renamed into place '
-      + 'only when complete and verified. Run the same command again after an interruption to resume. '
+      + 'only when complete and verified (not fsynced unless --fsync is given). Run the same command again after an interruption to resume. '
       + '--start/--size download part of the output the same way. A failed job is an error (exit 1) '
       + 'with the job\'s status message.')
     .action(run<FetchOpts>((s, args, opts) => fetch(s, runtime, args, opts)));

@@ -1,10 +1,12 @@
 // Verified, parallel, resumable download of a job's output.
 //
 // Archive output is split into aligned pieces fetched in parallel with `Range`; each
-// response streams straight into a temp file at its offset while its tree etag is
-// computed, and is checked against the x-oas-tree-etag it came with (a mismatch is
-// refetched through the retry policy). The combined piece tree etags are checked
-// against the job's TreeEtag; only then is the temp file fsynced and renamed into place.
+// response goes through a PieceSink (piece-sink.ts): 1 MiB positional writes into a temp
+// file at its offset, leaves hashed 8 at a time on the leaf worker. Each piece's tree etag
+// is checked against the x-oas-tree-etag it came with (a mismatch is refetched through the
+// retry policy), the combined piece tree etags against the job's TreeEtag; only then is
+// the temp file renamed into place (fsynced first with `fsync: true`; by default it is
+// not, like curl -o, aws s3 cp and rsync: docs/decisions.md).
 // A small JSON file beside the temp file lists verified pieces, so an interrupted
 // download resumes without fetching them again (they are re-hashed locally first, which
 // also covers a crash that lost unsynced writes).
@@ -18,9 +20,17 @@ import type { OASAPI } from '../client/api.js';
 import { callOk } from './call.js';
 import { ChecksumMismatchError, JobStateError, TransferError } from './errors.js';
 import { TreeEtagHasher, hashFileRange } from './hashing.js';
+import { BatchBudget } from './leaf-batcher.js';
+import { PieceSink, writeAll } from './piece-sink.js';
 import { ProgressTracker, type ProgressCallback } from './progress.js';
 import { withRetry, type RetryOptions } from './retry.js';
 import { calcPieceSize, rangeLength, splitRanges } from './sizes.js';
+
+/**
+ * Leaf batches (8 MiB each) in flight for a whole download, whatever its concurrency: 16 MiB
+ * keeps the worker and the disk busy and the process well under 150 MB.
+ */
+const LEAF_BATCHES = 2;
 
 export interface DownloadOptions {
   /** Pieces in flight at once (default 4). */
@@ -39,6 +49,12 @@ export interface DownloadOptions {
    * verified against its x-oas-tree-etag, and the download resumes like a whole one.
    */
   range?: ByteRange | string;
+  /**
+   * fsync the file (and its directory, after the rename) before resolving, so that it
+   * survives a power loss at once (default false: the kernel writes it back within seconds,
+   * as for curl -o or aws s3 cp; a resumed download re-checks its pieces either way).
+   */
+  fsync?: boolean;
 }
 
 export interface DownloadResult {
@@ -57,6 +73,8 @@ export interface DownloadResult {
   piecesFetched: number;
   /** Pieces kept from an interrupted earlier run. */
   piecesReused: number;
+  /** Whether the file and its directory entry were fsynced (the `fsync` option). */
+  synced: boolean;
 }
 
 /** The temp file a download writes to before the rename, and its progress file. */
@@ -161,10 +179,12 @@ async function downloadPieces(job: DownloadableJob, path: string, options: Downl
     if (previous) reused = await recheckPieces(temp, offset, pieces, previous, state, progress, options);
     const todo = pieces.filter((p) => !state.pieces[p.start]);
     let cursor = 0;
-    await runWorkers(Math.min(Math.max(1, options.concurrency ?? 4), Math.max(1, todo.length)), options.signal, async (signal) => {
+    const concurrency = Math.min(Math.max(1, options.concurrency ?? 4), Math.max(1, todo.length));
+    const budget = new BatchBudget(Math.min(2 * concurrency, LEAF_BATCHES));
+    await runWorkers(concurrency, options.signal, async (signal) => {
       for (let range = todo[cursor++]; range; range = todo[cursor++]) {
         const piece = range;
-        const record = await withRetry(() => fetchPiece(job, file, offset, piece, progress, signal), options.retry, signal, 'downloadToFile');
+        const record = await withRetry(() => fetchPiece(job, file, offset, piece, progress, budget, signal), options.retry, signal, 'downloadToFile');
         state.pieces[piece.start] = record;
         progress.finish(piece.start, rangeLength(piece));
         await saver.save();
@@ -182,12 +202,12 @@ async function downloadPieces(job: DownloadableJob, path: string, options: Downl
       throw new ChecksumMismatchError(`the downloaded output of job ${job.id} has tree etag ${treeEtag}, the job says ${wholeEtag}`,
         { start: 0, end: size - 1 }, wholeEtag, treeEtag, false);
     }
-    await file.sync();
+    if (options.fsync) await file.sync();
     await closeFile();
-    await commit(temp, path);
+    await commit(temp, path, options.fsync === true);
     await rm(statePath, { force: true });
     const verified = wholeEtag ? 'full' : records.every((r) => r.checked) ? 'pieces' : 'none';
-    return { path, size, treeEtag, verified, piecesFetched: todo.length, piecesReused: reused };
+    return { path, size, treeEtag, verified, piecesFetched: todo.length, piecesReused: reused, synced: options.fsync === true };
   } finally {
     await closeFile();
   }
@@ -198,45 +218,37 @@ async function downloadPieces(job: DownloadableJob, path: string, options: Downl
  * the way, checked against its header.
  */
 async function fetchPiece(job: DownloadableJob, file: FileHandle, offset: number, range: ByteRange, progress: ProgressTracker,
-  signal: AbortSignal): Promise<PieceRecord> {
+  budget: BatchBudget, signal: AbortSignal): Promise<PieceRecord> {
   progress.reset(range.start);
   const response = await callOk(job.api.fetchJobOutput(job.vaultId, job.id, `bytes=${range.start}-${range.end}`, { signal }));
   const expected = response.getHeader('x-oas-tree-etag')?.trim().toUpperCase() || null;
-  const hasher = new TreeEtagHasher();
   const end = range.end + 1 - offset;
-  const out = new CoalescingWriter(file, range.start - offset);
+  const out = new PieceSink(file, range.start - offset, budget);
+  let treeEtag: string;
   try {
     for await (const chunk of response.body as AsyncIterable<Buffer>) {
       if (out.position + chunk.length > end) throw new TransferError(`piece ${range.start}-${range.end}: the server sent more bytes than asked for`);
-      hasher.update(chunk);
       await out.write(chunk);
       progress.add(range.start, chunk.length);
     }
-    await out.flush();
+    const position = out.position;
+    if (position !== end) {
+      throw new TransferError(`piece ${range.start}-${range.end}: got ${position - (range.start - offset)} of ${rangeLength(range)} bytes`);
+    }
+    treeEtag = await out.finish();
   } catch (error) {
     response.body.destroy();
+    await out.discard();
     if (signal.aborted) throw isAbortError(error) ? error : abortError('downloadToFile', signal);
     if (error instanceof TransferError || isAbortError(error)) throw error;
     // The body broke off (reset, timeout): worth another try.
     throw new TransferError(`piece ${range.start}-${range.end}: ${(error as Error).message}`, { cause: error });
   }
-  const position = out.position;
-  if (position !== end) {
-    throw new TransferError(`piece ${range.start}-${range.end}: got ${position - (range.start - offset)} of ${rangeLength(range)} bytes`);
-  }
-  const treeEtag = hasher.digest();
   if (expected && expected !== treeEtag) {
     throw new ChecksumMismatchError(`piece ${range.start}-${range.end}: tree etag ${treeEtag}, the server's x-oas-tree-etag says ${expected}`,
       range, expected, treeEtag, true);
   }
   return { treeEtag, checked: expected !== null };
-}
-
-async function writeAll(file: FileHandle, chunk: Buffer, position: number): Promise<void> {
-  for (let at = 0; at < chunk.length; ) {
-    const { bytesWritten } = await file.write(chunk, at, chunk.length - at, position + at);
-    at += bytesWritten;
-  }
 }
 
 /**
@@ -361,7 +373,7 @@ async function downloadWhole(job: DownloadableJob, path: string, options: Downlo
       }
       const position = out.position;
       if (expectedSize !== null && position !== expectedSize) throw new TransferError(`the inventory has ${position} bytes, the job says ${expectedSize}`);
-      await file.sync();
+      if (options.fsync) await file.sync();
       return { size: position, treeEtag: hasher.digest() };
     } finally {
       await file.close();
@@ -371,13 +383,14 @@ async function downloadWhole(job: DownloadableJob, path: string, options: Downlo
     throw error;
   });
   progress.finish(0, size);
-  await commit(temp, path);
-  return { path, size, treeEtag, verified: 'none', piecesFetched: 1, piecesReused: 0 };
+  await commit(temp, path, options.fsync === true);
+  return { path, size, treeEtag, verified: 'none', piecesFetched: 1, piecesReused: 0, synced: options.fsync === true };
 }
 
-/** Renames the synced temp file into place and syncs the directory so the rename survives a crash. */
-async function commit(temp: string, path: string): Promise<void> {
+/** Renames the temp file into place; with `sync`, syncs the directory so the rename survives a crash. */
+async function commit(temp: string, path: string, sync: boolean): Promise<void> {
   await rename(temp, path);
+  if (!sync) return;
   try {
     const dir = await open(dirname(path), 'r');
     try {

@@ -115,8 +115,46 @@ export class ChunkReader {
   }
 }
 
+/**
+ * Yields `length` bytes of a file from `position` in chunks of up to `chunkSize`, read into
+ * three reused buffers, the next chunk read while the last is sent. A yielded chunk must be
+ * done with by the time the chunk after next is asked for: the HTTP body pump writes each
+ * chunk and waits for the socket to drain before it pulls again, and after a write that did
+ * not need to wait, only that last chunk can still be queued in the socket. `onBytes`
+ * reports each chunk as it is handed out (progress inside a part).
+ */
+export async function* fileRangeChunks(file: FileHandle, position: number, length: number, path: string,
+  onBytes?: (n: number) => void, chunkSize = 1024 * 1024): AsyncGenerator<Buffer> {
+  if (length <= 0) return;
+  const buffers = Array.from({ length: Math.min(3, Math.ceil(length / chunkSize)) }, () => Buffer.allocUnsafeSlow(Math.min(chunkSize, length)));
+  let offset = 0;
+  let turn = 0;
+  const readNext = (): Promise<Buffer> => {
+    const into = buffers[turn++ % buffers.length]!.subarray(0, Math.min(chunkSize, length - offset));
+    const at = position + offset;
+    offset += into.length;
+    const read = readFileRange(file, into, at, path).then(() => into);
+    // If the request stops pulling (failed, aborted), nobody awaits this read, and the file
+    // may be closed under it: that failure must not be an unhandled rejection.
+    read.catch(() => {});
+    return read;
+  };
+  let next: Promise<Buffer> | undefined = readNext();
+  try {
+    while (next) {
+      const chunk = await next;
+      next = offset < length ? readNext() : undefined;
+      onBytes?.(chunk.length);
+      yield chunk;
+    }
+  } finally {
+    // Stopped early (the request failed): let a read in flight land before the buffers go.
+    await next?.catch(() => undefined);
+  }
+}
+
 /** Reads exactly `into.length` bytes at `position` (positional reads, safe in parallel). */
-export async function readFileRange(file: FileHandle, into: Buffer, position: number, path: string): Promise<void> {
+async function readFileRange(file: FileHandle, into: Buffer, position: number, path: string): Promise<void> {
   let done = 0;
   while (done < into.length) {
     const { bytesRead } = await file.read(into, done, into.length - done, position + done);

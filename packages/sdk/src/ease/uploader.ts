@@ -1,19 +1,22 @@
-// A multipart upload: parts read into per-worker buffers (memory = part size × concurrency),
-// hashed once from memory, sent in parallel with retries, then completed with the combined
-// part tree etags. Resume lists the parts already on the server, checks them against the
-// local bytes and sends only what is missing.
+// A multipart upload, then completed with the combined part tree etags. From a file, one
+// lane hashes the parts in order (hashFile: reads into shared memory, leaves on the leaf
+// worker) running ahead of the senders, which stream each hashed part from the file
+// through three reused 256 KiB buffers: hashing hides behind sending, memory is a few MiB
+// per sender whatever the part size. From a stream, parts are read in order into
+// per-worker buffers (memory = part size × concurrency) and hashed from memory. Sends run
+// in parallel with retries. Resume lists the parts already on the server, checks them
+// against the local bytes and sends only what is missing.
 //
 // Part sizes of 1 MiB × 2^k make the combined part tree etags the archive's tree etag. Any
 // other multiple of 1 MiB (e.g. 96 MiB) is allowed too: complete still carries the
 // combined part values (the protocol's check), and the archive's own tree etag is built
 // from the parts' leaf hashes, folded while each part is hashed (a few nodes per part),
 // so the file is not read again.
-import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { OASAPI } from '../client/api.js';
 import { MIB, combineTreeEtags, type Checksums } from '../protocol/etag.js';
 import { formatRange, type ByteRange } from '../protocol/ranges.js';
-import { runWorkers, throwIfAborted } from './abort.js';
+import { abortError, runWorkers, throwIfAborted } from './abort.js';
 import { callHeaders, callJson, listAllParts, requiredHeader } from './call.js';
 import { PartMismatchError } from './errors.js';
 import { SubtreeFolder, hashBytes, hashFileRange, treeEtagOfSubtrees, type LeafCallback, type Subtree } from './hashing.js';
@@ -21,7 +24,7 @@ import { toPartInfo, toUploadInfo, type PartInfo, type UploadInfo } from './mode
 import { ProgressTracker, type ProgressCallback } from './progress.js';
 import { withRetry, type RetryOptions } from './retry.js';
 import { MAX_PARTS, formatSize, isPowerOfTwoMib, rangeLength } from './sizes.js';
-import { ChunkReader, counted, readFileRange, sliced, sortUploadSource, withKnownSize, type UploadSource } from './sources.js';
+import { ChunkReader, fileRangeChunks, sliced, sortUploadSource, withKnownSize, type UploadSource } from './sources.js';
 
 export interface PartTransferOptions {
   /** Parts in flight at once (default 4). Memory used is about part size × this. */
@@ -51,14 +54,14 @@ export interface UploadResult {
   bytesReused?: number;
 }
 
-/** Larger file parts are hashed from the file and streamed instead of buffered (memory). */
-const MAX_BUFFERED_PART = 256 * 1024 * 1024;
-
 interface PartTask {
   index: number;
   range: ByteRange;
   data: Buffer;
 }
+
+/** Chunks a sender reads a file part in (three buffers of it per sender). */
+const SEND_CHUNK = 256 * 1024;
 
 export class Uploader {
   readonly api: OASAPI;
@@ -207,20 +210,9 @@ export class Uploader {
     run.progress.setTotal(size);
     await this.verifyFileParts(path, options, run);
     if (missing.length === 0) return size;
-    if (this.partSize > MAX_BUFFERED_PART) {
-      await this.sendFileRangesUnbuffered(path, missing, options, run);
-      return size;
-    }
     const file = await open(path, 'r');
     try {
-      let cursor = 0;
-      await this.sendParts(options, run, async (buffer) => {
-        const range = missing[cursor++];
-        if (!range) return null;
-        const data = buffer.subarray(0, rangeLength(range));
-        await readFileRange(file, data, range.start, path);
-        return { index: range.start / this.partSize, range, data };
-      });
+      await this.sendFileParts(path, file, missing, options, run);
     } finally {
       await file.close();
     }
@@ -228,30 +220,56 @@ export class Uploader {
   }
 
   /**
-   * Parts too large to buffer (huge archives need up to 4 GiB parts): hash the range from
-   * the file, then stream the same range (a second read, usually from the page cache).
+   * One lane hashes the missing parts in order, ahead of the senders (the checksums go in
+   * each part's headers, so a part can only be sent once hashed); `concurrency` senders
+   * stream hashed parts from the file (a second read). The lane keeps at most
+   * `concurrency` parts ahead of the senders, so that second read still finds the bytes in
+   * the page cache of a file larger than memory.
    */
-  private async sendFileRangesUnbuffered(path: string, missing: ByteRange[], options: PartTransferOptions, run: Run): Promise<void> {
+  private async sendFileParts(path: string, file: FileHandle, missing: ByteRange[], options: PartTransferOptions, run: Run): Promise<void> {
+    const senders = Math.max(1, Math.floor(options.concurrency ?? 4));
+    const hashed = missing.map(() => deferred<{ sums: Checksums; keep(): void }>());
     let cursor = 0;
-    await runWorkers(Math.max(1, Math.floor(options.concurrency ?? 4)), options.signal, async (signal) => {
-      for (let range = missing[cursor++]; range; range = missing[cursor++]) {
-        const part = range;
-        const length = rangeLength(part);
-        const tree = this.folder(part.start);
-        const sums = await hashFileRange(path, part.start, length, signal, tree.onLeaf);
+    let wakeLane: (() => void) | undefined;
+    const take = (): number => {
+      const k = cursor++;
+      const wake = wakeLane;
+      wakeLane = undefined;
+      wake?.();
+      return k;
+    };
+    await runWorkers(senders + 1, options.signal, async (signal, lane) => {
+      if (lane === senders) {
+        // The hashing lane; if it fails, every part not yet hashed fails with it.
+        let k = 0;
+        try {
+          for (; k < missing.length; k++) {
+            while (k >= cursor + senders) await waitFor(signal, (wake) => { wakeLane = wake; });
+            const part = missing[k]!;
+            const tree = this.folder(part.start);
+            const sums = await hashFileRange(path, part.start, rangeLength(part), signal, tree.onLeaf);
+            hashed[k]!.resolve({ sums, keep: tree.keep });
+          }
+        } catch (error) {
+          for (; k < missing.length; k++) hashed[k]!.reject(error);
+          throw error;
+        }
+        return;
+      }
+      for (let k = take(); k < missing.length; k = take()) {
+        const part = missing[k]!;
+        const { sums, keep } = await hashed[k]!.promise;
+        throwIfAborted(signal, 'upload');
         const index = part.start / this.partSize;
+        const length = rangeLength(part);
         await withRetry(async () => {
           run.progress.reset(index);
-          const stream = createReadStream(path, { start: part.start, end: part.end, highWaterMark: 1024 * 1024 });
-          try {
-            await callHeaders(this.api.postMultipartFromReader(this.vaultId, this.id, counted(stream, (n) => run.progress.add(index, n)),
-              length, formatRange(part), sums.etag, sums.treeEtag, { signal }));
-          } finally {
-            stream.destroy();
-          }
+          await callHeaders(this.api.postMultipartFromReader(this.vaultId, this.id,
+            fileRangeChunks(file, part.start, length, path, (n) => run.progress.add(index, n), SEND_CHUNK),
+            length, formatRange(part), sums.etag, sums.treeEtag, { signal }));
         }, options.retry, signal, 'postMultipart');
         this.parts.set(part.start, { range: part, contentEtag: sums.etag, treeEtag: sums.treeEtag });
-        tree.keep();
+        keep();
         run.progress.finish(index, length);
       }
     });
@@ -386,4 +404,32 @@ export function planParts(partSize: number, size: number, listed: readonly PartI
     if (!present.has(start)) missing.push({ start, end: Math.min(start + partSize, size) - 1 });
   }
   return missing;
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+/** Resolves when `arm`'s callback is called, rejects with an AbortError when `signal` fires first. */
+function waitFor(signal: AbortSignal, arm: (wake: () => void) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(abortError('upload', signal));
+    const onAbort = (): void => reject(abortError('upload', signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    arm(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
+}
+
+/** A promise settled from outside (a part's checksums, from the hashing lane to its sender). */
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej; });
+  promise.catch(() => {}); // a part nobody waits for any more (a sender failed) must not be an unhandled rejection
+  return { promise, resolve, reject };
 }

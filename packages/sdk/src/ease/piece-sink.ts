@@ -1,0 +1,67 @@
+// Where one downloaded piece's bytes go: copied from the response's chunks into 1 MiB leaf
+// buffers (views of the leaf worker's shared memory, see leaf-batcher.ts), each full leaf
+// written at its file offset with one positional write and hashed on the worker, 8 leaves
+// at a time. The response is not read further while two batches (16 MiB) of the piece, or
+// the download's whole budget of batches, are in flight: memory stays bounded whatever the
+// network's speed against the disk's.
+import type { FileHandle } from 'node:fs/promises';
+import { MIB } from '../protocol/etag.js';
+import { BatchBudget, LeafBatcher } from './leaf-batcher.js';
+
+export class PieceSink {
+  private readonly batcher: LeafBatcher;
+  private leaf: Buffer | undefined;
+  private fill = 0;
+  /** The file offset after every byte received so far (written or not yet). */
+  position: number;
+
+  /**
+   * Bytes go to `file` from offset `start` (a piece starts at a multiple of 1 MiB of the
+   * tree it belongs to); `budget`: batches in flight shared with other sinks (a download's pieces).
+   */
+  constructor(private readonly file: FileHandle, start: number, budget?: BatchBudget) {
+    this.position = start;
+    this.batcher = new LeafBatcher(2, budget ?? new BatchBudget(2));
+  }
+
+  /** Takes a chunk (copied: the caller may reuse it); resolves when more may be written. */
+  async write(chunk: Uint8Array): Promise<void> {
+    for (let at = 0; at < chunk.byteLength; ) {
+      this.leaf ??= await this.batcher.leafBuffer();
+      const take = Math.min(MIB - this.fill, chunk.byteLength - at);
+      this.leaf.set(at === 0 && take === chunk.byteLength ? chunk : chunk.subarray(at, at + take), this.fill);
+      this.fill += take;
+      at += take;
+      this.position += take;
+      if (this.fill === MIB) this.closeLeaf();
+    }
+  }
+
+  /** Writes and hashes what is left; the piece's tree etag once every byte is on disk (not synced). */
+  async finish(): Promise<string> {
+    if (this.fill > 0) this.closeLeaf();
+    return this.batcher.digest();
+  }
+
+  /** Abandons the piece (an error or abort): waits for writes in flight, frees the buffers. */
+  discard(): Promise<void> {
+    this.leaf = undefined;
+    return this.batcher.discard();
+  }
+
+  private closeLeaf(): void {
+    const data = this.leaf!.subarray(0, this.fill);
+    const written = writeAll(this.file, data, this.position - this.fill);
+    this.leaf = undefined;
+    this.fill = 0;
+    this.batcher.leafDone(data.length, written);
+  }
+}
+
+/** Writes all of `data` at `position` (a positional write may be short). */
+export async function writeAll(file: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  for (let at = 0; at < data.byteLength; ) {
+    const { bytesWritten } = await file.write(data, at, data.byteLength - at, position + at);
+    at += bytesWritten;
+  }
+}
