@@ -4,7 +4,7 @@
 import type { VaultTag } from '../../service/records.js';
 import { GlacierFailure, type GlacierProblem } from './errors.js';
 
-/** AWS allows 50 tags per vault (docs/decisions.md: the spec's 10 is an older limit). */
+/** AWS allows 50 tags per vault (docs/decisions.md: 10 is an older limit). */
 export const MAX_VAULT_TAGS = 50;
 export const MAX_TAG_KEY = 128;
 export const MAX_TAG_VALUE = 256;
