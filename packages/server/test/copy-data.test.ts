@@ -121,9 +121,9 @@ async function populate(dataDir: string): Promise<Expected> {
 
     // Glacier tags and settings (as the side operations store them).
     const rootAccount = (await s.server.meta.getAccountByKeyId(ROOT_ID))!.id;
-    assert.equal(await s.server.meta.addVaultTags(photos!, SIDE_TAGS, 50), 'ok');
-    for (const x of SIDE_VAULT_SETTINGS) assert.equal(await s.server.meta.putVaultSetting(photos!, x.name, x.value), true);
-    for (const x of SIDE_ACCOUNT_SETTINGS) await s.server.meta.putAccountSetting(rootAccount, x.name, x.value);
+    assert.equal(await s.server.meta.settings.addTags(photos!, SIDE_TAGS, 50), 'ok');
+    for (const x of SIDE_VAULT_SETTINGS) assert.equal(await s.server.meta.settings.putVaultSetting(photos!, x.name, x.value), true);
+    for (const x of SIDE_ACCOUNT_SETTINGS) await s.server.meta.settings.putAccountSetting(rootAccount, x.name, x.value);
 
     // A second account with a vault of its own.
     const other = await createAccount(s.server.meta);
@@ -195,9 +195,9 @@ async function verify(t: TestServer, x: Expected): Promise<void> {
   assert.equal(pending.status, 200);
   assert.equal(pending.json.StatusCode, 'InProgress');
   // Glacier tags and settings came along.
-  assert.deepEqual(await t.server.meta.listVaultTags(x.side.vault), SIDE_TAGS);
-  assert.deepEqual(await t.server.meta.listVaultSettings(x.side.vault), SIDE_VAULT_SETTINGS);
-  assert.deepEqual(await t.server.meta.listAccountSettings(x.side.account), SIDE_ACCOUNT_SETTINGS);
+  assert.deepEqual(await t.server.meta.settings.listTags(x.side.vault), SIDE_TAGS);
+  assert.deepEqual(await t.server.meta.settings.vaultSettings(x.side.vault), SIDE_VAULT_SETTINGS);
+  assert.deepEqual(await t.server.meta.settings.accountSettings(x.side.account), SIDE_ACCOUNT_SETTINGS);
   // The open upload has its two parts and can be completed with the third.
   const u = x.upload;
   const listed = await c.get(`/vaults/${u.vault}/multipart-uploads/${u.id}`);

@@ -640,60 +640,60 @@ export function metadataStoreContract(name: string, open: () => Promise<OpenedMe
     run('vault tags: add replaces by key, the limit counts only new keys, remove ignores absent keys, byte order', async ({ store }) => {
       const v = await newVault(store);
       const other = await newVault(store);
-      assert.deepEqual(await store.listVaultTags(v.id), []);
-      assert.equal(await store.addVaultTags(v.id, [{ key: 'b', value: '1' }, { key: 'B', value: '' }, { key: 'é', value: 'x' }], 4), 'ok');
-      assert.deepEqual(await store.listVaultTags(v.id), [{ key: 'B', value: '' }, { key: 'b', value: '1' }, { key: 'é', value: 'x' }]);
+      assert.deepEqual(await store.settings.listTags(v.id), []);
+      assert.equal(await store.settings.addTags(v.id, [{ key: 'b', value: '1' }, { key: 'B', value: '' }, { key: 'é', value: 'x' }], 4), 'ok');
+      assert.deepEqual(await store.settings.listTags(v.id), [{ key: 'B', value: '' }, { key: 'b', value: '1' }, { key: 'é', value: 'x' }]);
       // Replacing an existing key needs no room; a fourth and fifth key exceed 4 and change nothing.
-      assert.equal(await store.addVaultTags(v.id, [{ key: 'b', value: '2' }, { key: 'c', value: '3' }], 4), 'ok');
-      assert.equal(await store.addVaultTags(v.id, [{ key: 'b', value: '9' }, { key: 'd', value: '4' }], 4), 'limit');
-      assert.deepEqual((await store.listVaultTags(v.id)).map((t) => `${t.key}=${t.value}`), ['B=', 'b=2', 'c=3', 'é=x']);
-      assert.equal(await store.addVaultTags(newId(), [{ key: 'k', value: 'v' }], 4), 'missing');
-      await store.removeVaultTags(v.id, ['B', 'nope', 'é']);
-      assert.deepEqual((await store.listVaultTags(v.id)).map((t) => t.key), ['b', 'c']);
-      assert.deepEqual(await store.listVaultTags(other.id), [], 'tags belong to one vault');
+      assert.equal(await store.settings.addTags(v.id, [{ key: 'b', value: '2' }, { key: 'c', value: '3' }], 4), 'ok');
+      assert.equal(await store.settings.addTags(v.id, [{ key: 'b', value: '9' }, { key: 'd', value: '4' }], 4), 'limit');
+      assert.deepEqual((await store.settings.listTags(v.id)).map((t) => `${t.key}=${t.value}`), ['B=', 'b=2', 'c=3', 'é=x']);
+      assert.equal(await store.settings.addTags(newId(), [{ key: 'k', value: 'v' }], 4), 'missing');
+      await store.settings.removeTags(v.id, ['B', 'nope', 'é']);
+      assert.deepEqual((await store.settings.listTags(v.id)).map((t) => t.key), ['b', 'c']);
+      assert.deepEqual(await store.settings.listTags(other.id), [], 'tags belong to one vault');
     });
 
     run('vault and account settings: set, replace, clear; a deleted vault takes its tags and settings along', async ({ store }) => {
       const v = await newVault(store);
-      assert.equal(await store.getVaultSetting(v.id, 'notifications'), null);
-      assert.equal(await store.putVaultSetting(v.id, 'notifications', '{"a":1}'), true);
-      assert.equal(await store.putVaultSetting(v.id, 'notifications', '{"a":2}'), true);
-      assert.equal(await store.putVaultSetting(v.id, 'access-policy', '{"p":1}'), true);
-      assert.equal(await store.getVaultSetting(v.id, 'notifications'), '{"a":2}');
-      assert.deepEqual(await store.listVaultSettings(v.id), [{ name: 'access-policy', value: '{"p":1}' }, { name: 'notifications', value: '{"a":2}' }]);
-      assert.equal(await store.putVaultSetting(v.id, 'access-policy', null), true);
-      assert.equal(await store.getVaultSetting(v.id, 'access-policy'), null);
-      assert.equal(await store.putVaultSetting(newId(), 'notifications', '{}'), false, 'no such vault');
+      assert.equal(await store.settings.vaultSetting(v.id, 'notifications'), null);
+      assert.equal(await store.settings.putVaultSetting(v.id, 'notifications', '{"a":1}'), true);
+      assert.equal(await store.settings.putVaultSetting(v.id, 'notifications', '{"a":2}'), true);
+      assert.equal(await store.settings.putVaultSetting(v.id, 'access-policy', '{"p":1}'), true);
+      assert.equal(await store.settings.vaultSetting(v.id, 'notifications'), '{"a":2}');
+      assert.deepEqual(await store.settings.vaultSettings(v.id), [{ name: 'access-policy', value: '{"p":1}' }, { name: 'notifications', value: '{"a":2}' }]);
+      assert.equal(await store.settings.putVaultSetting(v.id, 'access-policy', null), true);
+      assert.equal(await store.settings.vaultSetting(v.id, 'access-policy'), null);
+      assert.equal(await store.settings.putVaultSetting(newId(), 'notifications', '{}'), false, 'no such vault');
 
       const account = newId();
-      assert.equal(await store.getAccountSetting(account, 'data-retrieval-policy'), null);
-      await store.putAccountSetting(account, 'data-retrieval-policy', '{"r":1}');
-      await store.putAccountSetting(account, 'data-retrieval-policy', '{"r":2}');
-      assert.equal(await store.getAccountSetting(account, 'data-retrieval-policy'), '{"r":2}');
-      assert.deepEqual(await store.listAccountSettings(account), [{ name: 'data-retrieval-policy', value: '{"r":2}' }]);
-      assert.equal(await store.getAccountSetting(newId(), 'data-retrieval-policy'), null, 'settings belong to one account');
-      await store.putAccountSetting(account, 'data-retrieval-policy', null);
-      assert.deepEqual(await store.listAccountSettings(account), []);
+      assert.equal(await store.settings.accountSetting(account, 'data-retrieval-policy'), null);
+      await store.settings.putAccountSetting(account, 'data-retrieval-policy', '{"r":1}');
+      await store.settings.putAccountSetting(account, 'data-retrieval-policy', '{"r":2}');
+      assert.equal(await store.settings.accountSetting(account, 'data-retrieval-policy'), '{"r":2}');
+      assert.deepEqual(await store.settings.accountSettings(account), [{ name: 'data-retrieval-policy', value: '{"r":2}' }]);
+      assert.equal(await store.settings.accountSetting(newId(), 'data-retrieval-policy'), null, 'settings belong to one account');
+      await store.settings.putAccountSetting(account, 'data-retrieval-policy', null);
+      assert.deepEqual(await store.settings.accountSettings(account), []);
 
-      await store.addVaultTags(v.id, [{ key: 'k', value: 'v' }], 50);
+      await store.settings.addTags(v.id, [{ key: 'k', value: 'v' }], 50);
       assert.equal(await store.deleteVault(v.accountId, v.id), 'deleted');
-      assert.deepEqual(await store.listVaultTags(v.id), []);
-      assert.deepEqual(await store.listVaultSettings(v.id), []);
+      assert.deepEqual(await store.settings.listTags(v.id), []);
+      assert.deepEqual(await store.settings.vaultSettings(v.id), []);
       // A new vault (even of the same name) starts bare.
       const again = await store.createVault(vaultRec(v.accountId, v.name), 10);
       assert.equal(again.kind, 'created');
       const id = (again as { vault: VaultRecord }).vault.id;
-      assert.deepEqual(await store.listVaultTags(id), []);
-      assert.equal(await store.getVaultSetting(id, 'notifications'), null);
+      assert.deepEqual(await store.settings.listTags(id), []);
+      assert.equal(await store.settings.vaultSetting(id, 'notifications'), null);
     });
 
     run('concurrent tag adds never exceed the limit', async ({ store, reopen }) => {
       const v = await newVault(store);
       const second = reopen ? await reopen() : store;
       const results = await Promise.all(Array.from({ length: 12 }, (_, i) =>
-        (i % 2 ? second : store).addVaultTags(v.id, [{ key: `k${i}`, value: String(i) }], 5)));
+        (i % 2 ? second : store).settings.addTags(v.id, [{ key: `k${i}`, value: String(i) }], 5)));
       assert.equal(results.filter((r) => r === 'ok').length, 5);
-      assert.equal((await store.listVaultTags(v.id)).length, 5);
+      assert.equal((await store.settings.listTags(v.id)).length, 5);
     });
 
     run('data survives close and reopen; migrations run once', async ({ store, close, reopen }) => {

@@ -172,8 +172,8 @@ class Copier {
       }
     }
     for (const accountId of accountIds) {
-      for (const s of await this.from.meta.listAccountSettings(accountId)) {
-        await this.to.meta.putAccountSetting(accountId, s.name, s.value);
+      for (const s of await this.from.meta.settings.accountSettings(accountId)) {
+        await this.to.meta.settings.putAccountSetting(accountId, s.name, s.value);
         this.report.settings++;
       }
       for await (const vault of pages((from) => this.from.meta.listVaults(accountId, from, PAGE))) {
@@ -185,16 +185,16 @@ class Copier {
 
   /** Tags and settings are small and set idempotently: written again on every run. */
   private async copyVaultSettings(vault: VaultRecord): Promise<void> {
-    const tags = await this.from.meta.listVaultTags(vault.id);
+    const tags = await this.from.meta.settings.listTags(vault.id);
     if (tags.length > 0) {
-      if ((await this.to.meta.addVaultTags(vault.id, tags, Number.MAX_SAFE_INTEGER)) !== 'ok') {
+      if ((await this.to.meta.settings.addTags(vault.id, tags, Number.MAX_SAFE_INTEGER)) !== 'ok') {
         this.fail(`tags of vault ${vault.name} (${vault.id})`, new CopyError('the vault is missing in the target'));
         return;
       }
       this.report.settings += tags.length;
     }
-    for (const s of await this.from.meta.listVaultSettings(vault.id)) {
-      await this.to.meta.putVaultSetting(vault.id, s.name, s.value);
+    for (const s of await this.from.meta.settings.vaultSettings(vault.id)) {
+      await this.to.meta.settings.putVaultSetting(vault.id, s.name, s.value);
       this.report.settings++;
     }
   }

@@ -28,7 +28,7 @@ function parseVaultArn(arn: string): { gctx: GlacierContext; vaultName: string }
 async function topicsOf(ctx: ServiceContext, job: JobRecord, ownTopic: string | null): Promise<string[]> {
   const topics = new Set<string>();
   if (ownTopic !== null) topics.add(ownTopic);
-  const stored = await ctx.meta.getVaultSetting(job.vaultId, SETTING.notifications);
+  const stored = await ctx.meta.settings.vaultSetting(job.vaultId, SETTING.notifications);
   if (stored !== null) {
     const config = JSON.parse(stored) as VaultNotificationConfig;
     const event = job.type === 'archive-retrieval' ? 'ArchiveRetrievalCompleted' : 'InventoryRetrievalCompleted';

@@ -38,13 +38,13 @@ export function buildSideHandlers(ctx: ServiceContext, deps: SideDeps) {
 
   /** A vault's setting, or ResourceNotFoundException naming what is not set (as AWS answers). */
   const requireSetting = async (req: FastifyRequest, vault: VaultRecord, name: string, what: string): Promise<string> => {
-    const value = await ctx.meta.getVaultSetting(vault.id, name);
+    const value = await ctx.meta.settings.vaultSetting(vault.id, name);
     if (value === null) throw new GlacierFailure({ kind: 'not-configured', what, vaultArn: vaultArn(callOf(req).gctx, vault.name) });
     return value;
   };
   const putSetting = async (req: FastifyRequest, vault: VaultRecord, name: string, value: string | null): Promise<void> => {
     // False only when the vault was deleted since vaultOf found it: answer as for any unknown vault.
-    if (!(await ctx.meta.putVaultSetting(vault.id, name, value))) {
+    if (!(await ctx.meta.settings.putVaultSetting(vault.id, name, value))) {
       throw new GlacierFailure({ kind: 'vault-not-found', vaultArn: vaultArn(callOf(req).gctx, vault.name) });
     }
   };
@@ -54,7 +54,7 @@ export function buildSideHandlers(ctx: ServiceContext, deps: SideDeps) {
       const text = await admitBody(req);
       const vault = await vaultOf(req);
       const tags = parseAddTags(text);
-      const result = await ctx.meta.addVaultTags(vault.id, tags, MAX_VAULT_TAGS);
+      const result = await ctx.meta.settings.addTags(vault.id, tags, MAX_VAULT_TAGS);
       if (result === 'limit') tooManyTags();
       if (result === 'missing') throw new GlacierFailure({ kind: 'vault-not-found', vaultArn: vaultArn(callOf(req).gctx, vault.name) });
       return noContent(reply);
@@ -62,12 +62,12 @@ export function buildSideHandlers(ctx: ServiceContext, deps: SideDeps) {
     async RemoveTagsFromVault(req, reply) {
       const text = await admitBody(req);
       const vault = await vaultOf(req);
-      await ctx.meta.removeVaultTags(vault.id, parseRemoveTags(text));
+      await ctx.meta.settings.removeTags(vault.id, parseRemoveTags(text));
       return noContent(reply);
     },
     async ListTagsForVault(req, reply) {
       const vault = await vaultOf(req);
-      return sendJson(reply, 200, tagsJson(await ctx.meta.listVaultTags(vault.id)));
+      return sendJson(reply, 200, tagsJson(await ctx.meta.settings.listTags(vault.id)));
     },
 
     async SetVaultNotifications(req, reply) {
@@ -105,11 +105,11 @@ export function buildSideHandlers(ctx: ServiceContext, deps: SideDeps) {
     async SetDataRetrievalPolicy(req, reply) {
       const text = await admitBody(req);
       const policy = parseDataRetrievalPolicy(text);
-      await ctx.meta.putAccountSetting(accountId(req), SETTING.dataRetrievalPolicy, JSON.stringify(policy));
+      await ctx.meta.settings.putAccountSetting(accountId(req), SETTING.dataRetrievalPolicy, JSON.stringify(policy));
       return noContent(reply);
     },
     async GetDataRetrievalPolicy(req, reply) {
-      const stored = await ctx.meta.getAccountSetting(accountId(req), SETTING.dataRetrievalPolicy);
+      const stored = await ctx.meta.settings.accountSetting(accountId(req), SETTING.dataRetrievalPolicy);
       return sendJson(reply, 200, { Policy: stored === null ? DEFAULT_DATA_RETRIEVAL_POLICY : JSON.parse(stored) });
     },
   } satisfies Record<string, Handler>;

@@ -3,12 +3,12 @@
 // several nodes count against the limit one after the other (and a concurrent DeleteVault
 // waits or is waited for).
 import type pg from 'pg';
-import type { StoredSetting, VaultTag } from './types.js';
+import type { SettingsStore, StoredSetting, VaultTag } from './types.js';
 
 /** A foreign-key violation: the vault was deleted between the check and the insert. */
 const FK_VIOLATION = '23503';
 
-export class PostgresSettingsRows {
+export class PostgresSettingsRows implements SettingsStore {
   constructor(private readonly pool: pg.Pool) {}
 
   private async rows<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {

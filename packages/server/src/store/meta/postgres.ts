@@ -100,7 +100,7 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   private readonly scrub: PostgresScrubRows;
-  private readonly settings: PostgresSettingsRows;
+  readonly settings: PostgresSettingsRows;
 
   constructor(pool: pg.Pool) {
     this.pool = pool;
@@ -534,44 +534,6 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async vaultIdsNamed(name: string): Promise<string[]> {
     return this.scrub.vaultIdsNamed(name);
-  }
-
-  // Tags and settings (postgres-settings.ts) ------------------------------------------------
-
-  async listVaultTags(vaultId: string): Promise<VaultTag[]> {
-    return this.settings.listTags(vaultId);
-  }
-
-  async addVaultTags(vaultId: string, tags: readonly VaultTag[], maxTags: number): Promise<'ok' | 'limit' | 'missing'> {
-    return this.settings.addTags(vaultId, tags, maxTags);
-  }
-
-  async removeVaultTags(vaultId: string, keys: readonly string[]): Promise<void> {
-    return this.settings.removeTags(vaultId, keys);
-  }
-
-  async getVaultSetting(vaultId: string, name: string): Promise<string | null> {
-    return this.settings.vaultSetting(vaultId, name);
-  }
-
-  async listVaultSettings(vaultId: string): Promise<StoredSetting[]> {
-    return this.settings.vaultSettings(vaultId);
-  }
-
-  async putVaultSetting(vaultId: string, name: string, value: string | null): Promise<boolean> {
-    return this.settings.putVaultSetting(vaultId, name, value);
-  }
-
-  async getAccountSetting(accountId: string, name: string): Promise<string | null> {
-    return this.settings.accountSetting(accountId, name);
-  }
-
-  async listAccountSettings(accountId: string): Promise<StoredSetting[]> {
-    return this.settings.accountSettings(accountId);
-  }
-
-  async putAccountSetting(accountId: string, name: string, value: string | null): Promise<void> {
-    return this.settings.putAccountSetting(accountId, name, value);
   }
 
   // Garbage collection ---------------------------------------------------------------------

@@ -2,9 +2,9 @@
 // Glacier side operations. Adding tags is one IMMEDIATE transaction: the count against the
 // limit and the writes see no other writer in between.
 import type Database from 'better-sqlite3';
-import type { StoredSetting, VaultTag } from './types.js';
+import type { SettingsStore, StoredSetting, VaultTag } from './types.js';
 
-export class SqliteSettingsRows {
+export class SqliteSettingsRows implements SettingsStore {
   private readonly s;
   private readonly addTx;
 
@@ -39,27 +39,27 @@ export class SqliteSettingsRows {
     });
   }
 
-  listTags(vaultId: string): VaultTag[] {
+  async listTags(vaultId: string): Promise<VaultTag[]> {
     return this.s.tags.all(vaultId);
   }
 
-  addTags(vaultId: string, tags: readonly VaultTag[], maxTags: number): 'ok' | 'limit' | 'missing' {
+  async addTags(vaultId: string, tags: readonly VaultTag[], maxTags: number): Promise<'ok' | 'limit' | 'missing'> {
     return this.addTx.immediate(vaultId, tags, maxTags);
   }
 
-  removeTags(vaultId: string, keys: readonly string[]): void {
+  async removeTags(vaultId: string, keys: readonly string[]): Promise<void> {
     this.db.transaction(() => { for (const key of keys) this.s.removeTag.run(vaultId, key); }).immediate();
   }
 
-  vaultSetting(vaultId: string, name: string): string | null {
+  async vaultSetting(vaultId: string, name: string): Promise<string | null> {
     return this.s.vaultSetting.get(vaultId, name)?.value ?? null;
   }
 
-  vaultSettings(vaultId: string): StoredSetting[] {
+  async vaultSettings(vaultId: string): Promise<StoredSetting[]> {
     return this.s.vaultSettings.all(vaultId);
   }
 
-  putVaultSetting(vaultId: string, name: string, value: string | null): boolean {
+  async putVaultSetting(vaultId: string, name: string, value: string | null): Promise<boolean> {
     if (value === null) {
       this.s.deleteVaultSetting.run(vaultId, name);
       return this.s.vaultExists.get(vaultId)!.n > 0;
@@ -67,15 +67,15 @@ export class SqliteSettingsRows {
     return this.s.putVaultSetting.run(vaultId, name, value, vaultId).changes > 0;
   }
 
-  accountSetting(accountId: string, name: string): string | null {
+  async accountSetting(accountId: string, name: string): Promise<string | null> {
     return this.s.accountSetting.get(accountId, name)?.value ?? null;
   }
 
-  accountSettings(accountId: string): StoredSetting[] {
+  async accountSettings(accountId: string): Promise<StoredSetting[]> {
     return this.s.accountSettings.all(accountId);
   }
 
-  putAccountSetting(accountId: string, name: string, value: string | null): void {
+  async putAccountSetting(accountId: string, name: string, value: string | null): Promise<void> {
     if (value === null) this.s.deleteAccountSetting.run(accountId, name);
     else this.s.putAccountSetting.run(accountId, name, value);
   }

@@ -145,7 +145,7 @@ export class SqliteMetadataStore implements MetadataStore {
   readonly db: Database.Database;
   private readonly s: ReturnType<typeof prepareAll>;
   private readonly scrub: SqliteScrubRows;
-  private readonly settings: SqliteSettingsRows;
+  readonly settings: SqliteSettingsRows;
   private readonly tx: ReturnType<SqliteMetadataStore['makeTransactions']>;
   private closed = false;
 
@@ -497,44 +497,6 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async vaultIdsNamed(name: string): Promise<string[]> {
     return this.scrub.vaultIdsNamed(name);
-  }
-
-  // Tags and settings (sqlite-settings.ts) ------------------------------------------------
-
-  async listVaultTags(vaultId: string): Promise<VaultTag[]> {
-    return this.settings.listTags(vaultId);
-  }
-
-  async addVaultTags(vaultId: string, tags: readonly VaultTag[], maxTags: number): Promise<'ok' | 'limit' | 'missing'> {
-    return this.settings.addTags(vaultId, tags, maxTags);
-  }
-
-  async removeVaultTags(vaultId: string, keys: readonly string[]): Promise<void> {
-    return this.settings.removeTags(vaultId, keys);
-  }
-
-  async getVaultSetting(vaultId: string, name: string): Promise<string | null> {
-    return this.settings.vaultSetting(vaultId, name);
-  }
-
-  async listVaultSettings(vaultId: string): Promise<StoredSetting[]> {
-    return this.settings.vaultSettings(vaultId);
-  }
-
-  async putVaultSetting(vaultId: string, name: string, value: string | null): Promise<boolean> {
-    return this.settings.putVaultSetting(vaultId, name, value);
-  }
-
-  async getAccountSetting(accountId: string, name: string): Promise<string | null> {
-    return this.settings.accountSetting(accountId, name);
-  }
-
-  async listAccountSettings(accountId: string): Promise<StoredSetting[]> {
-    return this.settings.accountSettings(accountId);
-  }
-
-  async putAccountSetting(accountId: string, name: string, value: string | null): Promise<void> {
-    return this.settings.putAccountSetting(accountId, name, value);
   }
 
   // Garbage collection ---------------------------------------------------------------------

@@ -130,6 +130,31 @@ export interface ScrubProgress {
   oldestVerifiedAt: number | null;
 }
 
+/** Vault tags, vault settings and account settings (MetadataStore.settings). */
+export interface SettingsStore {
+  /** The vault's tags, by key in byte order. */
+  listTags(vaultId: string): Promise<VaultTag[]>;
+  /**
+   * Atomic: adds the tags (a key already there gets the new value) unless the vault would
+   * then hold more than `maxTags`; 'missing' when there is no such vault.
+   */
+  addTags(vaultId: string, tags: readonly VaultTag[], maxTags: number): Promise<'ok' | 'limit' | 'missing'>;
+  /** Removes the tags of these keys; keys the vault does not have are ignored. */
+  removeTags(vaultId: string, keys: readonly string[]): Promise<void>;
+  /** The vault's setting of that name, or null when unset. */
+  vaultSetting(vaultId: string, name: string): Promise<string | null>;
+  /** Every setting of the vault, by name. */
+  vaultSettings(vaultId: string): Promise<StoredSetting[]>;
+  /** Sets a setting (replacing it), or removes it when `value` is null; false when there is no such vault. */
+  putVaultSetting(vaultId: string, name: string, value: string | null): Promise<boolean>;
+  /** The account's setting of that name, or null when unset. */
+  accountSetting(accountId: string, name: string): Promise<string | null>;
+  /** Every setting of the account, by name. */
+  accountSettings(accountId: string): Promise<StoredSetting[]>;
+  /** Sets a setting (replacing it), or removes it when `value` is null. */
+  putAccountSetting(accountId: string, name: string, value: string | null): Promise<void>;
+}
+
 /** A vault tag (Glacier's AddTagsToVault). */
 export interface VaultTag {
   key: string;
@@ -267,29 +292,11 @@ export interface MetadataStore {
   /** Ids of the vaults of that name, in every account. */
   vaultIdsNamed(name: string): Promise<string[]>;
 
-  // Vault tags and settings, account settings (the Glacier side operations). A vault's rows
-  // go with the vault when it is deleted.
-  /** The vault's tags, by key in byte order. */
-  listVaultTags(vaultId: string): Promise<VaultTag[]>;
   /**
-   * Atomic: adds the tags (a key already there gets the new value) unless the vault would
-   * then hold more than `maxTags`; 'missing' when there is no such vault.
+   * Vault tags and settings, account settings (the Glacier side operations). A vault's rows
+   * go with the vault when it is deleted.
    */
-  addVaultTags(vaultId: string, tags: readonly VaultTag[], maxTags: number): Promise<'ok' | 'limit' | 'missing'>;
-  /** Removes the tags of these keys; keys the vault does not have are ignored. */
-  removeVaultTags(vaultId: string, keys: readonly string[]): Promise<void>;
-  /** The vault's setting of that name, or null when unset. */
-  getVaultSetting(vaultId: string, name: string): Promise<string | null>;
-  /** Every setting of the vault, by name. */
-  listVaultSettings(vaultId: string): Promise<StoredSetting[]>;
-  /** Sets a setting (replacing it), or removes it when `value` is null; false when there is no such vault. */
-  putVaultSetting(vaultId: string, name: string, value: string | null): Promise<boolean>;
-  /** The account's setting of that name, or null when unset. */
-  getAccountSetting(accountId: string, name: string): Promise<string | null>;
-  /** Every setting of the account, by name. */
-  listAccountSettings(accountId: string): Promise<StoredSetting[]>;
-  /** Sets a setting (replacing it), or removes it when `value` is null. */
-  putAccountSetting(accountId: string, name: string, value: string | null): Promise<void>;
+  readonly settings: SettingsStore;
 
   // Garbage collection.
   /** Blob keys referenced by anything (segments, parts, job outputs): a blob not in here may be removed. */
