@@ -98,7 +98,7 @@ test('progress is kept across a restart: a pass resumes where it stopped', async
   const vault = await first.client.vaultId('resume');
   for (let i = 0; i < 4; i++) await first.client.archiveId(vault, pattern(1000 + i, i));
   const a = scrubberOn(first, clock);
-  await first.server.meta.enrollScrub();
+  await first.server.meta.scrub.enroll();
   const done = [await a.checkNext(clock.now() - DAY), await a.checkNext(clock.now() - DAY)];
   assert.ok(done.every((o) => o !== null && o !== 'error' && o.damage === null));
   await first.stop();
@@ -109,7 +109,7 @@ test('progress is kept across a restart: a pass resumes where it stopped', async
   const b = scrubberOn(again, clock, { nodeId: 'node-b' });
   const rest = await b.runPass(clock.now() - DAY);
   assert.equal(rest.checked, 2, 'only the two archives the first run had not checked');
-  const progress = await again.server.meta.scrubProgress(clock.now() - DAY);
+  const progress = await again.server.meta.scrub.progress(clock.now() - DAY);
   assert.deepEqual([progress.archives, progress.verified, progress.damaged], [4, 4, 0]);
   clock.advance(DAY + 1);
   assert.equal((await b.runPass(clock.now() - DAY)).checked, 4, 'a day later every archive is due again');
@@ -127,8 +127,8 @@ test('two nodes over one PostgreSQL database check each archive once; a dead nod
 
   const clock = new ManualClock(Date.now());
   // A node that dies holding a lease on one archive.
-  await node.server.meta.enrollScrub();
-  const held = await node.server.meta.claimScrub('node-dead', clock.now(), clock.now() + 30_000, clock.now());
+  await node.server.meta.scrub.enroll();
+  const held = await node.server.meta.scrub.claim('node-dead', clock.now(), clock.now() + 30_000, clock.now());
   assert.ok(held);
 
   const otherMeta = await PostgresMetadataStore.open(url, { poolSize: 2 });
@@ -150,6 +150,6 @@ test('two nodes over one PostgreSQL database check each archive once; a dead nod
   const late = await b.runPass(due);
   assert.equal(late.checked, 1);
   assert.deepEqual(new Set([...seen]), ids);
-  const progress = await otherMeta.scrubProgress(due);
+  const progress = await otherMeta.scrub.progress(due);
   assert.deepEqual([progress.archives, progress.verified], [8, 8]);
 });

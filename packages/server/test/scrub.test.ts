@@ -56,10 +56,10 @@ test('a background pass checks every archive once and records when', async () =>
   assert.equal(await metric('oas_scrub_bytes_verified_total'), data.reduce((n, d) => n + d.length, 0));
   assert.equal(await metric('oas_scrub_pass_progress'), 1);
   assert.equal(await metric('oas_scrub_archives_damaged'), 0);
-  checkedAt = (await t.server.meta.getScrub(ids[0]!))!.verifiedAt;
+  checkedAt = (await t.server.meta.scrub.get(ids[0]!))!.verifiedAt;
   assert.equal(await metric('oas_scrub_oldest_verified_timestamp_seconds'), checkedAt / 1000);
   for (const id of ids) {
-    const state = await t.server.meta.getScrub(id);
+    const state = await t.server.meta.scrub.get(id);
     assert.deepEqual([state?.verifiedAt, state?.damage], [checkedAt, null]);
   }
   // Nothing is due again before the interval has passed.
@@ -81,10 +81,10 @@ test('a flipped byte is found by the next pass, named in /metrics, the command a
     assert.equal(await metric('oas_scrub_archives_verified_total'), 6);
     assert.equal(await metric('oas_scrub_archives_damaged'), 1);
     assert.equal(await metric('oas_scrub_damage_found_total'), 1);
-    const state = await t.server.meta.getScrub(ids[0]!);
+    const state = await t.server.meta.scrub.get(ids[0]!);
     assert.ok(state!.verifiedAt > checkedAt);
     assert.match(state?.damage ?? '', new RegExp(`bytes 0-${MIB - 1} of archive ${ids[0]} do not match their stored checksum`));
-    assert.equal((await t.server.meta.getScrub(ids[1]!))?.damage, null);
+    assert.equal((await t.server.meta.scrub.get(ids[1]!))?.damage, null);
 
     // A new retrieval job fails, saying the archive is damaged.
     const job = await t.client.waitJob(vault, await t.client.jobId(vault, { Type: 'archive-retrieval', ArchiveId: ids[0] }));
@@ -118,7 +118,7 @@ test('a flipped byte is found by the next pass, named in /metrics, the command a
   assert.equal(repaired.code, 0, repaired.stdout);
   assert.match(repaired.stdout, /checked 3 archives[\s\S]*no damaged archives/);
   assert.equal(await metric('oas_scrub_archives_damaged'), 0, 'a clean check clears the finding');
-  assert.equal((await t.server.meta.getScrub(ids[0]!))?.damage, null);
+  assert.equal((await t.server.meta.scrub.get(ids[0]!))?.damage, null);
 });
 
 test('a missing blob is damage too', async () => {
@@ -126,7 +126,7 @@ test('a missing blob is damage too', async () => {
   const key = (await t.server.meta.getSegments(id))[0]!.blobKey;
   await t.server.blobs.delete(key);
   await scrubber.wake();
-  const state = await t.server.meta.getScrub(id);
+  const state = await t.server.meta.scrub.get(id);
   assert.match(state?.damage ?? '', /could not be read|missing/);
   assert.equal(await metric('oas_scrub_archives_damaged'), 1);
   // Deleting the archive takes it out of the findings.

@@ -95,8 +95,8 @@ export async function scrubCommand(args: string[], env: NodeJS.ProcessEnv, out: 
     out(`scrubbing ${vault === undefined ? 'every vault' : `vault ${vault}`} of ${describeMetadata(metaSpec)} + ${describeBlobs(blobsSpec)}`
       + `${now ? '' : ` (archives not checked since ${iso(dueBefore)})`}`);
     const report = await scrubber.runPass(dueBefore);
-    const progress = await meta.scrubProgress(dueBefore, vaultIds);
-    const damaged = await meta.listDamaged(LIST_LIMIT, vaultIds);
+    const progress = await meta.scrub.progress(dueBefore, vaultIds);
+    const damaged = await meta.scrub.damaged(LIST_LIMIT, vaultIds);
     out(`checked ${report.checked} archives (${report.bytes} bytes) in ${((commandClock.now() - started) / 1000).toFixed(1)} s`);
     const unchecked = progress.archives - progress.verified;
     if (unchecked > 0) out(`${unchecked} archives not checked (being checked by a server, or a read error; see above)`);

@@ -96,7 +96,7 @@ export class Scrubber {
    * is left that another node is not checking.
    */
   async runPass(dueBefore: number): Promise<PassReport> {
-    await this.o.meta.enrollScrub();
+    await this.o.meta.scrub.enroll();
     const report: PassReport = { checked: 0, bytes: 0, damaged: [], errors: 0 };
     for (;;) {
       const outcome = await this.checkNext(dueBefore);
@@ -119,12 +119,12 @@ export class Scrubber {
     const { meta, nodeId, clock, leaseMs } = this.o;
     this.stopper.signal.throwIfAborted();
     const now = clock.now();
-    const archive = await meta.claimScrub(nodeId, now, now + leaseMs, dueBefore, this.o.vaultIds);
+    const archive = await meta.scrub.claim(nodeId, now, now + leaseMs, dueBefore, this.o.vaultIds);
     if (!archive) return null;
     const lost = new AbortController();
     const signal = AbortSignal.any([this.stopper.signal, lost.signal]);
     const renew = setInterval(() => {
-      meta.renewScrubLease(archive.id, nodeId, clock.now() + leaseMs).then((ok) => {
+      meta.scrub.renew(archive.id, nodeId, clock.now() + leaseMs).then((ok) => {
         if (!ok) lost.abort(new Error(`scrub lease of archive ${archive.id} lost`));
       }, (err: unknown) => this.o.onError?.(err, archive.id));
     }, Math.max(10, Math.floor(leaseMs / 3)));
@@ -145,7 +145,7 @@ export class Scrubber {
         clearInterval(renew);
         if (this.stopper.signal.aborted) {
           // Stopping: hand the archive back so the next start (or another node) takes it at once.
-          await meta.finishScrub(archive.id, nodeId, null).catch(() => undefined);
+          await meta.scrub.finish(archive.id, nodeId, null).catch(() => undefined);
           throw err;
         }
         // A read error that is not damage (a store briefly unreachable): the lease is kept
@@ -158,11 +158,11 @@ export class Scrubber {
     }
     if (damage !== null && !(await this.stillLive(archive.id))) {
       // Deleted (and perhaps purged) while being read: its bytes going away is not damage.
-      await meta.finishScrub(archive.id, nodeId, null).catch(() => undefined);
+      await meta.scrub.finish(archive.id, nodeId, null).catch(() => undefined);
       return 'error';
     }
     const outcome: ScrubOutcome = { archive, verifiedAt: clock.now(), damage };
-    await meta.finishScrub(archive.id, nodeId, { verifiedAt: outcome.verifiedAt, damage });
+    await meta.scrub.finish(archive.id, nodeId, { verifiedAt: outcome.verifiedAt, damage });
     this.archivesVerified++;
     if (damage !== null) this.damageFound++;
     this.o.onChecked?.(outcome);
@@ -180,7 +180,7 @@ export class Scrubber {
     const p = this.progress;
     // The counts scan every live archive: at most once a minute, or every few seconds while checks finish.
     if (p && now - p.at < (p.checks === this.archivesVerified ? PROGRESS_MAX_AGE_MS : PROGRESS_MIN_AGE_MS)) return p.value;
-    const value = await this.o.meta.scrubProgress(now - this.o.intervalMs, this.o.vaultIds);
+    const value = await this.o.meta.scrub.progress(now - this.o.intervalMs, this.o.vaultIds);
     this.progress = { at: now, checks: this.archivesVerified, value };
     return value;
   }
@@ -227,7 +227,7 @@ export class Scrubber {
         const outcome = await this.checkNext(clock.now() - this.o.intervalMs);
         if (outcome !== null) continue;
         // Nothing due: take in archives stored since the last look, else wait.
-        if ((await meta.enrollScrub()) > 0) continue;
+        if ((await meta.scrub.enroll()) > 0) continue;
       } catch (err) {
         if (signal.aborted) break;
         this.o.onError?.(err);

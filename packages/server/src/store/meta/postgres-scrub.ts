@@ -4,14 +4,14 @@
 // goes to one node.
 import type pg from 'pg';
 import { ARCHIVE_COLS } from './rows.js';
-import type { ArchiveRecord, ScrubProgress, ScrubRecord } from './types.js';
+import type { ArchiveRecord, ScrubProgress, ScrubRecord, ScrubStore } from './types.js';
 
 const SCRUB_COLS = 's.archive_id AS "archiveId", a.vault_id AS "vaultId", a.size AS size, s.verified_at AS "verifiedAt", s.damage AS damage';
 /** Vault filter on parameter $n: a text array, or null for every vault. */
 const inVaults = (n: number) => `($${n}::text[] IS NULL OR a.vault_id = ANY ($${n}::text[]))`;
 const vaultsParam = (vaultIds?: readonly string[]) => (vaultIds ? [...vaultIds] : null);
 
-export class PostgresScrubRows {
+export class PostgresScrubRows implements ScrubStore {
   constructor(private readonly pool: pg.Pool) {}
 
   private async rows<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {

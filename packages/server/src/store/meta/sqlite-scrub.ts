@@ -3,7 +3,7 @@
 // never lease one archive twice.
 import type Database from 'better-sqlite3';
 import { ARCHIVE_COLS } from './rows.js';
-import type { ArchiveRecord, ScrubProgress, ScrubRecord } from './types.js';
+import type { ArchiveRecord, ScrubProgress, ScrubRecord, ScrubStore } from './types.js';
 
 /** Vault filter: a JSON array of ids, or null for every vault. */
 const IN_VAULTS = '(@vaults IS NULL OR a.vault_id IN (SELECT value FROM json_each(@vaults)))';
@@ -11,7 +11,7 @@ const SCRUB_COLS = 's.archive_id AS archiveId, a.vault_id AS vaultId, a.size AS 
 
 const vaultsParam = (vaultIds?: readonly string[]) => (vaultIds ? JSON.stringify(vaultIds) : null);
 
-export class SqliteScrubRows {
+export class SqliteScrubRows implements ScrubStore {
   private readonly s;
 
   constructor(db: Database.Database) {
@@ -51,35 +51,35 @@ export class SqliteScrubRows {
     };
   }
 
-  enroll(): number {
+  async enroll(): Promise<number> {
     return this.s.enroll.run().changes;
   }
 
-  claim(owner: string, now: number, leaseUntil: number, dueBefore: number, vaultIds?: readonly string[]): ArchiveRecord | null {
+  async claim(owner: string, now: number, leaseUntil: number, dueBefore: number, vaultIds?: readonly string[]): Promise<ArchiveRecord | null> {
     const row = this.s.claim.get({ owner, now, leaseUntil, dueBefore, vaults: vaultsParam(vaultIds) });
     return row ? this.s.archive.get(row.id) ?? null : null;
   }
 
-  renew(archiveId: string, owner: string, leaseUntil: number): boolean {
+  async renew(archiveId: string, owner: string, leaseUntil: number): Promise<boolean> {
     return this.s.renew.run(leaseUntil, archiveId, owner).changes === 1;
   }
 
-  finish(archiveId: string, owner: string, result: { verifiedAt: number; damage: string | null } | null): boolean {
+  async finish(archiveId: string, owner: string, result: { verifiedAt: number; damage: string | null } | null): Promise<boolean> {
     const run = result
       ? this.s.record.run(result.verifiedAt, result.damage, archiveId, owner)
       : this.s.release.run(archiveId, owner);
     return run.changes === 1;
   }
 
-  get(archiveId: string): ScrubRecord | null {
+  async get(archiveId: string): Promise<ScrubRecord | null> {
     return this.s.get.get(archiveId) ?? null;
   }
 
-  damaged(limit: number, vaultIds?: readonly string[]): ScrubRecord[] {
+  async damaged(limit: number, vaultIds?: readonly string[]): Promise<ScrubRecord[]> {
     return this.s.damaged.all({ limit, vaults: vaultsParam(vaultIds) });
   }
 
-  progress(since: number, vaultIds?: readonly string[]): ScrubProgress {
+  async progress(since: number, vaultIds?: readonly string[]): Promise<ScrubProgress> {
     return this.s.progress.get({ since, vaults: vaultsParam(vaultIds) })!;
   }
 

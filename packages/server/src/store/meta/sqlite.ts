@@ -144,7 +144,7 @@ export class SqliteMetadataStore implements MetadataStore {
   /** The connection, for diagnostics and tests only; the service goes through the interface. */
   readonly db: Database.Database;
   private readonly s: ReturnType<typeof prepareAll>;
-  private readonly scrub: SqliteScrubRows;
+  readonly scrub: SqliteScrubRows;
   readonly settings: SqliteSettingsRows;
   private readonly tx: ReturnType<SqliteMetadataStore['makeTransactions']>;
   private closed = false;
@@ -465,35 +465,7 @@ export class SqliteMetadataStore implements MetadataStore {
     return counts;
   }
 
-  // Scrubbing (sqlite-scrub.ts / postgres-scrub.ts) -----------------------------------------
-
-  async enrollScrub(): Promise<number> {
-    return this.scrub.enroll();
-  }
-
-  async claimScrub(owner: string, now: number, leaseUntil: number, dueBefore: number, vaultIds?: readonly string[]): Promise<ArchiveRecord | null> {
-    return this.scrub.claim(owner, now, leaseUntil, dueBefore, vaultIds);
-  }
-
-  async renewScrubLease(archiveId: string, owner: string, leaseUntil: number): Promise<boolean> {
-    return this.scrub.renew(archiveId, owner, leaseUntil);
-  }
-
-  async finishScrub(archiveId: string, owner: string, result: { verifiedAt: number; damage: string | null } | null): Promise<boolean> {
-    return this.scrub.finish(archiveId, owner, result);
-  }
-
-  async getScrub(archiveId: string): Promise<ScrubRecord | null> {
-    return this.scrub.get(archiveId);
-  }
-
-  async listDamaged(limit: number, vaultIds?: readonly string[]): Promise<ScrubRecord[]> {
-    return this.scrub.damaged(limit, vaultIds);
-  }
-
-  async scrubProgress(since: number, vaultIds?: readonly string[]): Promise<ScrubProgress> {
-    return this.scrub.progress(since, vaultIds);
-  }
+  // Vaults by name (the --vault option of scrub and backfill) ------------------------------
 
   async vaultIdsNamed(name: string): Promise<string[]> {
     return this.scrub.vaultIdsNamed(name);

@@ -155,6 +155,32 @@ export interface SettingsStore {
   putAccountSetting(accountId: string, name: string, value: string | null): Promise<void>;
 }
 
+/**
+ * Scrubbing (scrub/). Every live archive has a scrub row once enrolled; a node checks an archive under a lease, like a job, so in a cluster each archive is checked by one node.
+ */
+export interface ScrubStore {
+  /** Adds a scrub row (never checked) for every live archive that has none; returns how many. */
+  enroll(): Promise<number>;
+  /**
+   * Leases one live archive last checked before `dueBefore` whose lease is free or expired
+   * (never-checked and oldest first), optionally only in these vaults; null when none is due.
+   */
+  claim(owner: string, now: number, leaseUntil: number, dueBefore: number, vaultIds?: readonly string[]): Promise<ArchiveRecord | null>;
+  /** Extends a scrub lease; false when another node took the archive over. */
+  renew(archiveId: string, owner: string, leaseUntil: number): Promise<boolean>;
+  /**
+   * Ends a lease. With `verifiedAt` the check is recorded (damage null: it passed); without,
+   * the archive is only released (the check could not finish). False when the lease was lost.
+   */
+  finish(archiveId: string, owner: string, result: { verifiedAt: number; damage: string | null } | null): Promise<boolean>;
+  /** An archive's scrub state, or null when it was never enrolled. */
+  get(archiveId: string): Promise<ScrubRecord | null>;
+  /** Live archives whose last check failed (at most `limit`, by archive id). */
+  damaged(limit: number, vaultIds?: readonly string[]): Promise<ScrubRecord[]>;
+  /** Counts over live archives: checked since `since`, damaged, oldest check. */
+  progress(since: number, vaultIds?: readonly string[]): Promise<ScrubProgress>;
+}
+
 /** A vault tag (Glacier's AddTagsToVault). */
 export interface VaultTag {
   key: string;
@@ -267,28 +293,8 @@ export interface MetadataStore {
   finishJob(jobId: string, owner: string, fields: Partial<JobRecord>): Promise<boolean>;
   countJobsByStatus(): Promise<Record<JobStatus, number>>;
 
-  // Scrubbing (scrub/). Every live archive has a scrub row once enrolled; a node checks an
-  // archive under a lease, like a job, so in a cluster each archive is checked by one node.
-  /** Adds a scrub row (never checked) for every live archive that has none; returns how many. */
-  enrollScrub(): Promise<number>;
-  /**
-   * Leases one live archive last checked before `dueBefore` whose lease is free or expired
-   * (never-checked and oldest first), optionally only in these vaults; null when none is due.
-   */
-  claimScrub(owner: string, now: number, leaseUntil: number, dueBefore: number, vaultIds?: readonly string[]): Promise<ArchiveRecord | null>;
-  /** Extends a scrub lease; false when another node took the archive over. */
-  renewScrubLease(archiveId: string, owner: string, leaseUntil: number): Promise<boolean>;
-  /**
-   * Ends a lease. With `verifiedAt` the check is recorded (damage null: it passed); without,
-   * the archive is only released (the check could not finish). False when the lease was lost.
-   */
-  finishScrub(archiveId: string, owner: string, result: { verifiedAt: number; damage: string | null } | null): Promise<boolean>;
-  /** An archive's scrub state, or null when it was never enrolled. */
-  getScrub(archiveId: string): Promise<ScrubRecord | null>;
-  /** Live archives whose last check failed (at most `limit`, by archive id). */
-  listDamaged(limit: number, vaultIds?: readonly string[]): Promise<ScrubRecord[]>;
-  /** Counts over live archives: checked since `since`, damaged, oldest check. */
-  scrubProgress(since: number, vaultIds?: readonly string[]): Promise<ScrubProgress>;
+  /** Scrubbing (scrub/): see ScrubStore. */
+  readonly scrub: ScrubStore;
   /** Ids of the vaults of that name, in every account. */
   vaultIdsNamed(name: string): Promise<string[]>;
 
