@@ -4,12 +4,10 @@
 // idempotent) and resumable (blobs that have leaves are skipped).
 // Exit 0: every blob has its leaves; 1: some could not get them (listed) or the pass
 // failed; 2: bad usage.
-import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import type { Clock } from '../clock.js';
 import { ConfigError, parseServeArgs } from '../config.js';
 import { MB } from '../scrub/server.js';
-import { describeBlobs, describeMetadata, openStores, parseMetadataUri } from '../store/open.js';
+import { openOfflineStores } from '../offline-stores.js';
 import { Backfiller } from './backfiller.js';
 
 export const BACKFILL_HELP = `Usage: oas-server backfill [--vault <name>] [options]
@@ -55,22 +53,13 @@ export async function backfillCommand(args: string[], env: NodeJS.ProcessEnv, ou
     out(BACKFILL_HELP);
     return 0;
   }
-  const metaSpec = parseMetadataUri(options.metadataUri, options);
-  if (metaSpec.kind === 'sqlite' && !(await stat(metaSpec.path).catch(() => null))) {
-    throw new ConfigError(options.metadataUri === undefined ? `no server data in ${resolve(options.dataDir)}` : `no metadata file ${metaSpec.path}`);
-  }
-  const { meta, blobs, blobsSpec } = await openStores(options);
+  const { meta, blobs, where, vaultIds, close } = await openOfflineStores(options, vault);
   try {
-    let vaultIds: string[] | undefined;
-    if (vault !== undefined) {
-      vaultIds = await meta.vaultIdsNamed(vault);
-      if (vaultIds.length === 0) throw new ConfigError(`no vault named ${JSON.stringify(vault)}`);
-    }
     const backfiller = new Backfiller({
       meta, blobs, clock: commandClock, bytesPerSecond: options.scrubRate * MB, ...(vaultIds ? { vaultIds } : {}),
     });
     const started = commandClock.now();
-    out(`adding SHA-256 leaves in ${vault === undefined ? 'every vault' : `vault ${vault}`} of ${describeMetadata(metaSpec)} + ${describeBlobs(blobsSpec)}`);
+    out(`adding SHA-256 leaves in ${vault === undefined ? 'every vault' : `vault ${vault}`} of ${where}`);
     const report = await backfiller.runPass();
     out(`looked at ${report.blobs} blobs, added leaves to ${report.added} (${report.bytes} bytes read) in ${((commandClock.now() - started) / 1000).toFixed(1)} s`);
     if (report.failed.length === 0) {
@@ -81,7 +70,6 @@ export async function backfillCommand(args: string[], env: NodeJS.ProcessEnv, ou
     for (const f of report.failed) out(`  ${f.blobKey}\t${f.owner}\t${f.kind}\t${f.message}`);
     return 1;
   } finally {
-    await meta.close().catch(() => undefined);
-    await blobs.close().catch(() => undefined);
+    await close();
   }
 }

@@ -3,12 +3,10 @@
 // Exit 0: nothing damaged; 3: damaged archives (listed); 1: the pass failed; 2: bad usage.
 // Running servers may keep scrubbing meanwhile: archives they are checking are left to them.
 import { hostname } from 'node:os';
-import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { newId } from '@oas/sdk/protocol';
 import type { Clock } from '../clock.js';
 import { ConfigError, parseServeArgs } from '../config.js';
-import { describeBlobs, describeMetadata, openStores, parseMetadataUri } from '../store/open.js';
+import { openOfflineStores } from '../offline-stores.js';
 import { Scrubber } from './scrubber.js';
 import { MB } from './server.js';
 
@@ -70,17 +68,8 @@ export async function scrubCommand(args: string[], env: NodeJS.ProcessEnv, out: 
     out(SCRUB_HELP);
     return 0;
   }
-  const metaSpec = parseMetadataUri(options.metadataUri, options);
-  if (metaSpec.kind === 'sqlite' && !(await stat(metaSpec.path).catch(() => null))) {
-    throw new ConfigError(options.metadataUri === undefined ? `no server data in ${resolve(options.dataDir)}` : `no metadata file ${metaSpec.path}`);
-  }
-  const { meta, blobs, blobsSpec } = await openStores(options);
+  const { meta, blobs, where, vaultIds, close } = await openOfflineStores(options, vault);
   try {
-    let vaultIds: string[] | undefined;
-    if (vault !== undefined) {
-      vaultIds = await meta.vaultIdsNamed(vault);
-      if (vaultIds.length === 0) throw new ConfigError(`no vault named ${JSON.stringify(vault)}`);
-    }
     const scrubber = new Scrubber({
       meta, blobs, clock: commandClock,
       nodeId: `scrub:${hostname()}:${process.pid}:${newId().slice(0, 8)}`,
@@ -92,7 +81,7 @@ export async function scrubCommand(args: string[], env: NodeJS.ProcessEnv, out: 
     });
     const started = commandClock.now();
     const dueBefore = now ? started : started - options.scrubIntervalMs;
-    out(`scrubbing ${vault === undefined ? 'every vault' : `vault ${vault}`} of ${describeMetadata(metaSpec)} + ${describeBlobs(blobsSpec)}`
+    out(`scrubbing ${vault === undefined ? 'every vault' : `vault ${vault}`} of ${where}`
       + `${now ? '' : ` (archives not checked since ${iso(dueBefore)})`}`);
     const report = await scrubber.runPass(dueBefore);
     const progress = await meta.scrub.progress(dueBefore, vaultIds);
@@ -109,7 +98,6 @@ export async function scrubCommand(args: string[], env: NodeJS.ProcessEnv, out: 
     for (const d of damaged) out(`  ${d.archiveId}\tvault ${d.vaultId}\t${d.size} bytes\tchecked ${iso(d.verifiedAt)}\t${d.damage}`);
     return EXIT_DAMAGED;
   } finally {
-    await meta.close().catch(() => undefined);
-    await blobs.close().catch(() => undefined);
+    await close();
   }
 }
