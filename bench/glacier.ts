@@ -18,7 +18,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { hashFile, signSigV4, stopLeafWorker, treeHashOfLeafBuffer } from '../packages/sdk/src/index.js';
 import {
-  MIB, type Server, children, createVault, expectStatus, median, runLoad, secs, sleep, startServer, stop, stopServer, waitForJob,
+  MIB, type Server, children, createVault, expectStatus, median, runBench, runLoad, secs, sleep, startServer, stop, stopServer, waitForJob,
   writeSource,
 } from './lib.js';
 
@@ -218,17 +218,4 @@ async function main(): Promise<void> {
   }
 }
 
-// Ctrl-C still removes the children and the scratch files.
-const interrupted = new Promise<never>((_, reject) => {
-  process.once('SIGINT', () => reject(new Error('interrupted')));
-  process.once('SIGTERM', () => reject(new Error('terminated')));
-});
-try {
-  await Promise.race([main(), interrupted]);
-} catch (err) {
-  await Promise.allSettled([...children].map(stop));
-  await rm(work, { recursive: true, force: true });
-  console.error(`bench:glacier failed: ${(err as Error).message}`);
-  process.exitCode = 1;
-}
-process.exit();
+await runBench('bench:glacier', main, work);

@@ -2,7 +2,7 @@
 // (run as its own process, bench/load.ts), scratch data and small formatting helpers.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -170,4 +170,24 @@ export async function waitForJob(api: OASAPI, vaultId: string, jobId: string, po
     }
     await sleep(pollMs);
   }
+}
+
+/**
+ * Runs a bench's main; on failure or Ctrl-C the children are stopped and the scratch
+ * directory removed (main's own finally may not get to run), then the process exits.
+ */
+export async function runBench(name: string, main: () => Promise<void>, scratch: string): Promise<never> {
+  const interrupted = new Promise<never>((_, reject) => {
+    process.once('SIGINT', () => reject(new Error('interrupted')));
+    process.once('SIGTERM', () => reject(new Error('terminated')));
+  });
+  try {
+    await Promise.race([main(), interrupted]);
+  } catch (err) {
+    await Promise.allSettled([...children].map(stop));
+    await rm(scratch, { recursive: true, force: true });
+    console.error(`${name} failed: ${(err as Error).message}`);
+    process.exitCode = 1;
+  }
+  process.exit();
 }

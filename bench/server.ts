@@ -27,7 +27,7 @@ import {
   authorizationHeader, combineTreeEtags, computeSignature, type Checksums, formatRfc1123, hashFile, stopLeafWorker, stringToSign,
 } from '../packages/sdk/src/index.js';
 import {
-  MIB, type Server, children, createVault, expectStatus, freePort, median, runLoad, secs, startServer as startServerProcess,
+  MIB, type Server, children, createVault, expectStatus, freePort, median, runBench, runLoad, secs, startServer as startServerProcess,
   stop, stopServer, track, waitForJob, writeSource as writeRandomFile,
 } from './lib.js';
 
@@ -382,19 +382,4 @@ async function main(): Promise<void> {
 const [mode, arg] = process.argv.slice(2);
 if (mode === '--bare') bareServer(Number(arg));
 else if (mode === '--memory') memoryServer(Number(arg));
-else {
-  // Ctrl-C still removes the children and the scratch files (main's finally runs on exit).
-  const interrupted = new Promise<never>((_, reject) => {
-    process.once('SIGINT', () => reject(new Error('interrupted')));
-    process.once('SIGTERM', () => reject(new Error('terminated')));
-  });
-  try {
-    await Promise.race([main(), interrupted]);
-  } catch (err) {
-    await Promise.allSettled([...children].map(stop));
-    await rm(work, { recursive: true, force: true });
-    console.error(`bench:server failed: ${(err as Error).message}`);
-    process.exitCode = 1;
-  }
-  process.exit();
-}
+else await runBench('bench:server', main, work);
