@@ -10,7 +10,7 @@
 // --concurrency, default its own), BENCH_CPU_PROF (a directory: oascmd runs write V8 CPU
 // profiles there, --cpu-prof), BENCH_OASCMD_NODE_ARGS (node flags for oascmd, space-separated).
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +26,8 @@ const CPU_PROF = process.env.BENCH_CPU_PROF;
 const NODE_ARGS = (process.env.BENCH_OASCMD_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const KEY_ID = 'bench';
 const KEY_SECRET = 'bench-secret';
-const BIN = fileURLToPath(new URL('../packages/cli/bin/oascmd.js', import.meta.url));
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BIN = `${ROOT}packages/cli/bin/oascmd.js`;
 const dir = fileURLToPath(new URL(`./.work/transfer-${process.pid}/`, import.meta.url));
 const source = `${dir}source.bin`;
 const plain = `${dir}plain.bin`;
@@ -71,11 +72,11 @@ function vmHwm(pid: number): number {
 }
 
 /** Runs a command to completion; its time from spawn to exit, and with `peak` its VmHWM (polled, it only grows). */
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, peak = false): Promise<Done> {
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, peak = false, cwd?: string): Promise<Done> {
   return new Promise((resolve, reject) => {
     const start = performance.now();
     const serverStart = cpuSeconds(serverPid);
-    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let hwm = 0;
@@ -110,29 +111,16 @@ function signedCurl(server: Server, method: string, path: string, extra: Array<[
   ];
 }
 
-/** The newest modification time under `dir`. */
-function newest(dir: string): number {
-  let max = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const path = `${dir}/${e.name}`;
-    max = Math.max(max, e.isDirectory() ? newest(path) : statSync(path).mtimeMs);
-  }
-  return max;
-}
-
-/** What bin/oascmd.js will run: dist/ only when both builds are newer than their sources. */
-function distIsCurrent(): boolean {
-  const root = fileURLToPath(new URL('../packages/', import.meta.url));
-  const builds = [`${root}cli/dist/main.js`, `${root}sdk/dist/index.js`];
-  if (!builds.every((b) => existsSync(b))) return false;
-  return Math.min(...builds.map((b) => statSync(b).mtimeMs)) >= Math.max(newest(`${root}cli/src`), newest(`${root}sdk/src`));
+/** Builds the SDK and the CLI (incremental), so that oascmd runs dist/ as installed users run it. */
+function build(): Promise<Done> {
+  return run('npx', ['tsc', '-b', 'packages/sdk', 'packages/cli'], process.env, false, ROOT);
 }
 
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(0)} MB`;
 
 async function main(): Promise<void> {
-  const mode = distIsCurrent() ? 'built (dist)' : 'from source (tsx; run `npm run build` first to measure what users run)';
-  console.log(`transfer bench: ${SIZE / MIB} MiB file, ${REPS} alternating repetitions, oascmd ${mode}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  await build();
+  console.log(`transfer bench: ${SIZE / MIB} MiB file, ${REPS} alternating repetitions, oascmd built (dist), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   await mkdir(`${dir}home`, { recursive: true });
   let server: Server | undefined;
   const stop = (): void => {

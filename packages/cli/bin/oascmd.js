@@ -21,20 +21,29 @@ function newest(dir) {
 }
 
 /**
+ * When `pkg` was last built: `tsc -b` rewrites dist/.tsbuildinfo on every build with
+ * anything to do, while outputs whose content did not change (dist/main.js after an edit
+ * elsewhere) keep their old times; `entry` when there is no build info.
+ */
+function builtAt(pkg, entry) {
+  const info = new URL('dist/.tsbuildinfo', pkg);
+  return statSync(existsSync(info) ? info : new URL(entry, pkg)).mtimeMs;
+}
+
+/**
  * Whether dist/ is the CLI to run. An installed package has no src/: always. In the
- * workspace, only if this package's and the SDK's builds are newer than their sources.
+ * workspace, only if this package and the SDK were built after their sources last changed.
  */
 function distIsCurrent() {
   if (process.env.OASCMD_FROM_SOURCE === '1' || !existsSync(dist)) return false;
-  const src = new URL('../src/', import.meta.url);
+  const cli = new URL('../', import.meta.url);
+  const src = new URL('src/', cli);
   if (!existsSync(src)) return true;
   try {
     const sdk = new URL('../../sdk/', import.meta.url);
-    const sdkDist = new URL('dist/index.js', sdk);
-    if (!existsSync(sdkDist)) return false; // dist/ would import @oas/sdk from there
-    const built = Math.min(statSync(dist).mtimeMs, statSync(sdkDist).mtimeMs);
+    if (!existsSync(new URL('dist/index.js', sdk))) return false; // dist/ would import @oas/sdk from there
     const sdkSrc = new URL('src/', sdk);
-    return built >= Math.max(newest(src), existsSync(sdkSrc) ? newest(sdkSrc) : 0);
+    return builtAt(cli, 'dist/main.js') >= newest(src) && (!existsSync(sdkSrc) || builtAt(sdk, 'dist/index.js') >= newest(sdkSrc));
   } catch {
     return true;
   }

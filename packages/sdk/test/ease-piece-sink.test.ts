@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { MIB, hashBuffer } from '../src/protocol/etag.js';
 import { leafWorkerStats, stopLeafWorker } from '../src/protocol/hash-file.js';
 import { BatchBudget, LeafBatcher } from '../src/ease/leaf-batcher.js';
-import { PieceSink } from '../src/ease/piece-sink.js';
+import { FileWriter, PieceSink } from '../src/ease/piece-sink.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'piece-sink-'));
 after(async () => {
@@ -32,7 +32,7 @@ async function slotsAllFree(): Promise<void> {
 async function sink(path: string, start: number, data: Buffer, chunks: number[], budget?: BatchBudget): Promise<string> {
   const file = await open(path, 'r+');
   try {
-    const out = new PieceSink(file, start, budget);
+    const out = new PieceSink(new FileWriter(file), start, budget);
     for (let at = 0, i = 0; at < data.length; i++) {
       const n = Math.min(chunks[i % chunks.length]!, data.length - at);
       // A reused chunk buffer: the sink must have copied what it needs before the next write.
@@ -97,7 +97,7 @@ test('a write that fails fails the piece; discard gives every slot back', async 
   await (await open(path, 'w')).close();
   const file = await open(path, 'r'); // writes fail with EBADF
   try {
-    const out = new PieceSink(file, 0);
+    const out = new PieceSink(new FileWriter(file), 0);
     const data = randomBytes(MIB);
     await assert.rejects(async () => {
       for (let i = 0; i < 24; i++) await out.write(data);
@@ -111,7 +111,7 @@ test('a write that fails fails the piece; discard gives every slot back', async 
 
   const abandoned = await open(path, 'r+');
   try {
-    const out = new PieceSink(abandoned, 0);
+    const out = new PieceSink(new FileWriter(abandoned), 0);
     await out.write(randomBytes(12 * MIB + 3)); // one batch submitted, one filling
     await out.discard();
   } finally {

@@ -1,7 +1,7 @@
 // Verified, parallel, resumable download of a job's output.
 //
 // Archive output is split into aligned pieces fetched in parallel with `Range`; each
-// response goes through a PieceSink (piece-sink.ts): 1 MiB positional writes into a temp
+// response goes through a PieceSink (piece-sink.ts): 1 MiB positional writes, one at a time, into a temp
 // file at its offset, leaves hashed 8 at a time on the leaf worker. Each piece's tree etag
 // is checked against the x-oas-tree-etag it came with (a mismatch is refetched through the
 // retry policy), the combined piece tree etags against the job's TreeEtag; only then is
@@ -21,7 +21,7 @@ import { callOk } from './call.js';
 import { ChecksumMismatchError, JobStateError, TransferError } from './errors.js';
 import { TreeEtagHasher, hashFileRange } from './hashing.js';
 import { BatchBudget } from './leaf-batcher.js';
-import { PieceSink, writeAll } from './piece-sink.js';
+import { FileWriter, PieceSink, writeAll } from './piece-sink.js';
 import { ProgressTracker, type ProgressCallback } from './progress.js';
 import { withRetry, type RetryOptions } from './retry.js';
 import { calcPieceSize, rangeLength, splitRanges } from './sizes.js';
@@ -181,10 +181,11 @@ async function downloadPieces(job: DownloadableJob, path: string, options: Downl
     let cursor = 0;
     const concurrency = Math.min(Math.max(1, options.concurrency ?? 4), Math.max(1, todo.length));
     const budget = new BatchBudget(Math.min(2 * concurrency, LEAF_BATCHES));
+    const writer = new FileWriter(file);
     await runWorkers(concurrency, options.signal, async (signal) => {
       for (let range = todo[cursor++]; range; range = todo[cursor++]) {
         const piece = range;
-        const record = await withRetry(() => fetchPiece(job, file, offset, piece, progress, budget, signal), options.retry, signal, 'downloadToFile');
+        const record = await withRetry(() => fetchPiece(job, writer, offset, piece, progress, budget, signal), options.retry, signal, 'downloadToFile');
         state.pieces[piece.start] = record;
         progress.finish(piece.start, rangeLength(piece));
         await saver.save();
@@ -217,7 +218,7 @@ async function downloadPieces(job: DownloadableJob, path: string, options: Downl
  * One ranged GET (output offsets) streamed into the file at `range.start − offset`, hashed on
  * the way, checked against its header.
  */
-async function fetchPiece(job: DownloadableJob, file: FileHandle, offset: number, range: ByteRange, progress: ProgressTracker,
+async function fetchPiece(job: DownloadableJob, file: FileWriter, offset: number, range: ByteRange, progress: ProgressTracker,
   budget: BatchBudget, signal: AbortSignal): Promise<PieceRecord> {
   progress.reset(range.start);
   const response = await callOk(job.api.fetchJobOutput(job.vaultId, job.id, `bytes=${range.start}-${range.end}`, { signal }));

@@ -3,9 +3,11 @@
 // written at its file offset with one positional write and hashed on the worker, 8 leaves
 // at a time. The response is not read further while two batches (16 MiB) of the piece, or
 // the download's whole budget of batches, are in flight: memory stays bounded whatever the
-// network's speed against the disk's.
+// network's speed against the disk's. The pieces of one file share a FileWriter, which
+// writes one leaf at a time.
 import type { FileHandle } from 'node:fs/promises';
 import { MIB } from '../protocol/etag.js';
+import { copyIntoShared } from '../protocol/hash-worker.js';
 import { BatchBudget, LeafBatcher } from './leaf-batcher.js';
 
 export class PieceSink {
@@ -19,7 +21,7 @@ export class PieceSink {
    * Bytes go to `file` from offset `start` (a piece starts at a multiple of 1 MiB of the
    * tree it belongs to); `budget`: batches in flight shared with other sinks (a download's pieces).
    */
-  constructor(private readonly file: FileHandle, start: number, budget?: BatchBudget) {
+  constructor(private readonly file: FileWriter, start: number, budget?: BatchBudget) {
     this.position = start;
     this.batcher = new LeafBatcher(2, budget ?? new BatchBudget(2));
   }
@@ -29,7 +31,7 @@ export class PieceSink {
     for (let at = 0; at < chunk.byteLength; ) {
       this.leaf ??= await this.batcher.leafBuffer();
       const take = Math.min(MIB - this.fill, chunk.byteLength - at);
-      this.leaf.set(at === 0 && take === chunk.byteLength ? chunk : chunk.subarray(at, at + take), this.fill);
+      copyIntoShared(at === 0 && take === chunk.byteLength ? chunk : chunk.subarray(at, at + take), this.leaf, this.fill);
       this.fill += take;
       at += take;
       this.position += take;
@@ -51,7 +53,7 @@ export class PieceSink {
 
   private closeLeaf(): void {
     const data = this.leaf!.subarray(0, this.fill);
-    const written = writeAll(this.file, data, this.position - this.fill);
+    const written = this.file.write(data, this.position - this.fill);
     this.leaf = undefined;
     this.fill = 0;
     this.batcher.leafDone(data.length, written);
@@ -63,5 +65,22 @@ export async function writeAll(file: FileHandle, data: Uint8Array, position: num
   for (let at = 0; at < data.byteLength; ) {
     const { bytesWritten } = await file.write(data, at, data.byteLength - at, position + at);
     at += bytesWritten;
+  }
+}
+
+/**
+ * Positional writes to one file, one at a time in the order asked: concurrent writes to one
+ * file only queue for its inode lock in the kernel, and the threads waiting for it spin.
+ */
+export class FileWriter {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly file: FileHandle) {}
+
+  /** Settles once all of `data` is written at `position` (after every earlier write settled). */
+  write(data: Uint8Array, position: number): Promise<void> {
+    const written = this.tail.then(() => writeAll(this.file, data, position));
+    this.tail = written.catch(() => undefined);
+    return written;
   }
 }

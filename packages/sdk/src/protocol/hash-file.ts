@@ -5,7 +5,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { MIB, TreeEtagBuilder, type Checksums } from './etag.js';
-import { SLOT_SIZE, leafPool, type LeafAlgorithm, type LeafSlot } from './hash-worker.js';
+import { SLOT_SIZE, copyIntoShared, leafPool, type LeafAlgorithm, type LeafSlot } from './hash-worker.js';
 
 export { configureLeafWorker, leafWorkerStats, stopLeafWorker, type LeafAlgorithm } from './hash-worker.js';
 
@@ -345,7 +345,7 @@ export class ParallelChecksumHasher {
       if (this.batchFill === 0) this.startBatch();
       const take = Math.min(SLOT_SIZE - this.batchFill, chunk.byteLength - at);
       const part = chunk.subarray(at, at + take);
-      if (this.slot) this.slot.data.set(part, this.batchFill);
+      if (this.slot) copyIntoShared(part, this.slot.data, this.batchFill);
       else this.inline!.update(part);
       this.batchFill += take;
       at += take;
@@ -434,7 +434,7 @@ export async function hashLeaves(chunks: readonly Uint8Array[], options: { algor
   try {
     let at = 0;
     for (const c of chunks) {
-      slot.data.set(c, at);
+      copyIntoShared(c, slot.data, at);
       at += c.byteLength;
     }
     await new Promise<void>((resolve) => leafPool.submit(slot, length, resolve, { algorithms: [algorithm] }));

@@ -86,6 +86,30 @@ interface Wasm {
 }
 const wasm = (globalThis as unknown as { WebAssembly?: Wasm }).WebAssembly;
 
+// V8 copies into shared memory with a relaxed memmove that falls back to one byte at a time
+// when source and target are not 8-byte aligned alike (socket chunks of odd lengths make
+// that the common case): 5x slower than a plain copy. Such copies go through a private
+// buffer placed at the target's alignment, two fast copies instead of one slow one.
+const STAGE_SIZE = 256 * 1024;
+let stage: Buffer | undefined;
+
+/** `target.set(source, offset)`, fast also when `target` is shared memory (a slot's data). */
+export function copyIntoShared(source: Uint8Array, target: Uint8Array, offset: number): void {
+  const at = target.byteOffset + offset;
+  if (((source.byteOffset - at) & 7) === 0 || source.byteLength < 64 || !(target.buffer instanceof SharedArrayBuffer)) {
+    target.set(source, offset);
+    return;
+  }
+  if (offset < 0 || offset + source.byteLength > target.byteLength) throw new RangeError('copyIntoShared: offset is out of bounds');
+  stage ??= Buffer.allocUnsafeSlow(STAGE_SIZE + 8);
+  const shift = at & 7;
+  for (let done = 0; done < source.byteLength; done += STAGE_SIZE) {
+    const n = Math.min(STAGE_SIZE, source.byteLength - done);
+    stage.set(source.subarray(done, done + n), shift);
+    target.set(stage.subarray(shift, shift + n), offset + done);
+  }
+}
+
 export class LeafSlot {
   /** Bumped per submission; the worker stores it back when done (stale replies are ignored). */
   gen = 0;

@@ -5,7 +5,9 @@
 // so a fast producer holds at most `maxSlots` slots and never grows memory.
 import { MIB } from './etag.js';
 import { InlineLeaves } from './hash-file.js';
-import { SLOT_SIZE, leafPool, type LeafAlgorithm, type LeafSlot } from './hash-worker.js';
+import { SLOT_SIZE, copyIntoShared, leafPool, type LeafAlgorithm, type LeafSlot } from './hash-worker.js';
+
+export { copyIntoShared };
 
 export interface PooledHasherOptions {
   /** The leaf algorithms to compute (each digest() result has one entry per algorithm). */
@@ -54,7 +56,7 @@ export class PooledHasher {
       if (this.fill === 0) this.startBatch();
       const take = Math.min(SLOT_SIZE - this.fill, chunk.byteLength - at);
       const part = at === 0 && take === chunk.byteLength ? chunk : chunk.subarray(at, at + take);
-      if (this.slot) this.slot.data.set(part, this.fill);
+      if (this.slot) copyIntoShared(part, this.slot.data, this.fill);
       else for (const leaves of this.inline!.values()) leaves.update(part);
       this.fill += take;
       at += take;

@@ -2,7 +2,7 @@
 // slot (positional reads where the store has them, else the store's stream copied in, in
 // order) and hashed there, or into a buffer of its own hashed by the family when every slot
 // is taken.
-import { LeafBuffer, MIB } from '@oas/sdk';
+import { LeafBuffer, MIB, copyIntoShared } from '@oas/sdk';
 import type { LeafFamily } from './leaf-families.js';
 import type { BlobFileReader, BlobStore } from './types.js';
 
@@ -44,7 +44,7 @@ export async function openSource(blobs: BlobStore, key: string, from: number, to
         left = next.value;
       }
       const take = Math.min(left.length, buf.length - got);
-      left.copy(buf, got, 0, take);
+      copyIntoShared(left.subarray(0, take), buf, got);
       left = left.subarray(take);
       got += take;
     }
