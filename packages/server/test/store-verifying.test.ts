@@ -5,11 +5,12 @@
 // matched, for any range, and stops before a bad leaf.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { MIB, hashBuffer, treeHash } from '@oas/sdk';
+import { MIB, hashBuffer, leafWorkerStats, treeHash } from '@oas/sdk';
 import { openFileBlobStore } from '../src/store/blob/file.js';
 import { SHA256_LEAVES, MD5_LEAVES } from '../src/store/blob/leaf-families.js';
 import { openS3BlobStore } from '../src/store/blob/s3.js';
@@ -132,6 +133,38 @@ for (const backend of STORES) {
         err instanceof BlobCheckError && err.check === 'too-short' && Number(err.actual) <= MIB);
       assert.deepEqual(await keys(store), before);
       assert.equal(await store.removeLeftovers(), 0, 'aborted writes left nothing to sweep');
+    });
+
+    test('a large write (hashed on pool slots): exact bytes, MD5 and SHA-256 leaves; failures leave nothing; slots come back', async () => {
+      const before = await keys(store);
+      const data = pattern(27 * MIB + 5, 11);
+      const { etag, treeEtag } = hashBuffer(data);
+      const blob = await writeBlob(store, source(data), { expect: { size: data.length, etag, trees: { md5: treeEtag } } });
+      assert.equal(blob.treeEtag, treeEtag);
+      const shaLeaves = Array.from({ length: Math.ceil(data.length / MIB) }, (_, i) => createHash('sha256').update(data.subarray(i * MIB, (i + 1) * MIB)).digest());
+      assert.ok(blob.leaves.sha256?.equals(Buffer.concat(shaLeaves)), 'SHA-256 leaves of the same bytes');
+      assert.ok((await store.readLeaves(blob.key)).equals(leavesOf(data)));
+      assert.ok((await readAll(readVerified(store, [{ blobKey: blob.key, size: data.length }], 0, data.length - 1))).bytes.equals(data));
+      await store.delete(blob.key);
+
+      await assert.rejects(writeBlob(store, source(data), { expect: { size: data.length - 1 } }), (err: unknown) =>
+        err instanceof BlobCheckError && err.check === 'too-long');
+      await assert.rejects(writeBlob(store, source(data), { expect: { size: data.length, etag, trees: { md5: 'C'.repeat(32) } } }), (err: unknown) =>
+        err instanceof BlobCheckError && err.check === 'tree');
+      let reads = 0;
+      const broken = new Readable({
+        read() {
+          if (reads++ < 12) this.push(data.subarray((reads - 1) * MIB, reads * MIB));
+          else this.destroy(new Error('client went away'));
+        },
+      });
+      await assert.rejects(writeBlob(store, broken, { expect: { size: data.length } }), (err: unknown) =>
+        err instanceof BlobCheckError && err.check === 'too-short');
+      assert.deepEqual(await keys(store), before);
+      assert.equal(await store.removeLeftovers(), 0);
+      for (let i = 0; i < 100 && leafWorkerStats().inflight > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      const stats = leafWorkerStats();
+      assert.equal(stats.free, stats.slots, 'every pool slot given back');
     });
 
     test('an abort through the signal stops the write and leaves nothing', async () => {
