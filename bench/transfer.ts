@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { OAS_API_VERSION } from '../packages/sdk/src/client/api.js';
 import { hashFile } from '../packages/sdk/src/protocol/hash-file.js';
 import { authorizationHeader, computeSignature, formatRfc1123, stringToSign } from '../packages/sdk/src/protocol/index.js';
-import { MIB, createVault, median, secs, startServer, stopServer, waitForJob, writeSource, type Server } from './lib.js';
+import { MIB, ROOT, buildDist, createVault, median, secs, startServer, stopServer, waitForJob, writeSource, type Server } from './lib.js';
 
 const SIZE = Number(process.env.BENCH_SIZE_MIB ?? 1024) * MIB;
 const REPS = Number(process.env.BENCH_REPS ?? 3);
@@ -26,7 +26,6 @@ const CPU_PROF = process.env.BENCH_CPU_PROF;
 const NODE_ARGS = (process.env.BENCH_OASCMD_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const KEY_ID = 'bench';
 const KEY_SECRET = 'bench-secret';
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = `${ROOT}packages/cli/bin/oascmd.js`;
 const dir = fileURLToPath(new URL(`./.work/transfer-${process.pid}/`, import.meta.url));
 const source = `${dir}source.bin`;
@@ -72,11 +71,11 @@ function vmHwm(pid: number): number {
 }
 
 /** Runs a command to completion; its time from spawn to exit, and with `peak` its VmHWM (polled, it only grows). */
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, peak = false, cwd?: string): Promise<Done> {
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, peak = false): Promise<Done> {
   return new Promise((resolve, reject) => {
     const start = performance.now();
     const serverStart = cpuSeconds(serverPid);
-    const child = spawn(cmd, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let hwm = 0;
@@ -111,15 +110,10 @@ function signedCurl(server: Server, method: string, path: string, extra: Array<[
   ];
 }
 
-/** Builds the SDK and the CLI (incremental), so that oascmd runs dist/ as installed users run it. */
-function build(): Promise<Done> {
-  return run('npx', ['tsc', '-b', 'packages/sdk', 'packages/cli'], process.env, false, ROOT);
-}
-
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(0)} MB`;
 
 async function main(): Promise<void> {
-  await build();
+  buildDist();
   console.log(`transfer bench: ${SIZE / MIB} MiB file, ${REPS} alternating repetitions, oascmd built (dist), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   await mkdir(`${dir}home`, { recursive: true });
   let server: Server | undefined;
