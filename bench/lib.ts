@@ -87,6 +87,9 @@ export interface ServerOptions {
   label: string;
 }
 
+/** The node flags `npm start` gives the server (docs/operations.md, "Memory and garbage collection"). */
+const SERVER_NODE_FLAGS = ['--initial-old-space-size=64'];
+
 let built = false;
 
 /**
@@ -105,7 +108,7 @@ export async function startServer(opts: ServerOptions): Promise<Server> {
   buildDist();
   const port = await freePort();
   const child = track(spawn(process.execPath, [
-    SERVER_MAIN, '--data-dir', opts.dataDir, '--port', String(port), '--log-level', opts.logLevel, '--job-delay', '0',
+    ...SERVER_NODE_FLAGS, SERVER_MAIN, '--data-dir', opts.dataDir, '--port', String(port), '--log-level', opts.logLevel, '--job-delay', '0',
   ], {
     env: { ...process.env, OAS_ROOT_ACCESS_KEY_ID: opts.keyId, OAS_ROOT_ACCESS_KEY_SECRET: opts.keySecret, ...opts.env },
     stdio: ['ignore', 'ignore', 'pipe'],
