@@ -143,43 +143,73 @@ async function main(): Promise<void> {
     const note = (what: keyof typeof cpu, d: Done): void => void cpu[what].push([d.cpu, d.serverCpu]);
     let peakUp = 0, peakDown = 0;
     for (let rep = 0; rep < REPS; rep++) {
+      // Each pair runs in the opposite order every other rep, and files are deleted only
+      // after both: on this VM, writing page cache right after a large deletion can cost
+      // several times more system time (freed memory goes back to the host), and the side
+      // that always ran second would always pay it.
+      const swap = rep % 2 === 1;
       const archivePath = `/vaults/${vaultId}/archives`;
-      const posted = await run('curl', [...signedCurl(srv, 'POST', archivePath,
-        [['x-oas-content-etag', sums.etag], ['x-oas-tree-etag', sums.treeEtag]]), '-T', source, '-D', '-', '-o', '/dev/null']);
-      post.push(posted.ms);
-      note('post', posted);
-      const postedId = /x-oas-archive-id:\s*(\S+)/i.exec(posted.stdout)?.[1];
-      if (!postedId) throw new Error(`the plain POST returned no archive id: ${posted.stdout}`);
+      const plainPost = async (): Promise<string> => {
+        const posted = await run('curl', [...signedCurl(srv, 'POST', archivePath,
+          [['x-oas-content-etag', sums.etag], ['x-oas-tree-etag', sums.treeEtag]]), '-T', source, '-D', '-', '-o', '/dev/null']);
+        post.push(posted.ms);
+        note('post', posted);
+        const postedId = /x-oas-archive-id:\s*(\S+)/i.exec(posted.stdout)?.[1];
+        if (!postedId) throw new Error(`the plain POST returned no archive id: ${posted.stdout}`);
+        return postedId;
+      };
+      const ourUpload = async (): Promise<{ archiveId: string; peak: number }> => {
+        const upload = await oascmd('upload', 'oas://bench', source, '--json', '-q', ...extra);
+        up.push(upload.ms);
+        note('up', upload);
+        peakUp = Math.max(peakUp, upload.peak);
+        return { archiveId: (JSON.parse(upload.stdout) as { ArchiveId: string }).ArchiveId, peak: upload.peak };
+      };
+      let postedId: string, uploaded: { archiveId: string; peak: number };
+      if (swap) {
+        uploaded = await ourUpload();
+        postedId = await plainPost();
+      } else {
+        postedId = await plainPost();
+        uploaded = await ourUpload();
+      }
       (await srv.api.deleteArchive(vaultId, postedId)).dispose();
-
-      const upload = await oascmd('upload', 'oas://bench', source, '--json', '-q', ...extra);
-      up.push(upload.ms);
-      note('up', upload);
-      peakUp = Math.max(peakUp, upload.peak);
-      const archiveId = (JSON.parse(upload.stdout) as { ArchiveId: string }).ArchiveId;
+      const { archiveId } = uploaded;
       const created = await srv.api.createJob(vaultId, 'archive-retrieval', archiveId);
       created.dispose();
       const jobId = created.getHeader('x-oas-job-id') ?? '';
       await waitForJob(srv.api, vaultId, jobId, 100);
 
       const jobOutput = `/vaults/${vaultId}/jobs/${jobId}/output`;
-      const plainGet = await run('curl', [...signedCurl(srv, 'GET', jobOutput), '-o', plain]);
-      curl.push(plainGet.ms);
-      note('curl', plainGet);
-      if (statSync(plain).size !== SIZE) throw new Error(`curl -o wrote ${statSync(plain).size} bytes`);
-      await rm(plain, { force: true });
-
-      const fetch = await oascmd('fetch', 'oas://bench', jobId, fetched, '-f', '--json', '-q', ...extra);
-      down.push(fetch.ms);
-      note('down', fetch);
-      peakDown = Math.max(peakDown, fetch.peak);
-      const result = JSON.parse(fetch.stdout) as { Size: number; Verified: string };
-      if (result.Size !== SIZE || result.Verified !== 'full') throw new Error(`fetch returned ${fetch.stdout}`);
+      const plainGet = async (): Promise<void> => {
+        const got = await run('curl', [...signedCurl(srv, 'GET', jobOutput), '-o', plain]);
+        curl.push(got.ms);
+        note('curl', got);
+        if (statSync(plain).size !== SIZE) throw new Error(`curl -o wrote ${statSync(plain).size} bytes`);
+      };
+      const ourFetch = async (): Promise<number> => {
+        const fetch = await oascmd('fetch', 'oas://bench', jobId, fetched, '-f', '--json', '-q', ...extra);
+        down.push(fetch.ms);
+        note('down', fetch);
+        peakDown = Math.max(peakDown, fetch.peak);
+        const result = JSON.parse(fetch.stdout) as { Size: number; Verified: string };
+        if (result.Size !== SIZE || result.Verified !== 'full') throw new Error(`fetch returned ${fetch.stdout}`);
+        return fetch.peak;
+      };
+      let fetchPeak: number;
+      if (swap) {
+        fetchPeak = await ourFetch();
+        await plainGet();
+      } else {
+        await plainGet();
+        fetchPeak = await ourFetch();
+      }
       await run('cmp', [source, fetched]);
+      await rm(plain, { force: true });
       await rm(fetched, { force: true });
       (await srv.api.deleteArchive(vaultId, archiveId)).dispose();
-      console.log(`  rep ${rep + 1}: POST ${secs(post[rep]!)}, upload ${secs(up[rep]!)} (${mb(upload.peak)}), `
-        + `curl -o ${secs(curl[rep]!)}, fetch ${secs(down[rep]!)} (${mb(fetch.peak)})`);
+      console.log(`  rep ${rep + 1}${swap ? ' (ours first)' : ''}: POST ${secs(post[rep]!)}, upload ${secs(up[rep]!)} (${mb(uploaded.peak)}), `
+        + `curl -o ${secs(curl[rep]!)}, fetch ${secs(down[rep]!)} (${mb(fetchPeak)})`);
     }
 
     const [mPost, mUp, mCurl, mDown] = [median(post), median(up), median(curl), median(down)];
