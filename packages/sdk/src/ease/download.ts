@@ -1,12 +1,13 @@
 // Verified, parallel, resumable download of a job's output.
 //
 // Archive output is split into aligned pieces fetched in parallel with `Range`; each
-// response goes through a PieceSink (piece-sink.ts): 1 MiB positional writes, one at a time, into a temp
-// file at its offset, leaves hashed 8 at a time on the leaf worker. Each piece's tree etag
-// is checked against the x-oas-tree-etag it came with (a mismatch is refetched through the
-// retry policy), the combined piece tree etags against the job's TreeEtag; only then is
-// the temp file renamed into place (fsynced first with `fsync: true`; by default it is
-// not, like curl -o, aws s3 cp and rsync: docs/decisions.md).
+// response goes through a PieceSink (piece-sink.ts): 1 MiB positional writes into a temp
+// file at its offset (one at a time for the whole file), leaves hashed 8 at a time on the
+// leaf worker. Each piece's tree etag is checked against the x-oas-tree-etag it came with
+// (a mismatch is refetched through the retry policy), the combined piece tree etags
+// against the job's TreeEtag; only then is the temp file renamed into place (fsynced first
+// with `fsync: true`; by default it is not, like curl -o, aws s3 cp and rsync:
+// docs/decisions.md).
 // A small JSON file beside the temp file lists verified pieces, so an interrupted
 // download resumes without fetching them again (they are re-hashed locally first, which
 // also covers a crash that lost unsynced writes).
