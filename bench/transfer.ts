@@ -110,6 +110,16 @@ function signedCurl(server: Server, method: string, path: string, extra: Array<[
   ];
 }
 
+/** Runs both sides of a pair, ours first when `oursFirst`; their results as [ours, reference]. */
+async function inTurn<A, B>(oursFirst: boolean, ours: () => Promise<A>, reference: () => Promise<B>): Promise<[A, B]> {
+  if (oursFirst) {
+    const a = await ours();
+    return [a, await reference()];
+  }
+  const b = await reference();
+  return [await ours(), b];
+}
+
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(0)} MB`;
 
 async function main(): Promise<void> {
@@ -165,14 +175,7 @@ async function main(): Promise<void> {
         peakUp = Math.max(peakUp, upload.peak);
         return { archiveId: (JSON.parse(upload.stdout) as { ArchiveId: string }).ArchiveId, peak: upload.peak };
       };
-      let postedId: string, uploaded: { archiveId: string; peak: number };
-      if (swap) {
-        uploaded = await ourUpload();
-        postedId = await plainPost();
-      } else {
-        postedId = await plainPost();
-        uploaded = await ourUpload();
-      }
+      const [uploaded, postedId] = await inTurn(swap, ourUpload, plainPost);
       (await srv.api.deleteArchive(vaultId, postedId)).dispose();
       const { archiveId } = uploaded;
       const created = await srv.api.createJob(vaultId, 'archive-retrieval', archiveId);
@@ -196,14 +199,7 @@ async function main(): Promise<void> {
         if (result.Size !== SIZE || result.Verified !== 'full') throw new Error(`fetch returned ${fetch.stdout}`);
         return fetch.peak;
       };
-      let fetchPeak: number;
-      if (swap) {
-        fetchPeak = await ourFetch();
-        await plainGet();
-      } else {
-        await plainGet();
-        fetchPeak = await ourFetch();
-      }
+      const [fetchPeak] = await inTurn(swap, ourFetch, plainGet);
       await run('cmp', [source, fetched]);
       await rm(plain, { force: true });
       await rm(fetched, { force: true });

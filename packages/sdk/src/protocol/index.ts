@@ -15,3 +15,4 @@ export * from './glacier-inventory.js';
 export { Md5, md5HexOf } from './md5.js';
 export { PortableChecksumHasher } from './tree-etag.js';
 export * from './pool-hasher.js';
+export { copyIntoShared } from './hash-worker.js';

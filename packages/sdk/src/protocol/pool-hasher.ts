@@ -7,8 +7,6 @@ import { MIB } from './etag.js';
 import { InlineLeaves } from './hash-file.js';
 import { SLOT_SIZE, copyIntoShared, leafPool, type LeafAlgorithm, type LeafSlot } from './hash-worker.js';
 
-export { copyIntoShared };
-
 export interface PooledHasherOptions {
   /** The leaf algorithms to compute (each digest() result has one entry per algorithm). */
   algorithms: readonly LeafAlgorithm[];
