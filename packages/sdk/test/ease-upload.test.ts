@@ -250,6 +250,35 @@ describe('parallelism and memory', () => {
     }
   });
 
+  test('a file sent in one request is read through a few reused buffers, not buffer after buffer', async () => {
+    const { path, data } = await localFile(6 * MIB + 777);
+    const buffers = new Set<ArrayBufferLike>();
+    let bytes = 0;
+    // The real client, with the body it is handed observed on its way to the socket.
+    class Watching extends OASAPI {
+      override postArchiveFromReader(...[vaultId, reader, ...rest]: Parameters<OASAPI['postArchiveFromReader']>) {
+        async function* watched(): AsyncGenerator<Uint8Array> {
+          for await (const chunk of reader as AsyncIterable<Uint8Array>) {
+            buffers.add(chunk.buffer);
+            bytes += chunk.byteLength;
+            yield chunk;
+          }
+        }
+        return super.postArchiveFromReader(vaultId, watched(), ...rest);
+      }
+    }
+    const api = new Watching('127.0.0.1', KEY_ID, KEY_SECRET, { port: t.server.port });
+    try {
+      const result = await (await Vault.getById(api, vault.id)).uploadArchive(path, { singleUploadThreshold: 8 * MIB });
+      assert.equal(result.parts, 1);
+      assert.equal(bytes, data.length);
+      assert.ok(buffers.size <= 3, `${buffers.size} distinct buffers for ${data.length} bytes`);
+      await assertArchive(vault, result.archiveId, data);
+    } finally {
+      api.close();
+    }
+  });
+
   test('file parts go up in parallel too (default concurrency 4)', { timeout: 120_000 }, async () => {
     const { path, data } = await localFile(9 * MIB);
     let full = false;

@@ -115,6 +115,9 @@ export class ChunkReader {
   }
 }
 
+/** Chunks a request body is read from a file in: three reused buffers of it per request. */
+const SEND_CHUNK = 256 * 1024;
+
 /**
  * Yields `length` bytes of a file from `position` in chunks of up to `chunkSize`, read into
  * three reused buffers, the next chunk read while the last is sent. A yielded chunk must be
@@ -124,7 +127,7 @@ export class ChunkReader {
  * reports each chunk as it is handed out (progress inside a part).
  */
 export async function* fileRangeChunks(file: FileHandle, position: number, length: number, path: string,
-  onBytes?: (n: number) => void, chunkSize = 1024 * 1024): AsyncGenerator<Buffer> {
+  onBytes?: (n: number) => void, chunkSize = SEND_CHUNK): AsyncGenerator<Buffer> {
   if (length <= 0) return;
   const buffers = Array.from({ length: Math.min(3, Math.ceil(length / chunkSize)) }, () => Buffer.allocUnsafeSlow(Math.min(chunkSize, length)));
   let offset = 0;
@@ -169,13 +172,5 @@ export async function* sliced(data: Buffer, onBytes: (n: number) => void, slice 
     const chunk = data.subarray(offset, Math.min(offset + slice, data.length));
     onBytes(chunk.length);
     yield chunk;
-  }
-}
-
-/** Passes a file stream through, reporting bytes as they are handed to the request. */
-export async function* counted(stream: Readable, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
-  for await (const chunk of stream) {
-    onBytes((chunk as Buffer).length);
-    yield chunk as Buffer;
   }
 }

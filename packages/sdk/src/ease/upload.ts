@@ -1,8 +1,7 @@
 // uploadArchive: one request for small data, a parallel multipart upload above the
 // threshold, resume when given an upload id. Streams of unknown length are probed: if
 // they end within the threshold they go up in one request.
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import type { OASAPI } from '../client/api.js';
 import { hashBuffer } from '../protocol/etag.js';
 import { throwIfAborted } from './abort.js';
@@ -11,7 +10,7 @@ import { hashFileRange } from './hashing.js';
 import { ProgressTracker } from './progress.js';
 import { withRetry } from './retry.js';
 import { DEFAULT_SINGLE_UPLOAD_THRESHOLD, MAX_SINGLE_UPLOAD, calcPartSize } from './sizes.js';
-import { ChunkReader, counted, sliced, sortUploadSource, withKnownSize, type UploadSource } from './sources.js';
+import { ChunkReader, fileRangeChunks, sliced, sortUploadSource, withKnownSize, type UploadSource } from './sources.js';
 import { Uploader, type PartTransferOptions, type UploadResult } from './uploader.js';
 
 export interface UploadOptions extends PartTransferOptions {
@@ -94,20 +93,24 @@ export async function initiate(api: OASAPI, vaultId: string, partSize: number, o
   return uploader;
 }
 
-/** Hashes the file (one read), then streams it in one request (a second read, from the page cache). */
+/**
+ * Hashes the file (one read), then streams it in one request (a second read, from the page
+ * cache) through three reused buffers: memory stays flat whatever the threshold.
+ */
 async function singleFromFile(api: OASAPI, vaultId: string, path: string, size: number, options: UploadOptions): Promise<UploadResult> {
   const sums = await hashFileRange(path, 0, size, options.signal);
   const progress = new ProgressTracker(size, options.onProgress);
-  const response = await withRetry(async () => {
-    progress.reset(0);
-    const stream = createReadStream(path, { start: 0, end: size - 1, highWaterMark: 1024 * 1024 });
-    try {
-      return await callHeaders(api.postArchiveFromReader(vaultId, counted(stream, (n) => progress.add(0, n)), size,
+  const file = await open(path, 'r');
+  let response;
+  try {
+    response = await withRetry(async () => {
+      progress.reset(0);
+      return callHeaders(api.postArchiveFromReader(vaultId, fileRangeChunks(file, 0, size, path, (n) => progress.add(0, n)), size,
         sums.etag, sums.treeEtag, options.description, { signal: options.signal }));
-    } finally {
-      stream.destroy();
-    }
-  }, options.retry, options.signal, 'postArchive');
+    }, options.retry, options.signal, 'postArchive');
+  } finally {
+    await file.close();
+  }
   progress.finish(0, size);
   return { archiveId: requiredHeader(response, 'x-oas-archive-id', 'postArchive'), treeEtag: sums.treeEtag, size, parts: 1 };
 }

@@ -60,9 +60,6 @@ interface PartTask {
   data: Buffer;
 }
 
-/** Chunks a sender reads a file part in (three buffers of it per sender). */
-const SEND_CHUNK = 256 * 1024;
-
 export class Uploader {
   readonly api: OASAPI;
   readonly vaultId: string;
@@ -265,7 +262,7 @@ export class Uploader {
         await withRetry(async () => {
           run.progress.reset(index);
           await callHeaders(this.api.postMultipartFromReader(this.vaultId, this.id,
-            fileRangeChunks(file, part.start, length, path, (n) => run.progress.add(index, n), SEND_CHUNK),
+            fileRangeChunks(file, part.start, length, path, (n) => run.progress.add(index, n)),
             length, formatRange(part), sums.etag, sums.treeEtag, { signal }));
         }, options.retry, signal, 'postMultipart');
         this.parts.set(part.start, { range: part, contentEtag: sums.etag, treeEtag: sums.treeEtag });
