@@ -97,6 +97,24 @@ test('no Content-Length (chunked body): 411 MissingContentLength', async () => {
   assert.ok(isId(res.headers['x-oas-request-id']));
 });
 
+test('a transfer coding the server does not decode (gzip, chunked): 400 InvalidArgument, nothing stored', async () => {
+  const before = await archiveCount();
+  const body = Buffer.from('hello');
+  const { etag, treeEtag } = hashBuffer(body);
+  for (const [path, coding] of [[`/vaults/${vault}/archives`, 'gzip, chunked'], [`/vaults/${vault}/jobs`, 'GZIP ,chunked'], [`/vaults/${vault}/archives`, 'identity, chunked']] as const) {
+    const head = t.client.rawHead('POST', path, [
+      ['x-oas-content-etag', etag], ['x-oas-tree-etag', treeEtag], ['Transfer-Encoding', coding], ['Connection', 'close'],
+    ]);
+    const res = await rawRequest(t.port, `${head}5\r\nhello\r\n0\r\n\r\n`);
+    assert.equal(res.status, 400, coding);
+    const error = JSON.parse(res.body.toString());
+    assert.equal(error.code, 'InvalidArgument');
+    assert.match(error.message, /Transfer-Encoding .* is not supported/);
+    assert.ok(isId(res.headers['x-oas-request-id']));
+  }
+  assert.equal(await archiveCount(), before);
+});
+
 test('single upload over 6 GiB: 400 EntityTooLarge without reading the body', async () => {
   const head = t.client.rawHead('POST', `/vaults/${vault}/archives`, [
     ['x-oas-content-etag', '0'.repeat(32)], ['x-oas-tree-etag', '0'.repeat(32)], ['Content-Length', String(6 * 1024 ** 3 + 1)],

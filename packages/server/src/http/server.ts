@@ -136,6 +136,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     reply.header(feOf(req).requestIdHeader, req.id);
     // The Content-Type of a request means nothing to these protocols (the SDK sends none, even for JSON).
     delete req.headers['content-type'];
+    checkTransferCoding(req.headers['transfer-encoding']);
     if (opts.isClosing()) {
       reply.header('connection', 'close');
       throw new UnavailableError('the server is shutting down');
@@ -210,3 +211,18 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   app.all('*', dispatch);
   return { app, inflight };
 }
+
+/**
+ * node de-chunks a body but decodes no other transfer coding: `gzip, chunked` would reach
+ * the handlers as compressed bytes. Such a request is refused as the client's mistake
+ * (400; RFC 9112 suggests 501, but nothing on the server failed).
+ */
+function checkTransferCoding(value: string | undefined): void {
+  if (value === undefined) return;
+  const codings = value.split(',').map((c) => c.trim().toLowerCase()).filter(Boolean);
+  const other = codings.filter((c) => c !== 'chunked');
+  if (other.length > 0) {
+    throw new HttpError('bad-request', `Transfer-Encoding ${other.join(', ')} is not supported: send the body as it is (with Content-Length), or only chunked`);
+  }
+}
+
