@@ -43,9 +43,27 @@ test('PooledHasher: both algorithms of one stream, any chunking, equal node:cryp
     }
     const got = await hasher.digest();
     assert.equal(hasher.size, data.length);
-    assert.deepEqual(got.get('md5'), reference(data, 'md5'), `md5, step ${step}`);
-    assert.deepEqual(got.get('sha256'), reference(data, 'sha256'), `sha256, step ${step}`);
+    assert.deepEqual(got.leaves.get('md5'), reference(data, 'md5'), `md5, step ${step}`);
+    assert.deepEqual(got.leaves.get('sha256'), reference(data, 'sha256'), `sha256, step ${step}`);
   }
+  assertIdle();
+});
+
+test('PooledHasher with contentMd5: the MD5 of all the bytes runs on a worker, any chunking, equal node:crypto', async () => {
+  const data = randomBytes(27 * MIB + 5);
+  const md5 = createHash('md5').update(data).digest();
+  for (const step of [8 * MIB, 64 * 1024 - 3, 5 * MIB + 1]) {
+    const hasher = new PooledHasher({ algorithms: ['md5'], maxSlots: 2, contentMd5: true });
+    for (let at = 0; at < data.length; at += step) {
+      hasher.update(data.subarray(at, at + step));
+      await hasher.ready();
+    }
+    const got = await hasher.digest();
+    assert.deepEqual(got.contentMd5, md5, `step ${step}`);
+    assert.deepEqual(got.leaves.get('md5'), reference(data, 'md5'));
+  }
+  const none = await new PooledHasher({ algorithms: ['md5'] }).update(data.subarray(0, MIB)).digest();
+  assert.equal(none.contentMd5, undefined, 'not asked for, not computed');
   assertIdle();
 });
 
@@ -54,16 +72,18 @@ test('many concurrent callers: more work than slots and workers, all correct, po
   const batches = Array.from({ length: 20 }, () => randomBytes(8 * MIB));
   const [streamed, batched] = await Promise.all([
     Promise.all(streams.map(async (data) => {
-      // No ready(): past its slots a hasher hashes inline, results stay the same.
-      const hasher = new PooledHasher({ algorithms: ['sha256', 'md5'] });
+      // No ready(): past its slots a hasher hashes inline (and passes bytes to its MD5
+      // chain by message), results stay the same.
+      const hasher = new PooledHasher({ algorithms: ['sha256', 'md5'], contentMd5: true });
       for (let at = 0; at < data.length; at += 2 * MIB) hasher.update(data.subarray(at, at + 2 * MIB));
       return hasher.digest();
     })),
     Promise.all(batches.map((b, i) => hashLeaves([b], { algorithm: i % 2 ? 'sha256' : 'md5' }))),
   ]);
   streams.forEach((data, i) => {
-    assert.deepEqual(streamed[i]!.get('md5'), reference(data, 'md5'));
-    assert.deepEqual(streamed[i]!.get('sha256'), reference(data, 'sha256'));
+    assert.deepEqual(streamed[i]!.leaves.get('md5'), reference(data, 'md5'));
+    assert.deepEqual(streamed[i]!.leaves.get('sha256'), reference(data, 'sha256'));
+    assert.deepEqual(streamed[i]!.contentMd5, createHash('md5').update(data).digest());
   });
   batches.forEach((b, i) => assert.deepEqual(Buffer.concat(batched[i]!), reference(b, i % 2 ? 'sha256' : 'md5')));
   const stats = leafWorkerStats();
@@ -91,7 +111,7 @@ test('a worker that dies fails its pending work with an error, and the pool reco
 });
 
 test('a PooledHasher whose workers are stopped rejects digest() instead of hanging; stop then restart', async () => {
-  const hasher = new PooledHasher({ algorithms: ['md5', 'sha256'] });
+  const hasher = new PooledHasher({ algorithms: ['md5', 'sha256'], contentMd5: true });
   hasher.update(randomBytes(24 * MIB));
   const stopping = stopLeafWorker();
   const outcome = await hasher.digest().then(() => 'done', (err: Error) => err.message);
@@ -100,14 +120,29 @@ test('a PooledHasher whose workers are stopped rejects digest() instead of hangi
   assert.equal(leafWorkerStats().workers, 0);
   assertIdle();
   const data = randomBytes(9 * MIB);
-  const again = new PooledHasher({ algorithms: ['md5'] });
+  const again = new PooledHasher({ algorithms: ['md5'], contentMd5: true });
   again.update(data);
-  assert.deepEqual((await again.digest()).get('md5'), reference(data, 'md5'));
+  const digest = await again.digest();
+  assert.deepEqual(digest.leaves.get('md5'), reference(data, 'md5'));
+  assert.deepEqual(digest.contentMd5, createHash('md5').update(data).digest());
+  assertIdle();
+});
+
+test('a worker that dies with an MD5 chain open fails that chain: digest() rejects, other hashers go on', async () => {
+  const hasher = new PooledHasher({ algorithms: ['md5'], contentMd5: true });
+  hasher.update(randomBytes(9 * MIB));
+  const workers = (leafPool as unknown as { workers: ({ worker: { terminate(): Promise<number> } } | undefined)[] }).workers;
+  await Promise.all(workers.filter((w) => w !== undefined).map((w) => w.worker.terminate()));
+  await assert.rejects(hasher.digest(), /leaf hash worker exited/);
+  const data = randomBytes(10 * MIB);
+  const next = new PooledHasher({ algorithms: ['md5'], contentMd5: true });
+  next.update(data);
+  assert.deepEqual((await next.digest()).contentMd5, createHash('md5').update(data).digest());
   assertIdle();
 });
 
 test('destroy gives the slots back once the workers let go of them', async () => {
-  const hasher = new PooledHasher({ algorithms: ['md5', 'sha256'] });
+  const hasher = new PooledHasher({ algorithms: ['md5', 'sha256'], contentMd5: true });
   hasher.update(randomBytes(20 * MIB));
   hasher.destroy();
   await assert.rejects(hasher.digest(), /after destroy/);

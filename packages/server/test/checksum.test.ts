@@ -36,7 +36,7 @@ interface StreamHasher {
 /** A hasher for `expectedSize` bytes (unknown: assume small); the results are the same on every path. */
 function createStreamHasher(expectedSize = 0): StreamHasher {
   const content = createHash('md5');
-  const leaves = new StreamDigester([MD5_LEAVES, SHA256_LEAVES], expectedSize);
+  const leaves = new StreamDigester([MD5_LEAVES, SHA256_LEAVES], expectedSize, true);
   const sha256: Buffer[] = [];
   let size = 0;
   return {
@@ -53,10 +53,11 @@ function createStreamHasher(expectedSize = 0): StreamHasher {
       }
     },
     async digest() {
-      const digests = await leaves.digest();
+      const { leaves: digests, etag } = await leaves.digest();
       const want = Buffer.concat(sha256.map((leaf) => createHash('sha256').update(leaf).digest()));
       assert.ok(digests.sha256!.equals(want), 'SHA-256 leaves equal node:crypto');
-      return { etag: content.digest('hex').toUpperCase(), treeEtag: MD5_LEAVES.tree(digests.md5!), size, leaves: digests.md5! };
+      assert.equal(etag, content.digest('hex').toUpperCase(), 'the content MD5 (on a worker for large data) equals node:crypto');
+      return { etag: etag!, treeEtag: MD5_LEAVES.tree(digests.md5!), size, leaves: digests.md5! };
     },
     destroy() {
       leaves.destroy();

@@ -3,8 +3,9 @@
 // where that is missing) and SHA-256 leaves with node:crypto. The bytes are copied (or read)
 // into a slot once; every algorithm asked for runs on it, each on the least busy worker, so
 // one slot's MD5 and SHA-256 leaves run at the same time and many callers never queue
-// behind one thread. Ordering stays with the caller; the whole-data MD5 (a running state)
-// stays on the caller's thread too, where it overlaps with the workers.
+// behind one thread. Ordering stays with the caller. A whole-data MD5 (a running state, so
+// one thread's work) may run on the pool too, as an MD5 chain pinned to one worker: its
+// jobs then reach that worker in order, and the caller's thread is left to receive.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { MIB } from './etag.js';
@@ -22,7 +23,14 @@ const IDLE_MS = 10_000;
 
 /** Leaf algorithms the pool runs. */
 export type LeafAlgorithm = 'md5' | 'sha256';
-const ALGORITHMS: readonly LeafAlgorithm[] = ['md5', 'sha256'];
+/** What a worker runs on a slot: leaves of an algorithm, or the next bytes of an MD5 chain. */
+type Job = LeafAlgorithm | 'chain';
+const JOBS: readonly Job[] = ['md5', 'sha256', 'chain'];
+/**
+ * Relative cost of a job per byte, to spread work by time rather than by count: leaves of
+ * either kind are about equal (SIMD MD5, SHA-NI), a chain is one plain MD5 stream.
+ */
+const COST: Record<Job, number> = { md5: 1, sha256: 1, chain: 2.5 };
 const DIGEST_BYTES: Record<LeafAlgorithm, number> = { md5: 16, sha256: 32 };
 
 // Shared memory layout: the first 64 KiB hold control data, slots follow.
@@ -48,6 +56,8 @@ const STATE = ${WORKER_AREA} + workerData.index * ${WORKER_AREA_SIZE}, SCRATCH =
 const INIT = ${JSON.stringify(MD5_INIT)};
 const digestAt = (slot, alg, leaf) => ${DIGESTS} + slot * ${SLOT_DIGESTS} + (alg === 'md5' ? leaf * 16 : ${LEAVES_PER_SLOT * 16} + leaf * 32);
 let mem, gen, md5;
+const chains = new Map();
+const chainOf = (id) => chains.get(id) ?? chains.set(id, createHash('md5')).get(id);
 // Full leaves, LANES at a time (missing lanes repeat the first leaf and are ignored).
 function lanes(slot, base, first, n) {
   for (let j = 0; j < LANES; j++) for (let k = 0; k < 4; k++) mem.writeUInt32LE(INIT[k], STATE + (j >> 2) * 64 + k * 16 + (j & 3) * 4);
@@ -62,20 +72,34 @@ function lanes(slot, base, first, n) {
 parentPort.on('message', (m) => {
   if (m.op === 'init') {
     mem = Buffer.from(m.memory.buffer || m.memory);
-    gen = new Int32Array(mem.buffer, ${DONE_GEN}, ${MAX_SLOTS * ALGORITHMS.length});
+    gen = new Int32Array(mem.buffer, ${DONE_GEN}, ${MAX_SLOTS * JOBS.length});
     if (m.module) {
       try { md5 = new WebAssembly.Instance(m.module, { e: { m: m.memory } }).exports.md5; } catch { md5 = undefined; }
     }
     parentPort.postMessage({ engine: md5 ? 'wasm-simd' : 'node:crypto' });
     return;
   }
+  if (m.op === 'chain-bytes') return void chainOf(m.chain).update(m.data);
+  if (m.op === 'chain-drop') return void chains.delete(m.chain);
+  if (m.op === 'chain-end') {
+    const digest = chainOf(m.chain).digest();
+    chains.delete(m.chain);
+    parentPort.postMessage({ chain: m.chain, digest });
+    return;
+  }
   const base = DATA + m.id * SLOT;
+  if (m.alg === 'chain') {
+    chainOf(m.chain).update(mem.subarray(base, base + m.len));
+    Atomics.store(gen, m.id * ${JOBS.length} + 2, m.gen);
+    parentPort.postMessage(m.id);
+    return;
+  }
   const full = m.alg === 'md5' && md5 ? Math.floor(m.len / MIB) : 0;
   for (let i = 0; i < full; i += LANES) lanes(m.id, base, i, Math.min(LANES, full - i));
   for (let i = full; i * MIB < m.len; i++) {
     createHash(m.alg).update(mem.subarray(base + i * MIB, base + Math.min((i + 1) * MIB, m.len))).digest().copy(mem, digestAt(m.id, m.alg, i));
   }
-  Atomics.store(gen, m.id * ${ALGORITHMS.length} + (m.alg === 'md5' ? 0 : 1), m.gen);
+  Atomics.store(gen, m.id * ${JOBS.length} + (m.alg === 'md5' ? 0 : 1), m.gen);
   parentPort.postMessage(m.id);
 });`;
 
@@ -113,11 +137,13 @@ export function copyIntoShared(source: Uint8Array, target: Uint8Array, offset: n
 export class LeafSlot {
   /** Bumped per submission; the worker stores it back when done (stale replies are ignored). */
   gen = 0;
+  /** Bytes of the current submission. */
+  len = 0;
   pending = false;
   error: Error | undefined;
   onSettled: (() => void) | undefined;
-  /** Algorithms of the current submission still running, and the worker running each. */
-  readonly running = new Map<LeafAlgorithm, PoolWorker>();
+  /** Jobs of the current submission still running, and the worker running each. */
+  readonly running = new Map<Job, PoolWorker>();
   /** The slot's bytes; fill `data.subarray(0, len)` before `submit`. */
   constructor(readonly id: number, readonly data: Buffer) {}
 }
@@ -125,6 +151,18 @@ export class LeafSlot {
 export interface SubmitOptions {
   /** Leaf algorithms to run on the slot (default MD5 alone). */
   algorithms?: readonly LeafAlgorithm[];
+  /** Also feeds the slot's bytes to this MD5 chain, after everything submitted to it before. */
+  chain?: Md5Chain;
+}
+
+/**
+ * A running MD5 of a stream, kept by one worker (openChain): slots submitted with it and
+ * bytes passed to `chainBytes` are added in the order they were given.
+ */
+export class Md5Chain {
+  error: Error | undefined;
+  ended = false;
+  constructor(readonly id: number, readonly worker: PoolWorker) {}
 }
 
 interface Shared {
@@ -138,6 +176,12 @@ interface PoolWorker {
   worker: Worker;
   index: number;
   inflight: number;
+  /** Queued work weighted by COST (bytes), to pick the least busy worker. */
+  load: number;
+  /** Chains this worker keeps: it is not retired while any is open. */
+  readonly chains: Set<Md5Chain>;
+  /** Digests asked for by endChain, by chain id. */
+  readonly ends: Map<number, { resolve: (digest: Buffer) => void; reject: (err: Error) => void }>;
   idleTimer: NodeJS.Timeout | undefined;
 }
 
@@ -149,6 +193,7 @@ class LeafWorkerPool {
   /** Callers waiting for a free slot (see `whenFree`). */
   private readonly waiters: (() => void)[] = [];
   private inflight = 0;
+  private chainIds = 0;
   private useWasm = true;
   readonly maxWorkers = Math.max(1, Math.min(MAX_WORKERS, availableParallelism()));
   engine: string | undefined;
@@ -190,25 +235,82 @@ class LeafWorkerPool {
     if (slot.pending) throw new Error('leaf pool: slot submitted twice');
     slot.gen = (slot.gen + 1) | 0 || 1;
     slot.pending = true;
+    slot.len = len;
     slot.error = undefined;
     slot.onSettled = onSettled;
     this.inflight++;
-    for (const alg of new Set(algorithms)) {
-      const w = this.pick();
-      slot.running.set(alg, w);
-      if (w.inflight++ === 0) {
-        w.worker.ref(); // pending work keeps the process alive until it settles
-        clearTimeout(w.idleTimer);
-      }
-      w.worker.postMessage({ id: slot.id, gen: slot.gen, len, alg });
+    for (const alg of new Set(algorithms)) this.post(this.pick(), slot, alg, len);
+    const { chain } = options;
+    if (chain) {
+      if (chain.ended) throw new Error('leaf pool: submit to an ended MD5 chain');
+      if (chain.error) slot.error = chain.error;
+      else this.post(chain.worker, slot, 'chain', len, chain.id);
+    }
+  }
+
+  /** Starts an MD5 chain on the least busy worker. */
+  openChain(): Md5Chain {
+    const w = this.pick();
+    const chain = new Md5Chain(++this.chainIds, w);
+    w.chains.add(chain);
+    clearTimeout(w.idleTimer);
+    return chain;
+  }
+
+  /** Adds bytes that are not in a slot to the chain (copied: the caller may reuse them). */
+  chainBytes(chain: Md5Chain, bytes: Uint8Array): void {
+    if (chain.ended) throw new Error('leaf pool: bytes for an ended MD5 chain');
+    if (chain.error || bytes.byteLength === 0) return;
+    chain.worker.worker.postMessage({ op: 'chain-bytes', chain: chain.id, data: bytes });
+  }
+
+  /** The chain's MD5, once every slot and byte given to it is in; the chain is closed. */
+  endChain(chain: Md5Chain): Promise<Buffer> {
+    if (chain.ended) return Promise.reject(new Error('leaf pool: MD5 chain ended twice'));
+    chain.ended = true;
+    const w = chain.worker;
+    w.chains.delete(chain);
+    if (chain.error) {
+      this.retireLater(w);
+      return Promise.reject(chain.error);
+    }
+    return new Promise<Buffer>((resolve, reject) => {
+      w.ends.set(chain.id, { resolve, reject });
+      this.busy(w);
+      w.worker.postMessage({ op: 'chain-end', chain: chain.id });
+    });
+  }
+
+  /** Abandons a chain (the worker forgets it). */
+  dropChain(chain: Md5Chain): void {
+    if (chain.ended) return;
+    chain.ended = true;
+    chain.worker.chains.delete(chain);
+    if (this.workers[chain.worker.index] === chain.worker) chain.worker.worker.postMessage({ op: 'chain-drop', chain: chain.id });
+    this.retireLater(chain.worker);
+  }
+
+  /** Sends one job of a slot to a worker. */
+  private post(w: PoolWorker, slot: LeafSlot, job: Job, len: number, chain?: number): void {
+    slot.running.set(job, w);
+    this.busy(w);
+    w.load += len * COST[job];
+    w.worker.postMessage({ id: slot.id, gen: slot.gen, len, alg: job, chain });
+  }
+
+  /** One more job in flight on `w`: pending work keeps the process alive until it settles. */
+  private busy(w: PoolWorker): void {
+    if (w.inflight++ === 0) {
+      w.worker.ref();
+      clearTimeout(w.idleTimer);
     }
   }
 
   /** True once every algorithm finished (polled from shared memory, no need to wait for the reply). */
   settled(slot: LeafSlot): boolean {
     if (!slot.pending) return true;
-    for (const [alg, w] of slot.running) {
-      if (Atomics.load(this.shared!.doneGen, slot.id * ALGORITHMS.length + ALGORITHMS.indexOf(alg)) === slot.gen) this.finishJob(slot, alg, w);
+    for (const [job, w] of slot.running) {
+      if (Atomics.load(this.shared!.doneGen, slot.id * JOBS.length + JOBS.indexOf(job)) === slot.gen) this.finishJob(slot, job, w);
     }
     if (slot.running.size === 0) this.settle(slot);
     return !slot.pending;
@@ -254,7 +356,7 @@ class LeafWorkerPool {
     const pad = Buffer.from(sab, PAD, 64);
     pad[0] = 0x80;
     pad.writeUInt32LE(MIB * 8, 56);
-    this.shared = { memory, sab, module, doneGen: new Int32Array(sab, DONE_GEN, MAX_SLOTS * ALGORITHMS.length) };
+    this.shared = { memory, sab, module, doneGen: new Int32Array(sab, DONE_GEN, MAX_SLOTS * JOBS.length) };
     return this.shared;
   }
 
@@ -266,11 +368,11 @@ class LeafWorkerPool {
       const w = this.workers[i];
       if (!w) {
         if (gap < 0) gap = i;
-      } else if (!best || w.inflight < best.inflight) {
+      } else if (!best || w.load < best.load) {
         best = w;
       }
     }
-    if (best && (best.inflight === 0 || gap < 0)) return best;
+    if (best && ((best.inflight === 0 && best.chains.size === 0) || gap < 0)) return best;
     return this.start(gap);
   }
 
@@ -278,12 +380,20 @@ class LeafWorkerPool {
     const { memory, module } = this.memory();
     // execArgv: [] so loaders of the parent (e.g. tsx) are not started in the worker.
     const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { index } });
-    const w: PoolWorker = { worker, index, inflight: 0, idleTimer: undefined };
+    const w: PoolWorker = { worker, index, inflight: 0, load: 0, chains: new Set(), ends: new Map(), idleTimer: undefined };
     worker.unref();
     worker.postMessage({ op: 'init', memory, module: this.useWasm ? module : undefined });
-    worker.on('message', (msg: number | { engine: string }) => {
-      if (typeof msg !== 'number') this.engine = msg.engine;
-      else if (this.slots[msg]) this.settled(this.slots[msg]);
+    worker.on('message', (msg: number | { engine: string } | { chain: number; digest: Uint8Array }) => {
+      if (typeof msg === 'number') {
+        if (this.slots[msg]) this.settled(this.slots[msg]);
+      } else if ('chain' in msg) {
+        const end = w.ends.get(msg.chain);
+        w.ends.delete(msg.chain);
+        this.idle(w);
+        end?.resolve(Buffer.from(msg.digest));
+      } else {
+        this.engine = msg.engine;
+      }
     });
     worker.on('error', (err) => this.fail(w, err));
     worker.on('exit', (code) => this.fail(w, new Error(`leaf hash worker exited with code ${code}`)));
@@ -292,18 +402,29 @@ class LeafWorkerPool {
   }
 
   /** One algorithm of a slot is done (or lost with its worker). */
-  private finishJob(slot: LeafSlot, alg: LeafAlgorithm, w: PoolWorker): void {
-    slot.running.delete(alg);
-    if (--w.inflight === 0 && this.workers[w.index] === w) {
-      // Idle: never keep the process alive, and give the thread back after a while.
-      w.worker.unref();
-      w.idleTimer = setTimeout(() => {
-        if (this.workers[w.index] === w && w.inflight === 0) {
-          this.workers[w.index] = undefined;
-          void w.worker.terminate();
-        }
-      }, IDLE_MS).unref();
-    }
+  private finishJob(slot: LeafSlot, job: Job, w: PoolWorker): void {
+    slot.running.delete(job);
+    w.load -= slot.len * COST[job];
+    this.idle(w);
+  }
+
+  /** One job of `w` is over; with none left it no longer keeps the process alive. */
+  private idle(w: PoolWorker): void {
+    if (--w.inflight > 0 || this.workers[w.index] !== w) return;
+    w.worker.unref();
+    this.retireLater(w);
+  }
+
+  /** Gives the thread back after a while without work or open chains. */
+  private retireLater(w: PoolWorker): void {
+    if (w.inflight > 0 || w.chains.size > 0 || this.workers[w.index] !== w) return;
+    clearTimeout(w.idleTimer);
+    w.idleTimer = setTimeout(() => {
+      if (this.workers[w.index] === w && w.inflight === 0 && w.chains.size === 0) {
+        this.workers[w.index] = undefined;
+        void w.worker.terminate();
+      }
+    }, IDLE_MS).unref();
   }
 
   private settle(slot: LeafSlot): void {
@@ -319,12 +440,16 @@ class LeafWorkerPool {
     if (this.workers[w.index] !== w) return;
     this.workers[w.index] = undefined;
     clearTimeout(w.idleTimer);
+    for (const chain of w.chains) chain.error = err;
+    w.chains.clear();
+    for (const end of w.ends.values()) end.reject(err);
+    w.ends.clear();
     for (const slot of this.slots) {
       if (!slot.pending) continue;
-      for (const [alg, owner] of slot.running) {
+      for (const [job, owner] of slot.running) {
         if (owner !== w) continue;
         slot.error = err;
-        this.finishJob(slot, alg, w);
+        this.finishJob(slot, job, w);
       }
       if (slot.running.size === 0) this.settle(slot);
       else this.settled(slot);

@@ -1,17 +1,28 @@
 // Leaf digests of a byte stream in any chunking, for one or more algorithms at once, on the
 // worker pool (hash-worker.ts): bytes are copied once into 8 MiB shared slots, each full
 // slot goes to the workers (one job per algorithm, so MD5 and SHA-256 of the same bytes run
-// side by side) while the caller goes on receiving. `ready()` tells the caller when to wait,
-// so a fast producer holds at most `maxSlots` slots and never grows memory.
+// side by side) while the caller goes on receiving. The whole-data MD5 can run there too
+// (an MD5 chain on one worker), leaving the caller's thread nothing but the copy. `ready()`
+// tells the caller when to wait, so a fast producer holds at most `maxSlots` slots and
+// never grows memory.
 import { MIB } from './etag.js';
 import { InlineLeaves } from './hash-file.js';
-import { SLOT_SIZE, copyIntoShared, leafPool, type LeafAlgorithm, type LeafSlot } from './hash-worker.js';
+import { SLOT_SIZE, copyIntoShared, leafPool, type LeafAlgorithm, type LeafSlot, type Md5Chain } from './hash-worker.js';
 
 export interface PooledHasherOptions {
   /** The leaf algorithms to compute (each digest() result has one entry per algorithm). */
   algorithms: readonly LeafAlgorithm[];
   /** Slots held at most (filling + hashing); default 3 (24 MiB). A function is asked again each time. */
   maxSlots?: number | (() => number);
+  /** Also the MD5 of all the bytes (`contentMd5` of the digest), on a worker. */
+  contentMd5?: boolean;
+}
+
+export interface PooledDigest {
+  /** Every leaf digest per algorithm, concatenated in order (the last leaf may be short). */
+  leaves: Map<LeafAlgorithm, Buffer>;
+  /** The MD5 of all the bytes, when asked for. */
+  contentMd5?: Buffer;
 }
 
 type Batch = { slot: LeafSlot; count: number } | { inline: Map<LeafAlgorithm, Buffer[]> };
@@ -21,6 +32,7 @@ export class PooledHasher {
   private readonly limit: () => number;
   private readonly batches: Batch[] = [];
   private readonly out = new Map<LeafAlgorithm, Buffer[]>();
+  private readonly chain: Md5Chain | undefined;
   private held = 0;
   private fill = 0;
   private slot: LeafSlot | undefined;
@@ -41,6 +53,7 @@ export class PooledHasher {
     const max = options.maxSlots ?? 3;
     this.limit = typeof max === 'function' ? () => Math.max(1, max()) : () => Math.max(1, max);
     for (const alg of this.algorithms) this.out.set(alg, []);
+    this.chain = options.contentMd5 ? leafPool.openChain() : undefined;
   }
 
   get size(): number {
@@ -55,7 +68,10 @@ export class PooledHasher {
       const take = Math.min(SLOT_SIZE - this.fill, chunk.byteLength - at);
       const part = at === 0 && take === chunk.byteLength ? chunk : chunk.subarray(at, at + take);
       if (this.slot) copyIntoShared(part, this.slot.data, this.fill);
-      else for (const leaves of this.inline!.values()) leaves.update(part);
+      else {
+        for (const leaves of this.inline!.values()) leaves.update(part);
+        if (this.chain) leafPool.chainBytes(this.chain, part);
+      }
       this.fill += take;
       at += take;
       if (this.fill === SLOT_SIZE) this.endBatch();
@@ -74,20 +90,21 @@ export class PooledHasher {
     return this.waitHead().then(() => this.ready());
   }
 
-  /** Every leaf digest per algorithm, concatenated in order (the last leaf may be short). */
-  async digest(): Promise<Map<LeafAlgorithm, Buffer>> {
+  async digest(): Promise<PooledDigest> {
     if (this.state !== 'open') throw new Error(`PooledHasher: digest after ${this.state === 'digested' ? 'digest' : 'destroy'}`);
     this.state = 'digested';
     try {
       if (this.fill > 0) this.endBatch();
       for (this.drain(); this.batches.length > 0 && !this.error; this.drain()) await this.waitHead();
       if (this.error) throw this.error;
+      const contentMd5 = this.chain && await leafPool.endChain(this.chain);
+      if ((this.state as string) === 'destroyed') throw new Error('PooledHasher: destroyed while digesting');
+      const leaves = new Map([...this.out].map(([alg, list]) => [alg, Buffer.concat(list)]));
+      return contentMd5 ? { leaves, contentMd5 } : { leaves };
     } catch (err) {
       this.discard();
       throw err;
     }
-    if ((this.state as string) === 'destroyed') throw new Error('PooledHasher: destroyed while digesting');
-    return new Map([...this.out].map(([alg, list]) => [alg, Buffer.concat(list)]));
   }
 
   /** Abandons the hash: slots go back to the pool (once the workers let go of them). */
@@ -114,7 +131,7 @@ export class PooledHasher {
 
   private endBatch(): void {
     if (this.slot) {
-      leafPool.submit(this.slot, this.fill, this.wake, { algorithms: this.algorithms });
+      leafPool.submit(this.slot, this.fill, this.wake, { algorithms: this.algorithms, chain: this.chain });
       this.batches.push({ slot: this.slot, count: Math.ceil(this.fill / MIB) });
     } else {
       this.batches.push({ inline: new Map([...this.inline!].map(([alg, leaves]) => [alg, leaves.finish()])) });
@@ -154,6 +171,7 @@ export class PooledHasher {
   }
 
   private discard(): void {
+    if (this.chain) leafPool.dropChain(this.chain);
     for (const batch of this.batches) if ('slot' in batch) leafPool.releaseWhenSettled(batch.slot);
     this.batches.length = 0;
     this.held = 0;

@@ -3,7 +3,6 @@
 // check them against what the caller expects, then commit, or abort so that nothing is
 // left behind. Single and part uploads, inventory output, OSS pull and copy-data all write
 // through here; the stores below only keep bytes.
-import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -79,9 +78,8 @@ export class VerifyingWriter {
   private readonly tap: Transform;
   /** Runs from open to the blob stream's finish. */
   private readonly flowing: Promise<void>;
-  private readonly content: Hash | null;
   private readonly families: readonly LeafFamily[];
-  /** Leaf digests of every family; large writes hash on the worker pool while the bytes go on to the store. */
+  /** Leaf digests of every family and the content MD5; large writes hash on the worker pool while the bytes go on to the store. */
   private readonly leafDigester: StreamDigester;
   private received = 0;
   /** The blob store failed (not the source): never reported as incomplete data. */
@@ -97,9 +95,8 @@ export class VerifyingWriter {
   private constructor(private readonly blob: BlobWriter, private readonly options: WriteOptions) {
     const expect = options.expect ?? {};
     const sizeHint = expect.size ?? options.sizeHint ?? 0;
-    this.content = expect.etag !== undefined || options.contentEtag ? createHash('md5') : null;
     this.families = options.families ?? STORED_LEAF_FAMILIES;
-    this.leafDigester = new StreamDigester(this.families, sizeHint);
+    this.leafDigester = new StreamDigester(this.families, sizeHint, expect.etag !== undefined || options.contentEtag === true);
     this.tap = new Transform({
       // Big enough not to split the 2-4 MiB chunks sockets and files deliver.
       highWaterMark: MIB,
@@ -110,7 +107,6 @@ export class VerifyingWriter {
             `the data is longer than the ${expect.size} bytes expected`));
           return;
         }
-        this.content?.update(chunk);
         this.leafDigester.update(chunk);
         // The chunk goes on to the store at once; the next one waits only while this
         // write's pool slots are all still being hashed (bounded memory, no global lock).
@@ -176,11 +172,12 @@ export class VerifyingWriter {
     if (expect.size !== undefined && size < expect.size) {
       throw new BlobCheckError('too-short', String(expect.size), String(size), `the data ended after ${size} of ${expect.size} bytes`);
     }
-    const etag = this.content ? this.content.digest('hex').toUpperCase() : '';
+    const digested = await this.leafDigester.digest();
+    const etag = digested.etag ?? '';
     if (expect.etag !== undefined && etag !== expect.etag) {
       throw new BlobCheckError('etag', expect.etag, etag, `the data's MD5 is ${etag}, not ${expect.etag}`);
     }
-    const leaves = await this.leafDigester.digest();
+    const leaves = digested.leaves;
     const trees: Record<string, string> = {};
     for (const family of this.families) {
       trees[family.name] = family.tree(leaves[family.name]!);
