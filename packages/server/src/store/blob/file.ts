@@ -5,7 +5,8 @@
 // A blob becomes visible only by rename after all its files are fsynced (other families
 // first, then the MD5 leaves, then the data), and the directory is fsynced before commit
 // resolves, so a crash leaves nothing or a whole blob; the pieces a crash can leave behind
-// (tmp files, a lone data or leaves file) go in removeLeftovers.
+// (tmp files, a lone data or leaves file) go in removeLeftovers. Large blobs are written and
+// read with direct I/O where the file system allows it (direct-io.ts).
 import fs from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,14 +16,17 @@ import { MIB, isId, newId } from '@oas/sdk';
 import {
   READ_HIGH_WATER_MARK, abortOnSignal, checkAddedLeaves, checkKey, checkLeaves, checkReadArgs, checkReadLeavesArgs, leavesOutOfRange, streamFinished,
 } from './common.js';
+import { BlobDataReader, BlobDataStream, openDirect } from './direct-io.js';
 import { KNOWN_LEAF_FAMILIES, toLeafSet, type LeafSet } from './leaf-families.js';
-import { BlobNotFoundError, type BlobFileReader, type BlobStore, type BlobWriter, type StreamOptions } from './types.js';
+import {
+  BlobNotFoundError, type BlobFileReader, type BlobStore, type BlobWriter, type CreateOptions, type StreamOptions,
+} from './types.js';
 
 // Defined in types.ts (the S3 store raises it too); still exported here for old importers.
 export { BlobNotFoundError };
 
-/** Big buffers: fewer syscalls and event-loop turns per GiB streamed. */
-const WRITE_HIGH_WATER_MARK = 4 * MIB;
+/** Blobs expected to be larger than this (one pool slot) are written with direct I/O. */
+const DIRECT_MIN_BYTES = 8 * MIB;
 const LEAVES_SUFFIX = '.leaves';
 
 /** The file name suffix of a family's leaves: MD5 keeps the historical `.leaves`. */
@@ -85,7 +89,7 @@ export async function openFileBlobStore(dir: string): Promise<BlobStore> {
 type WriterState = 'open' | 'committing' | 'committed' | 'failed' | 'aborted';
 
 class FileBlobWriter implements BlobWriter {
-  readonly stream: fs.WriteStream;
+  readonly stream: BlobDataStream;
   private state: WriterState = 'open';
   private readonly fd: number;
   private commitDone: Promise<void> | null = null;
@@ -100,15 +104,15 @@ class FileBlobWriter implements BlobWriter {
   constructor(
     readonly key: string,
     fd: number,
+    direct: number | undefined,
     private readonly store: FileBlobStore,
     signal: AbortSignal | undefined,
   ) {
     this.fd = fd;
-    // autoClose off: the descriptor must outlive 'finish' so commit can fsync it. The stream
-    // still closes it when destroyed, so closeStream is the one place it is closed: a second
-    // close could hit the same number already reused by a socket or another file.
-    const path = store.paths(key).tmpData; // only for error messages: the stream writes to fd
-    this.stream = fs.createWriteStream(path, { fd, autoClose: false, highWaterMark: WRITE_HIGH_WATER_MARK });
+    // The descriptors must outlive 'finish' so commit can fsync; the stream closes them when
+    // destroyed, so closeStream is the one place they are closed: a second close could hit
+    // the same number already reused by a socket or another file.
+    this.stream = new BlobDataStream(fd, direct);
     // The caller's pipeline sees write errors; this keeps a late one from crashing the
     // process after the caller stopped listening (commit checks `errored`).
     this.stream.on('error', () => {});
@@ -263,12 +267,20 @@ class FileBlobStore implements BlobStore {
     return removed;
   }
 
-  async create(options: StreamOptions = {}): Promise<BlobWriter> {
+  async create(options: CreateOptions = {}): Promise<BlobWriter> {
     options.signal?.throwIfAborted();
     const key = newId();
+    const path = this.paths(key).tmpData;
     // 'wx': never reuse a file that is already there.
-    const fd = await openFd(this.paths(key).tmpData, 'wx', 0o644);
-    return new FileBlobWriter(key, fd, this, options.signal);
+    const fd = await openFd(path, 'wx', 0o644);
+    let direct: number | undefined;
+    try {
+      if ((options.sizeHint ?? 0) > DIRECT_MIN_BYTES) direct = await openDirect(path, true);
+    } catch (err) {
+      fs.close(fd, () => void unlinkIfPresent(path).catch(() => undefined));
+      throw err;
+    }
+    return new FileBlobWriter(key, fd, direct, this, options.signal);
   }
 
   read(key: string, start = 0, end?: number, options: StreamOptions = {}): Readable {
@@ -289,16 +301,11 @@ class FileBlobStore implements BlobStore {
 
   async openRead(key: string): Promise<BlobFileReader> {
     checkReadArgs(key, 0, undefined);
-    let handle: FileHandle;
     try {
-      handle = await open(this.paths(key).data, 'r');
+      return await BlobDataReader.open(this.paths(key).data);
     } catch (err) {
       throw isMissing(err) ? new BlobNotFoundError(key) : err;
     }
-    return {
-      read: async (buf, offset, length, position) => (await handle.read(buf, offset, length, position)).bytesRead,
-      close: () => handle.close(),
-    };
   }
 
   async readLeaves(key: string, first = 0, count?: number, family = 'md5'): Promise<Buffer> {

@@ -18,6 +18,11 @@ export interface StreamOptions {
   signal?: AbortSignal;
 }
 
+export interface CreateOptions extends StreamOptions {
+  /** About how many bytes will be written, when known (a store may pick its write path by it). */
+  sizeHint?: number;
+}
+
 /**
  * A blob being written. Nothing is visible to readers until commit resolves. Callers go
  * through the verifying writer (verifying-writer.ts), which hashes, checks and commits.
@@ -47,7 +52,7 @@ export interface BlobStore {
   /** Removes leftovers of writes that never committed (run at start-up). Returns how many. */
   removeLeftovers(): Promise<number>;
   /** Starts a new blob under a fresh key; an abort of `signal` aborts the writer. */
-  create(options?: StreamOptions): Promise<BlobWriter>;
+  create(options?: CreateOptions): Promise<BlobWriter>;
   /**
    * Streams bytes `start..end` (inclusive) of a committed blob; the whole blob by default.
    * The bytes are not checked: what leaves the process goes through verifying-reader.ts.

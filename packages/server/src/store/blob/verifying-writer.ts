@@ -89,7 +89,8 @@ export class VerifyingWriter {
 
   /** Starts a blob in `blobs`; the caller then streams into it and finishes, commits or aborts. */
   static async open(blobs: BlobStore, options: WriteOptions = {}): Promise<VerifyingWriter> {
-    return new VerifyingWriter(await blobs.create({ signal: options.signal }), options);
+    const sizeHint = options.expect?.size ?? options.sizeHint;
+    return new VerifyingWriter(await blobs.create({ signal: options.signal, ...(sizeHint !== undefined ? { sizeHint } : {}) }), options);
   }
 
   private constructor(private readonly blob: BlobWriter, private readonly options: WriteOptions) {
