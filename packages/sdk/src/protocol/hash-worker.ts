@@ -90,7 +90,7 @@ parentPort.on('message', (m) => {
   const base = DATA + m.id * SLOT;
   if (m.alg === 'chain') {
     chainOf(m.chain).update(mem.subarray(base, base + m.len));
-    Atomics.store(gen, m.id * ${JOBS.length} + 2, m.gen);
+    Atomics.store(gen, m.id * ${JOBS.length} + ${JOBS.indexOf('chain')}, m.gen);
     parentPort.postMessage(m.id);
     return;
   }
@@ -99,7 +99,7 @@ parentPort.on('message', (m) => {
   for (let i = full; i * MIB < m.len; i++) {
     createHash(m.alg).update(mem.subarray(base + i * MIB, base + Math.min((i + 1) * MIB, m.len))).digest().copy(mem, digestAt(m.id, m.alg, i));
   }
-  Atomics.store(gen, m.id * ${JOBS.length} + (m.alg === 'md5' ? 0 : 1), m.gen);
+  Atomics.store(gen, m.id * ${JOBS.length} + (m.alg === 'md5' ? ${JOBS.indexOf('md5')} : ${JOBS.indexOf('sha256')}), m.gen);
   parentPort.postMessage(m.id);
 });`;
 
@@ -306,7 +306,7 @@ class LeafWorkerPool {
     }
   }
 
-  /** True once every algorithm finished (polled from shared memory, no need to wait for the reply). */
+  /** True once every job of the slot finished (polled from shared memory, no need to wait for the reply). */
   settled(slot: LeafSlot): boolean {
     if (!slot.pending) return true;
     for (const [job, w] of slot.running) {
