@@ -62,8 +62,39 @@ test('PooledHasher with contentMd5: the MD5 of all the bytes runs on a worker, a
     assert.deepEqual(got.contentMd5, md5, `step ${step}`);
     assert.deepEqual(got.leaves.get('md5'), reference(data, 'md5'));
   }
+  // One slot at most: the filling slot is all it holds between batches, and ready() must
+  // not wait for it (it used to spin, allocating promises until the heap ran out).
+  const single = new PooledHasher({ algorithms: ['md5'], maxSlots: 1, contentMd5: true });
+  for (let at = 0; at < data.length; at += MIB) {
+    single.update(data.subarray(at, at + MIB));
+    await single.ready();
+  }
+  assert.deepEqual((await single.digest()).contentMd5, md5, 'maxSlots 1');
   const none = await new PooledHasher({ algorithms: ['md5'] }).update(data.subarray(0, MIB)).digest();
   assert.equal(none.contentMd5, undefined, 'not asked for, not computed');
+  assertIdle();
+});
+
+test('with every slot taken, a hasher with contentMd5 hashes inline and sends its bytes to the chain, never far ahead of it', async () => {
+  const taken = [];
+  for (let slot = leafPool.acquire(); slot; slot = leafPool.acquire()) taken.push(slot);
+  try {
+    const data = randomBytes(40 * MIB + 9);
+    const hasher = new PooledHasher({ algorithms: ['md5'], contentMd5: true });
+    const chain = (hasher as unknown as { chain: { backlog: number } }).chain;
+    let most = 0;
+    for (let at = 0; at < data.length; at += MIB) {
+      hasher.update(data.subarray(at, at + MIB));
+      await hasher.ready();
+      most = Math.max(most, chain.backlog);
+    }
+    const got = await hasher.digest();
+    assert.deepEqual(got.contentMd5, createHash('md5').update(data).digest());
+    assert.deepEqual(got.leaves.get('md5'), reference(data, 'md5'));
+    assert.ok(most <= 17 * MIB, `the chain's worker was at most 16 MiB (+ a chunk) behind, got ${most}`);
+  } finally {
+    for (const slot of taken) leafPool.release(slot);
+  }
   assertIdle();
 });
 

@@ -79,7 +79,11 @@ parentPort.on('message', (m) => {
     parentPort.postMessage({ engine: md5 ? 'wasm-simd' : 'node:crypto' });
     return;
   }
-  if (m.op === 'chain-bytes') return void chainOf(m.chain).update(m.data);
+  if (m.op === 'chain-bytes') {
+    chainOf(m.chain).update(m.data);
+    parentPort.postMessage({ caughtUp: m.chain, bytes: m.data.byteLength });
+    return;
+  }
   if (m.op === 'chain-drop') return void chains.delete(m.chain);
   if (m.op === 'chain-end') {
     const digest = chainOf(m.chain).digest();
@@ -162,7 +166,15 @@ export interface SubmitOptions {
 export class Md5Chain {
   error: Error | undefined;
   ended = false;
+  /** Bytes given by chainBytes that the worker has not taken in yet. */
+  backlog = 0;
+  /** Callers of `caughtUp` waiting for the backlog to shrink. */
+  readonly waiters: (() => void)[] = [];
   constructor(readonly id: number, readonly worker: PoolWorker) {}
+
+  wake(): void {
+    for (const wake of this.waiters.splice(0)) wake();
+  }
 }
 
 interface Shared {
@@ -178,8 +190,8 @@ interface PoolWorker {
   inflight: number;
   /** Queued work weighted by COST (bytes), to pick the least busy worker. */
   load: number;
-  /** Chains this worker keeps: it is not retired while any is open. */
-  readonly chains: Set<Md5Chain>;
+  /** Chains this worker keeps, by id: it is not retired while any is open. */
+  readonly chains: Map<number, Md5Chain>;
   /** Digests asked for by endChain, by chain id. */
   readonly ends: Map<number, { resolve: (digest: Buffer) => void; reject: (err: Error) => void }>;
   idleTimer: NodeJS.Timeout | undefined;
@@ -252,16 +264,28 @@ class LeafWorkerPool {
   openChain(): Md5Chain {
     const w = this.pick();
     const chain = new Md5Chain(++this.chainIds, w);
-    w.chains.add(chain);
+    w.chains.set(chain.id, chain);
     clearTimeout(w.idleTimer);
     return chain;
   }
 
-  /** Adds bytes that are not in a slot to the chain (copied: the caller may reuse them). */
+  /**
+   * Adds bytes that are not in a slot to the chain (copied: the caller may reuse them). The
+   * caller keeps the backlog bounded with `caughtUp`.
+   */
   chainBytes(chain: Md5Chain, bytes: Uint8Array): void {
     if (chain.ended) throw new Error('leaf pool: bytes for an ended MD5 chain');
     if (chain.error || bytes.byteLength === 0) return;
-    chain.worker.worker.postMessage({ op: 'chain-bytes', chain: chain.id, data: bytes });
+    // A copy of just these bytes (a view would send its whole buffer), moved, not copied again.
+    const data = new Uint8Array(bytes);
+    chain.backlog += data.byteLength;
+    chain.worker.worker.postMessage({ op: 'chain-bytes', chain: chain.id, data }, [data.buffer]);
+  }
+
+  /** Undefined while the chain's backlog is at most `limit` bytes; else resolves once it is (or the chain failed). */
+  caughtUp(chain: Md5Chain, limit: number): Promise<void> | undefined {
+    if (chain.backlog <= limit || chain.error || chain.ended) return undefined;
+    return new Promise((resolve) => chain.waiters.push(resolve));
   }
 
   /** The chain's MD5, once every slot and byte given to it is in; the chain is closed. */
@@ -269,7 +293,7 @@ class LeafWorkerPool {
     if (chain.ended) return Promise.reject(new Error('leaf pool: MD5 chain ended twice'));
     chain.ended = true;
     const w = chain.worker;
-    w.chains.delete(chain);
+    w.chains.delete(chain.id);
     if (chain.error) {
       this.retireLater(w);
       return Promise.reject(chain.error);
@@ -285,7 +309,8 @@ class LeafWorkerPool {
   dropChain(chain: Md5Chain): void {
     if (chain.ended) return;
     chain.ended = true;
-    chain.worker.chains.delete(chain);
+    chain.worker.chains.delete(chain.id);
+    chain.wake();
     if (this.workers[chain.worker.index] === chain.worker) chain.worker.worker.postMessage({ op: 'chain-drop', chain: chain.id });
     this.retireLater(chain.worker);
   }
@@ -380,12 +405,19 @@ class LeafWorkerPool {
     const { memory, module } = this.memory();
     // execArgv: [] so loaders of the parent (e.g. tsx) are not started in the worker.
     const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { index } });
-    const w: PoolWorker = { worker, index, inflight: 0, load: 0, chains: new Set(), ends: new Map(), idleTimer: undefined };
+    const w: PoolWorker = { worker, index, inflight: 0, load: 0, chains: new Map(), ends: new Map(), idleTimer: undefined };
     worker.unref();
     worker.postMessage({ op: 'init', memory, module: this.useWasm ? module : undefined });
-    worker.on('message', (msg: number | { engine: string } | { chain: number; digest: Uint8Array }) => {
+    type Reply = number | { engine: string } | { chain: number; digest: Uint8Array } | { caughtUp: number; bytes: number };
+    worker.on('message', (msg: Reply) => {
       if (typeof msg === 'number') {
         if (this.slots[msg]) this.settled(this.slots[msg]);
+      } else if ('caughtUp' in msg) {
+        const chain = w.chains.get(msg.caughtUp);
+        if (chain) {
+          chain.backlog -= msg.bytes;
+          chain.wake();
+        }
       } else if ('chain' in msg) {
         const end = w.ends.get(msg.chain);
         w.ends.delete(msg.chain);
@@ -440,7 +472,10 @@ class LeafWorkerPool {
     if (this.workers[w.index] !== w) return;
     this.workers[w.index] = undefined;
     clearTimeout(w.idleTimer);
-    for (const chain of w.chains) chain.error = err;
+    for (const chain of w.chains.values()) {
+      chain.error = err;
+      chain.wake();
+    }
     w.chains.clear();
     for (const end of w.ends.values()) end.reject(err);
     w.ends.clear();

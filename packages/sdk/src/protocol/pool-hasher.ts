@@ -27,6 +27,9 @@ export interface PooledDigest {
 
 type Batch = { slot: LeafSlot; count: number } | { inline: Map<LeafAlgorithm, Buffer[]> };
 
+/** Bytes of inline batches the MD5 chain's worker may be behind by before ready() waits. */
+const CHAIN_BACKLOG = 16 * MIB;
+
 export class PooledHasher {
   private readonly algorithms: readonly LeafAlgorithm[];
   private readonly limit: () => number;
@@ -86,7 +89,11 @@ export class PooledHasher {
   ready(): Promise<void> | undefined {
     this.drain();
     if (this.error) return Promise.reject(this.error);
-    if (this.held < this.limit()) return undefined;
+    if (this.chain?.error) return Promise.reject(this.chain.error);
+    const behind = this.chain && leafPool.caughtUp(this.chain, CHAIN_BACKLOG);
+    if (behind) return behind.then(() => this.ready());
+    // Held slots include the one filling; with nothing submitted there is nothing to wait for.
+    if (this.held < this.limit() || this.batches.length === 0) return undefined;
     return this.waitHead().then(() => this.ready());
   }
 

@@ -16,6 +16,11 @@ import { LeafBuffer, MIB, copyIntoShared } from '@oas/sdk';
 export const DIRECT_ALIGN = 4096;
 /** Each of a writer's two staging buffers: one fills while the other is written. */
 const HALF = 4 * MIB;
+/**
+ * Chunks queued in front of the stream: little, since they are copied out at once (16
+ * uploads at 4 MiB each held 64 MB of socket chunks).
+ */
+const QUEUE_BYTES = MIB;
 
 const openFd = promisify(fs.open);
 const closeFd = promisify(fs.close);
@@ -63,7 +68,7 @@ export class BlobDataStream extends Writable {
   /** `direct`: the same file opened by openDirect (taken over: closed with the stream). */
   constructor(private readonly fd: number, private readonly direct: number | undefined) {
     // Not destroyed at 'finish': the commit still fsyncs the descriptor.
-    super({ highWaterMark: HALF, autoDestroy: false });
+    super({ highWaterMark: QUEUE_BYTES, autoDestroy: false });
     this.directWorks = direct !== undefined;
     if (direct !== undefined) this.slot = LeafBuffer.acquire();
     if (this.slot) this.halves.push(this.slot.data.subarray(0, HALF), this.slot.data.subarray(HALF, 2 * HALF));
@@ -71,6 +76,15 @@ export class BlobDataStream extends Writable {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
     this.take(chunk).then(() => done(), done);
+  }
+
+  /** Queued chunks: one buffered write of them all, or one copy each into the halves. */
+  override _writev(chunks: Array<{ chunk: Buffer }>, done: (err?: Error | null) => void): void {
+    const all = async (): Promise<void> => {
+      if (this.halves.length === 0) return this.take(Buffer.concat(chunks.map((c) => c.chunk)));
+      for (const { chunk } of chunks) await this.take(chunk);
+    };
+    all().then(() => done(), done);
   }
 
   override _final(done: (err?: Error | null) => void): void {
