@@ -82,8 +82,14 @@ test('with every slot taken, a hasher with contentMd5 hashes inline and sends it
     const data = randomBytes(40 * MIB + 9);
     const hasher = new PooledHasher({ algorithms: ['md5'], contentMd5: true });
     const chain = (hasher as unknown as { chain: { backlog: number } }).chain;
+    // 24 MiB at once: the chain is surely behind by more than 16 MiB, so ready() waits for
+    // the worker's replies (which must keep the process alive meanwhile).
+    hasher.update(data.subarray(0, 24 * MIB));
+    const waiting = hasher.ready();
+    assert.ok(waiting, 'ready() waits while the chain is behind');
+    await waiting;
     let most = 0;
-    for (let at = 0; at < data.length; at += MIB) {
+    for (let at = 24 * MIB; at < data.length; at += MIB) {
       hasher.update(data.subarray(at, at + MIB));
       await hasher.ready();
       most = Math.max(most, chain.backlog);

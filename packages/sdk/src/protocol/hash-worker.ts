@@ -279,6 +279,7 @@ class LeafWorkerPool {
     // A copy of just these bytes (a view would send its whole buffer), moved, not copied again.
     const data = new Uint8Array(bytes);
     chain.backlog += data.byteLength;
+    this.busy(chain.worker); // until the worker says it took them in: a waiting caller needs that reply
     chain.worker.worker.postMessage({ op: 'chain-bytes', chain: chain.id, data }, [data.buffer]);
   }
 
@@ -413,6 +414,7 @@ class LeafWorkerPool {
       if (typeof msg === 'number') {
         if (this.slots[msg]) this.settled(this.slots[msg]);
       } else if ('caughtUp' in msg) {
+        this.idle(w);
         const chain = w.chains.get(msg.caughtUp);
         if (chain) {
           chain.backlog -= msg.bytes;
