@@ -113,7 +113,11 @@ export class BlobDataStream extends Writable {
       return write;
     }
     for (let at = 0; at < chunk.length;) {
-      if (this.fill === 0) await this.writing[this.turn]; // this half's last write must be out
+      if (this.fill === 0) {
+        await this.writing[this.turn]; // this half's last write must be out
+        // Destroyed meanwhile: the slot is going back to the pool, not a byte more into it.
+        if (this.destroyed) throw new Error('the blob stream was destroyed');
+      }
       const n = Math.min(HALF - this.fill, chunk.length - at);
       copyIntoShared(at === 0 && n === chunk.length ? chunk : chunk.subarray(at, at + n), this.halves[this.turn]!, this.fill);
       this.fill += n;
