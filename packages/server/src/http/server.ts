@@ -225,4 +225,3 @@ function checkTransferCoding(value: string | undefined): void {
     throw new HttpError('bad-request', `Transfer-Encoding ${other.join(', ')} is not supported: send the body as it is (with Content-Length), or only chunked`);
   }
 }
-

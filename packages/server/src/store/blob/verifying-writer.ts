@@ -74,13 +74,16 @@ export class BlobCheckError extends Error {
 
 type State = 'open' | 'finished' | 'committed' | 'aborted';
 
+/** How many bytes the write will be, as far as known (0: unknown). */
+const sizeHintOf = (options: WriteOptions): number => options.expect?.size ?? options.sizeHint ?? 0;
+
 export class VerifyingWriter {
   private readonly tap: Transform;
   /** Runs from open to the blob stream's finish. */
   private readonly flowing: Promise<void>;
   private readonly families: readonly LeafFamily[];
   /** Leaf digests of every family and the content MD5; large writes hash on the worker pool while the bytes go on to the store. */
-  private readonly leafDigester: StreamDigester;
+  private readonly digester: StreamDigester;
   private received = 0;
   /** The blob store failed (not the source): never reported as incomplete data. */
   private storeFailed = false;
@@ -89,15 +92,14 @@ export class VerifyingWriter {
 
   /** Starts a blob in `blobs`; the caller then streams into it and finishes, commits or aborts. */
   static async open(blobs: BlobStore, options: WriteOptions = {}): Promise<VerifyingWriter> {
-    const sizeHint = options.expect?.size ?? options.sizeHint;
-    return new VerifyingWriter(await blobs.create({ signal: options.signal, ...(sizeHint !== undefined ? { sizeHint } : {}) }), options);
+    return new VerifyingWriter(await blobs.create({ signal: options.signal, sizeHint: sizeHintOf(options) }), options);
   }
 
   private constructor(private readonly blob: BlobWriter, private readonly options: WriteOptions) {
     const expect = options.expect ?? {};
-    const sizeHint = expect.size ?? options.sizeHint ?? 0;
+    const sizeHint = sizeHintOf(options);
     this.families = options.families ?? STORED_LEAF_FAMILIES;
-    this.leafDigester = new StreamDigester(this.families, sizeHint, expect.etag !== undefined || options.contentEtag === true);
+    this.digester = new StreamDigester(this.families, sizeHint, expect.etag !== undefined || options.contentEtag === true);
     this.tap = new Transform({
       // Big enough not to split the 2-4 MiB chunks sockets and files deliver.
       highWaterMark: MIB,
@@ -108,10 +110,10 @@ export class VerifyingWriter {
             `the data is longer than the ${expect.size} bytes expected`));
           return;
         }
-        this.leafDigester.update(chunk);
+        this.digester.update(chunk);
         // The chunk goes on to the store at once; the next one waits only while this
         // write's pool slots are all still being hashed (bounded memory, no global lock).
-        const ready = this.leafDigester.ready();
+        const ready = this.digester.ready();
         if (!ready) cb(null, chunk);
         else {
           ready.then(() => cb(null, chunk), (err: unknown) => {
@@ -173,7 +175,7 @@ export class VerifyingWriter {
     if (expect.size !== undefined && size < expect.size) {
       throw new BlobCheckError('too-short', String(expect.size), String(size), `the data ended after ${size} of ${expect.size} bytes`);
     }
-    const digested = await this.leafDigester.digest();
+    const digested = await this.digester.digest();
     const etag = digested.etag ?? '';
     if (expect.etag !== undefined && etag !== expect.etag) {
       throw new BlobCheckError('etag', expect.etag, etag, `the data's MD5 is ${etag}, not ${expect.etag}`);
@@ -209,7 +211,7 @@ export class VerifyingWriter {
   async abort(): Promise<void> {
     if (this.state === 'committed' || this.state === 'aborted') return;
     this.state = 'aborted';
-    this.leafDigester.destroy();
+    this.digester.destroy();
     if (!this.tap.destroyed) this.tap.destroy();
     await this.blob.abort().catch(() => undefined);
   }
