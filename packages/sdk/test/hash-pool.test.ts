@@ -23,6 +23,21 @@ function assertIdle(): void {
   assert.equal(stats.free, stats.slots, 'every slot given back');
 }
 
+/**
+ * Kills the workers behind the pool's back, as a crash would. A reply to a job that arrives
+ * after terminate() began makes the pool (which cannot know of this kill) unref the worker,
+ * and the event loop could end before its exit arrives: a timer keeps it alive meanwhile.
+ */
+async function killWorkers(): Promise<void> {
+  const workers = (leafPool as unknown as { workers: ({ worker: { terminate(): Promise<number> } } | undefined)[] }).workers;
+  const keepAlive = setInterval(() => {}, 1000);
+  try {
+    await Promise.all(workers.filter((w) => w !== undefined).map((w) => w.worker.terminate()));
+  } finally {
+    clearInterval(keepAlive);
+  }
+}
+
 test('hashLeaves: MD5 and SHA-256 leaves equal node:crypto, full and short leaves', async () => {
   for (const size of [MIB, 3 * MIB + 5, 8 * MIB]) {
     const data = randomBytes(size);
@@ -133,9 +148,7 @@ test('a worker that dies fails its pending work with an error, and the pool reco
   const slot = leafPool.acquire()!;
   slot.data.fill(7, 0, 8 * MIB);
   const settled = new Promise<void>((resolve) => leafPool.submit(slot, 8 * MIB, resolve, { algorithms: ['md5', 'sha256'] }));
-  // Kill the workers behind the pool's back (as a crash would).
-  const workers = (leafPool as unknown as { workers: ({ worker: { terminate(): Promise<number> } } | undefined)[] }).workers;
-  await Promise.all(workers.filter((w) => w !== undefined).map((w) => w.worker.terminate()));
+  await killWorkers();
   await settled;
   assert.ok(leafPool.settled(slot));
   // Either it finished before the kill (digests right) or it failed with an error naming the worker.
@@ -168,8 +181,7 @@ test('a PooledHasher whose workers are stopped rejects digest() instead of hangi
 test('a worker that dies with an MD5 chain open fails that chain: digest() rejects, other hashers go on', async () => {
   const hasher = new PooledHasher({ algorithms: ['md5'], contentMd5: true });
   hasher.update(randomBytes(9 * MIB));
-  const workers = (leafPool as unknown as { workers: ({ worker: { terminate(): Promise<number> } } | undefined)[] }).workers;
-  await Promise.all(workers.filter((w) => w !== undefined).map((w) => w.worker.terminate()));
+  await killWorkers();
   await assert.rejects(hasher.digest(), /leaf hash worker exited/);
   const data = randomBytes(10 * MIB);
   const next = new PooledHasher({ algorithms: ['md5'], contentMd5: true });
