@@ -43,6 +43,11 @@ export function summaryLine({ pass, fail, cancelled }) {
   return `${pass} passed, ${fail + cancelled} failed${note}`;
 }
 
+/** Node's diagnostics of errors outside any test (uncaught, after a test ended), at most 20. */
+export function fileErrors(tap) {
+  return tap.split('\n').filter((l) => /^\s*# Error: /.test(l)).slice(0, 20).map((l) => l.trim().slice(2));
+}
+
 function main(argv) {
   const root = fileURLToPath(new URL('..', import.meta.url));
   const withoutCeph = argv.includes('--without-ceph');
@@ -68,8 +73,10 @@ function main(argv) {
       ...files,
     ], { cwd: root, stdio: 'inherit' });
     let counts;
+    let tap = '';
     try {
-      counts = parseTapSummary(readFileSync(tapFile, 'utf8'));
+      tap = readFileSync(tapFile, 'utf8');
+      counts = parseTapSummary(tap);
     } catch {
       counts = { tests: 0, pass: 0, fail: 0, cancelled: 0, skipped: 0, todo: 0 };
     }
@@ -77,6 +84,9 @@ function main(argv) {
     const ok = result.status === 0 && counts.fail === 0 && counts.cancelled === 0 && counts.tests > 0;
     if (!ok && counts.fail === 0 && counts.cancelled === 0) counts.fail = 1;
     if (summaryFile) writeFileSync(summaryFile, JSON.stringify({ ...counts, files: files.length, status: result.status, signal: result.signal }));
+    // A file can fail with every test passed (an error after its tests ended): repeat node's
+    // diagnostics of that kind here, since CI logs are often read from the end.
+    if (!ok) for (const line of fileErrors(tap)) console.log(line);
     if (result.error) console.log(`cannot run the tests: ${result.error.message}`);
     else if (result.status !== 0 && counts.tests === 0) console.log(`the test runner ended without a summary (${result.signal ?? `exit ${result.status}`})`);
     console.log(summaryLine(counts));

@@ -655,3 +655,25 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+// The test helper, not the product: the S3 blob store puts and deletes its pending markers
+// side by side, and s3rver must take that as S3 does (see keepDirectoriesOnDelete).
+test('s3rver (test helper): a PUT and a DELETE in one directory at once both succeed, and nothing crashes', async () => {
+  const s3 = await startS3rver();
+  const client = testS3Client(s3);
+  try {
+    await s3.createBucket(BUCKET);
+    for (let i = 0; i < 50; i++) {
+      await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `p/pending/a${i}`, Body: '' }));
+      await Promise.all([
+        client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `p/pending/a${i}` })),
+        client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `p/pending/b${i}`, Body: '' })),
+      ]);
+      await client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `p/pending/b${i}` }));
+    }
+    assert.equal((await client.send(new ListObjectsV2Command({ Bucket: BUCKET }))).KeyCount, 0);
+  } finally {
+    client.destroy();
+    await s3.stop();
+  }
+});

@@ -1,7 +1,7 @@
-// The sdk's shared leaf worker, as servers use it: blob writes hash their MD5 leaves there
-// (the MD5 leaf family, store/blob/leaf-families.ts) while the content MD5 runs on the
-// calling thread, so the two MD5s, the most expensive part of an upload, use both cores.
-// The worker is shared by every server of the process and stopped after the last one.
+// The sdk's shared leaf workers, as servers use them: blob writes hash their leaves there
+// (store/blob/leaf-families.ts) and, for large uploads, the content MD5 too (an MD5 chain on
+// one worker), so the request thread only receives and copies. The workers are shared by
+// every server of the process and stopped after the last one.
 import { leafWorkerStats, stopLeafWorker } from '@oas/sdk';
 
 /** Servers open in this process: the leaf worker is shared by all of them (and the sdk). */

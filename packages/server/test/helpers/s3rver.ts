@@ -12,7 +12,7 @@
 // `requestChecksumCalculation: 'WHEN_REQUIRED'` and `responseChecksumValidation:
 // 'WHEN_REQUIRED'` (testS3Client does that). Single-part ETags are the MD5 of the data.
 import { rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
@@ -34,6 +34,7 @@ export async function startS3rver(): Promise<S3TestServer> {
   const onExit = () => rmSync(directory, { recursive: true, force: true });
   process.once('exit', onExit);
   const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, vhostBuckets: false });
+  keepDirectoriesOnDelete(server);
   let address;
   try {
     address = await server.run();
@@ -72,5 +73,28 @@ export async function startS3rver(): Promise<S3TestServer> {
       })();
       return stopped;
     },
+  };
+}
+
+/** The part of s3rver's file store (3.7) that keepDirectoriesOnDelete replaces. */
+interface FileStore {
+  getResourcePath(bucket: string, key: string, type: string): string;
+  deleteObject(bucket: string, key: string): Promise<void>;
+}
+
+/**
+ * s3rver's DeleteObject removes a key's directories once they are empty, which races a PUT
+ * of another key into the same directory (`<prefix>/pending/` of the S3 blob store sees
+ * puts and deletes at once): the PUT's file stream fails with ENOENT and s3rver has no
+ * handler for it, an uncaughtException in the test process. S3 has no directories, so the
+ * delete here removes only the key's own files; its listings ignore empty directories.
+ */
+function keepDirectoriesOnDelete(server: S3rver): void {
+  const store = (server as unknown as { store: FileStore }).store;
+  store.deleteObject = async (bucket, key) => {
+    await Promise.all(['object', 'object.md5', 'metadata.json'].map((type) =>
+      unlink(store.getResourcePath(bucket, key, type)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      })));
   };
 }
