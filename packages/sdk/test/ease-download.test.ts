@@ -3,6 +3,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { access, open, readFile, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import { join } from 'node:path';
 import { MIB, hashBuffer } from '../src/protocol/etag.js';
 import { Vault } from '../src/ease/vault.js';
@@ -11,7 +12,8 @@ import { callOk } from '../src/ease/call.js';
 import type { JobJson } from '../src/protocol/wire-types.js';
 import { downloadTempPaths } from '../src/ease/download.js';
 import { ChecksumMismatchError, JobFailedError, JobStateError } from '../src/ease/errors.js';
-import { startTestServer, type TestServer } from './helpers/ease-server.js';
+import { KEY_ID, KEY_SECRET, startTestServer, type TestServer } from './helpers/ease-server.js';
+import { OASAPI } from '../src/client/api.js';
 import type { SeenRequest } from './helpers/fault-proxy.js';
 import { pattern } from './helpers/pattern.js';
 
@@ -70,6 +72,29 @@ describe('archive retrieval download', () => {
     const { temp, state } = downloadTempPaths(out);
     assert.equal(await exists(temp), false);
     assert.equal(await exists(state), false);
+  });
+
+  test('over plain HTTP each piece is read straight from its own connection; through a caller\'s agent, as a stream: same bytes', async () => {
+    const { api, proxy } = await t.proxied();
+    const direct = target();
+    await (await Job.get(api, vault.id, job.id)).downloadToFile(direct, { pieceSize: 2 * MIB });
+    assert.deepEqual(await readFile(direct), data);
+    const pieces = proxy.requests.filter(isOutput);
+    assert.equal(pieces.length, 6);
+    assert.ok(pieces.every((r) => r.headers.connection === 'close'), 'each piece on a connection of its own');
+    const agent = new http.Agent({ keepAlive: true });
+    const viaAgent = new OASAPI('127.0.0.1', KEY_ID, KEY_SECRET, { port: api.port, agent });
+    try {
+      const streamed = target();
+      const result = await (await Job.get(viaAgent, vault.id, job.id)).downloadToFile(streamed, { pieceSize: 2 * MIB });
+      assert.deepEqual(await readFile(streamed), data);
+      assert.equal(result.verified, 'full');
+      assert.equal(proxy.requests.filter(isOutput).length, 12);
+      assert.ok(proxy.requests.filter(isOutput).slice(6).every((r) => r.headers.connection === 'keep-alive'), 'the agent\'s connections');
+    } finally {
+      viaAgent.close();
+      agent.destroy();
+    }
   });
 
   test('a corrupted range is caught by its x-oas-tree-etag and fetched again', async () => {

@@ -5,7 +5,8 @@
 import type { Agent } from 'node:http';
 import { stringToSign, computeSignature, authorizationHeader } from '../protocol/sign.js';
 import { formatRfc1123 } from '../protocol/dates.js';
-import { Transport } from './transport.js';
+import { receiveInto, type BodyTarget, type DirectResponse } from './direct-receive.js';
+import { Transport, type OutgoingRequest } from './transport.js';
 import type { OASResponse } from './response.js';
 import { checkReader, type BodyReader, type CheckedReader } from './body.js';
 import { bytesOf, type BinaryData } from './byte-source.js';
@@ -63,6 +64,9 @@ export class OASAPI {
   readonly secure: boolean;
   private readonly transport: Transport;
   private readonly userAgent: string;
+  private readonly timeoutMs: number;
+  /** The caller gave an agent (a proxy, say): every request goes through it. */
+  private readonly callerAgent: boolean;
 
   constructor(host: string, private readonly accessKeyId: string, private readonly accessKeySecret: string, options: OASAPIOptions = {}) {
     if (typeof host !== 'string' || host === '' || /[\s/]/.test(host)) throw new TypeError(`host must be a host name without scheme, port or path, got ${JSON.stringify(host)}`);
@@ -77,6 +81,8 @@ export class OASAPI {
     // The SDK switches to HTTPS for is_security or port 443.
     this.secure = options.secure === true || port === 443;
     this.userAgent = headerValue('userAgent', options.userAgent ?? DEFAULT_USER_AGENT);
+    this.timeoutMs = timeoutMs;
+    this.callerAgent = options.agent !== undefined;
     this.transport = new Transport({ host, port, secure: this.secure, timeoutMs, agent: options.agent, ca: options.ca });
   }
 
@@ -257,6 +263,22 @@ export class OASAPI {
     });
   }
 
+  /**
+   * fetchJobOutput with the body read from the socket straight into `target` (no buffer per
+   * chunk: see direct-receive.ts), for plain HTTP without a caller's agent. Resolves the
+   * status and headers once the whole body is in, or undefined when this path does not apply
+   * or the answer is not a 2xx with a Content-Length (nothing reached the target then): call
+   * fetchJobOutput for the response or error.
+   */
+  async fetchJobOutputInto(vaultId: string, jobId: string, orange: string | undefined, target: BodyTarget,
+    options?: RequestOptions): Promise<DirectResponse | undefined> {
+    if (this.secure || this.callerAgent) return undefined;
+    const request = this.signed('fetchJobOutput', 'GET', `${jobPath(vaultId, jobId)}/output`, {
+      headers: orange === undefined ? [] : [['Range', headerValue('orange', orange)]], options,
+    });
+    return receiveInto({ host: this.host, port: this.port, timeoutMs: this.timeoutMs }, request, target);
+  }
+
   /** `GET /vaults/{id}/jobs?marker=&limit=`. */
   async listJob(vaultId: string, marker?: string, limit?: number, options?: RequestOptions): Promise<OASResponse> {
     return this.call('listJob', 'GET', `/vaults/${pathSegment('vaultId', vaultId)}/jobs`, { query: listQuery(marker, limit), options });
@@ -270,6 +292,11 @@ export class OASAPI {
   // ---- the one place requests are signed and sent -------------------------------------
 
   private call(operation: string, method: Method, path: string, call: Call): Promise<OASResponse> {
+    return this.transport.send(this.signed(operation, method, path, call));
+  }
+
+  /** The request as it goes on the wire: the SDK's headers, signed. */
+  private signed(operation: string, method: Method, path: string, call: Call): OutgoingRequest {
     const body = call.body;
     const contentLength = body === undefined ? 0 : Buffer.isBuffer(body) ? body.length : body.length;
     const query = call.query ?? [];
@@ -289,10 +316,10 @@ export class OASAPI {
     const wire: Record<string, string> = {};
     for (const [name, value] of headers) wire[name] = wireHeaderValue(value);
     wire.Authorization = authorizationHeader(this.accessKeyId, signature);
-    return this.transport.send({
+    return {
       operation, method, path: path + formatQuery(query), headers: wire, body, signal: call.options?.signal,
       streamResponse: call.streamResponse,
-    });
+    };
   }
 }
 

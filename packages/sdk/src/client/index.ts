@@ -3,5 +3,6 @@ export type { OASAPIOptions, RequestOptions, OASJobType, BodyContent } from './a
 export { OASResponse, type OASResponseOptions } from './response.js';
 export { MAX_BUFFERED_BODY } from './buffered-body.js';
 export type { BodyReader } from './body.js';
+export type { BodyTarget, DirectResponse } from './direct-receive.js';
 export { OASTransportError, OASAbortError } from './errors.js';
 export { NotBytesError, type ByteSource, type BinaryData, type ByteStream } from './byte-source.js';

@@ -18,6 +18,10 @@ import { MIB, combineTreeEtags } from '../protocol/etag.js';
 import { parseRange, type ByteRange } from '../protocol/ranges.js';
 import { isAbortError, abortError, runWorkers, throwIfAborted } from './abort.js';
 import type { OASAPI } from '../client/api.js';
+import type { BodyTarget } from '../client/direct-receive.js';
+import { OASTransportError } from '../client/errors.js';
+import type { OASResponse } from '../client/response.js';
+import { OASError } from '../protocol/errors.js';
 import { callOk } from './call.js';
 import { ChecksumMismatchError, JobStateError, TransferError } from './errors.js';
 import { TreeEtagHasher, hashFileRange } from './hashing.js';
@@ -222,16 +226,34 @@ async function downloadPieces(job: DownloadableJob, path: string, options: Downl
 async function fetchPiece(job: DownloadableJob, file: FileWriter, offset: number, range: ByteRange, progress: ProgressTracker,
   budget: BatchBudget, signal: AbortSignal): Promise<PieceRecord> {
   progress.reset(range.start);
-  const response = await callOk(job.api.fetchJobOutput(job.vaultId, job.id, `bytes=${range.start}-${range.end}`, { signal }));
-  const expected = response.getHeader('x-oas-tree-etag')?.trim().toUpperCase() || null;
+  const orange = `bytes=${range.start}-${range.end}`;
   const end = range.end + 1 - offset;
   const out = new PieceSink(file, range.start - offset, budget);
+  const tooLong = (): TransferError => new TransferError(`piece ${range.start}-${range.end}: the server sent more bytes than asked for`);
+  // Straight from the socket into the leaf buffers where it can (plain HTTP), else a stream.
+  const target: BodyTarget = {
+    space: () => out.space()?.subarray(0, end - out.position),
+    filled: (n) => {
+      out.filled(n);
+      progress.add(range.start, n);
+    },
+    ready: () => out.position < end ? out.ready() : Promise.reject(tooLong()),
+  };
+  let response: OASResponse | undefined;
+  let expected: string | null;
   let treeEtag: string;
   try {
-    for await (const chunk of response.body as AsyncIterable<Buffer>) {
-      if (out.position + chunk.length > end) throw new TransferError(`piece ${range.start}-${range.end}: the server sent more bytes than asked for`);
-      await out.write(chunk);
-      progress.add(range.start, chunk.length);
+    const direct = await job.api.fetchJobOutputInto(job.vaultId, job.id, orange, target, { signal });
+    if (direct) {
+      expected = treeEtagHeader(direct.headers['x-oas-tree-etag']);
+    } else {
+      response = await callOk(job.api.fetchJobOutput(job.vaultId, job.id, orange, { signal }));
+      expected = treeEtagHeader(response.getHeader('x-oas-tree-etag'));
+      for await (const chunk of response.body as AsyncIterable<Buffer>) {
+        if (out.position + chunk.length > end) throw tooLong();
+        await out.write(chunk);
+        progress.add(range.start, chunk.length);
+      }
     }
     const position = out.position;
     if (position !== end) {
@@ -239,10 +261,11 @@ async function fetchPiece(job: DownloadableJob, file: FileWriter, offset: number
     }
     treeEtag = await out.finish();
   } catch (error) {
-    response.body.destroy();
+    response?.body.destroy();
     await out.discard();
     if (signal.aborted) throw isAbortError(error) ? error : abortError('downloadToFile', signal);
-    if (error instanceof TransferError || isAbortError(error)) throw error;
+    // The server's refusal, a failed connection or a short piece: as they are (retry.ts decides).
+    if (error instanceof TransferError || error instanceof OASError || error instanceof OASTransportError || isAbortError(error)) throw error;
     // The body broke off (reset, timeout): worth another try.
     throw new TransferError(`piece ${range.start}-${range.end}: ${(error as Error).message}`, { cause: error });
   }
@@ -251,6 +274,10 @@ async function fetchPiece(job: DownloadableJob, file: FileWriter, offset: number
       range, expected, treeEtag, true);
   }
   return { treeEtag, checked: expected !== null };
+}
+
+function treeEtagHeader(value: string | undefined): string | null {
+  return value?.trim().toUpperCase() || null;
 }
 
 /**

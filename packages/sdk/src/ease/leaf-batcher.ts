@@ -63,17 +63,22 @@ export class LeafBatcher {
 
   /** A 1 MiB buffer for the next leaf; call leafDone() once it is filled. */
   async leafBuffer(): Promise<Buffer> {
+    const now = this.leafBufferNow();
+    if (now) return now;
     if (this.closed) throw new Error('LeafBatcher: used after digest or discard');
-    let batch = this.batches.at(-1);
-    if (!batch || batch.submitted) {
-      while (this.batches.length >= this.maxBatches) await this.settleHead();
-      await this.budget.take();
-      if (this.closed) {
-        this.budget.give();
-        throw new Error('LeafBatcher: discarded while waiting for memory');
-      }
-      batch = this.newBatch();
+    while (this.batches.length >= this.maxBatches) await this.settleHead();
+    await this.budget.take();
+    if (this.closed) {
+      this.budget.give();
+      throw new Error('LeafBatcher: discarded while waiting for memory');
     }
+    return this.newBatch().data.subarray(0, MIB);
+  }
+
+  /** The next leaf's buffer when it needs no new batch (7 leaves in 8); else undefined. */
+  leafBufferNow(): Buffer | undefined {
+    const batch = this.batches.at(-1);
+    if (this.closed || !batch || batch.submitted) return undefined;
     const at = batch.lengths.length * MIB;
     return batch.data.subarray(at, at + MIB);
   }

@@ -29,14 +29,32 @@ export class PieceSink {
   /** Takes a chunk (copied: the caller may reuse it); resolves when more may be written. */
   async write(chunk: Uint8Array): Promise<void> {
     for (let at = 0; at < chunk.byteLength; ) {
-      this.leaf ??= await this.batcher.leafBuffer();
+      await this.ready();
       const take = Math.min(MIB - this.fill, chunk.byteLength - at);
-      copyIntoShared(at === 0 && take === chunk.byteLength ? chunk : chunk.subarray(at, at + take), this.leaf, this.fill);
-      this.fill += take;
+      copyIntoShared(at === 0 && take === chunk.byteLength ? chunk : chunk.subarray(at, at + take), this.leaf!, this.fill);
+      this.filled(take);
       at += take;
-      this.position += take;
-      if (this.fill === MIB) this.closeLeaf();
     }
+  }
+
+  // The same as write(), for a reader that puts the bytes in place itself (a BodyTarget).
+
+  /** The rest of the current leaf, starting a new one if that needs no waiting; else undefined. */
+  space(): Buffer | undefined {
+    this.leaf ??= this.batcher.leafBufferNow();
+    return this.leaf?.subarray(this.fill);
+  }
+
+  /** `n` bytes were put at the start of what space() returned. */
+  filled(n: number): void {
+    this.fill += n;
+    this.position += n;
+    if (this.fill === MIB) this.closeLeaf();
+  }
+
+  /** Resolves once space() has room (the pool or this download's memory budget may make it wait). */
+  async ready(): Promise<void> {
+    this.leaf ??= await this.batcher.leafBuffer();
   }
 
   /** Writes and hashes what is left; the piece's tree etag once every byte is on disk (not synced). */
