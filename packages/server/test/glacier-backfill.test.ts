@@ -187,10 +187,12 @@ async function scenario(place: Place): Promise<void> {
     // An inventory computes E's hash on demand; the damaged archive's stays null (never blessed).
     await place.forget(dir, aKey!);
     const inv = await glacier.send(new InitiateJobCommand({ accountId: '-', vaultName: 'old-photos', jobParameters: { Type: 'inventory-retrieval' } }));
-    for (let i = 0; i < 400; i++) {
-      if ((await glacier.send(new DescribeJobCommand({ accountId: '-', vaultName: 'old-photos', jobId: inv.jobId! }))).Completed) break;
+    let invState = await glacier.send(new DescribeJobCommand({ accountId: '-', vaultName: 'old-photos', jobId: inv.jobId! }));
+    for (let i = 0; i < 400 && !invState.Completed; i++) {
       await new Promise((r) => setTimeout(r, 25));
+      invState = await glacier.send(new DescribeJobCommand({ accountId: '-', vaultName: 'old-photos', jobId: inv.jobId! }));
     }
+    assert.equal(invState.StatusCode, 'Succeeded', `the inventory job: ${invState.StatusMessage}`);
     const out = await glacier.send(new GetJobOutputCommand({ accountId: '-', vaultName: 'old-photos', jobId: inv.jobId! }));
     const list = (JSON.parse((await bytesOf(out.body)).toString()) as { ArchiveList: { ArchiveId: string; SHA256TreeHash: string | null }[] }).ArchiveList;
     const hashOf = (id: string) => list.find((x) => x.ArchiveId === id)?.SHA256TreeHash;
