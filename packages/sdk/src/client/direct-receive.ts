@@ -53,7 +53,7 @@ export function receiveInto(endpoint: DirectEndpoint, request: OutgoingRequest, 
     let response: DirectResponse | undefined;
     let remaining = 0;
     /** Body bytes read but not yet in the target (it had no room); the socket is paused meanwhile. */
-    let pending: Buffer | undefined;
+    let pending: Uint8Array | undefined;
     /** Where the last read went: the target's memory, or the spill buffer. */
     let into: 'target' | 'spill' = 'target';
     let settled = false;
@@ -110,7 +110,7 @@ export function receiveInto(endpoint: DirectEndpoint, request: OutgoingRequest, 
           if (settled) return;
           const left = copyNow(pending);
           if (left.byteLength === pending.byteLength) throw new Error('the download target has no room after ready()');
-          pending = left.byteLength > 0 ? Buffer.from(left) : undefined;
+          pending = left.byteLength > 0 ? left : undefined; // a view of our own copy
         }
         if (!done()) socket.resume();
       })().catch((error: unknown) => finish(error as Error));

@@ -29,7 +29,7 @@ export class PieceSink {
   /** Takes a chunk (copied: the caller may reuse it); resolves when more may be written. */
   async write(chunk: Uint8Array): Promise<void> {
     for (let at = 0; at < chunk.byteLength; ) {
-      await this.ready();
+      if (!this.leaf) await this.ready();
       const take = Math.min(MIB - this.fill, chunk.byteLength - at);
       copyIntoShared(at === 0 && take === chunk.byteLength ? chunk : chunk.subarray(at, at + take), this.leaf!, this.fill);
       this.filled(take);
