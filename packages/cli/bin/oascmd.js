@@ -7,6 +7,13 @@
 // and the exit code direct.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { register } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
+
+// A transfer allocates steadily and keeps little, yet V8 grows its young generation step by
+// step over a long one: 15-30 MB more resident memory by the end of a 4 GiB upload on Node
+// 22 and 24. Kept at its first size, it is scavenged more often, each time briefly. Set
+// before anything else loads: the flag is read whenever the young generation would grow.
+setFlagsFromString('--semi-space-growth-factor=1');
 
 const dist = new URL('../dist/main.js', import.meta.url);
 

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileRangeChunks } from '../src/ease/sources.js';
+import { fileRangeChunks, sendBuffers } from '../src/ease/sources.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'file-chunks-'));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -30,7 +30,7 @@ test('exactly the range, in chunks of at most chunkSize, progress per chunk', as
     ] as Array<[number, number, number]>) {
       const got: Buffer[] = [];
       let reported = 0;
-      for await (const chunk of fileRangeChunks(file, position, length, path, (n) => (reported += n), chunkSize)) {
+      for await (const chunk of fileRangeChunks(file, position, length, path, (n) => (reported += n), sendBuffers(chunkSize))) {
         assert.ok(chunk.length <= chunkSize && chunk.length > 0);
         got.push(Buffer.from(chunk));
       }
@@ -50,7 +50,7 @@ test('three reused buffers; a chunk stays intact until the chunk after next is a
     const buffers = new Set<ArrayBuffer>();
     let previous: { chunk: Buffer; copy: Buffer } | undefined;
     let at = 0;
-    for await (const chunk of fileRangeChunks(file, 0, data.length, path, undefined, chunkSize)) {
+    for await (const chunk of fileRangeChunks(file, 0, data.length, path, undefined, sendBuffers(chunkSize))) {
       buffers.add(chunk.buffer as ArrayBuffer);
       // The pump may still be sending the previous chunk while it pulls this one; give a
       // read ahead into its buffer (the bug this guards against) the time to land.

@@ -279,6 +279,42 @@ describe('parallelism and memory', () => {
     }
   });
 
+  test('a sender reads all its parts through the same three buffers; a retried part gets new ones', async () => {
+    const { path, data } = await localFile(4 * MIB);
+    let puts = 0;
+    const { proxy } = await t.proxied((req) => (req.method === 'PUT' && ++puts === 2 ? { kind: 'reset' } : { kind: 'pass' }));
+    const perRequest: Set<ArrayBufferLike>[] = [];
+    // The real client, with each part request's body observed on its way to the socket.
+    class Watching extends OASAPI {
+      override postMultipartFromReader(...[vaultId, uploadId, reader, ...rest]: Parameters<OASAPI['postMultipartFromReader']>) {
+        const seen = new Set<ArrayBufferLike>();
+        perRequest.push(seen);
+        async function* watched(): AsyncGenerator<Uint8Array> {
+          for await (const chunk of reader as AsyncIterable<Uint8Array>) {
+            seen.add(chunk.buffer);
+            yield chunk;
+          }
+        }
+        return super.postMultipartFromReader(vaultId, uploadId, watched(), ...rest);
+      }
+    }
+    const api = new Watching('127.0.0.1', KEY_ID, KEY_SECRET, { port: proxy.port });
+    try {
+      const result = await (await Vault.getById(api, vault.id)).uploadArchive(path, { ...SMALL, concurrency: 1 });
+      assert.equal(result.parts, 4);
+      await assertArchive(vault, result.archiveId, data);
+      assert.equal(perRequest.length, 5); // 4 parts, the second one twice
+      const [first, failed, retried, ...rest] = perRequest as [Set<ArrayBufferLike>, Set<ArrayBufferLike>, Set<ArrayBufferLike>, ...Set<ArrayBufferLike>[]];
+      const same = (a: Set<ArrayBufferLike>, b: Set<ArrayBufferLike>): boolean => a.size === b.size && [...a].every((x) => b.has(x));
+      assert.equal(first.size, 3);
+      assert.ok(same(failed, first), 'the part after a sent one reuses its buffers');
+      assert.ok([...retried].every((b) => !first.has(b)), 'a retry after a failure may not reuse buffers a read may still land in');
+      for (const later of rest) assert.ok(same(later, retried));
+    } finally {
+      api.close();
+    }
+  });
+
   test('file parts go up in parallel too (default concurrency 4)', { timeout: 120_000 }, async () => {
     const { path, data } = await localFile(9 * MIB);
     let full = false;

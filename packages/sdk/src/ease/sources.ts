@@ -119,17 +119,26 @@ export class ChunkReader {
 const SEND_CHUNK = 256 * 1024;
 
 /**
- * Yields `length` bytes of a file from `position` in chunks of up to `chunkSize`, read into
- * three reused buffers, the next chunk read while the last is sent. A yielded chunk must be
+ * The three buffers fileRangeChunks reads through. A sender may pass the same set to its
+ * next request once one succeeded (every read then landed), sparing the allocator the
+ * churn of new buffers per part; after a failure a read may still land, so it takes new ones.
+ */
+export function sendBuffers(chunkSize = SEND_CHUNK): Buffer[] {
+  return Array.from({ length: 3 }, () => Buffer.allocUnsafeSlow(chunkSize));
+}
+
+/**
+ * Yields `length` bytes of a file from `position` in chunks of up to the buffers' length, read
+ * into the three `buffers` in turn, the next chunk read while the last is sent. A yielded chunk must be
  * done with by the time the chunk after next is asked for: the HTTP body pump writes each
  * chunk and waits for the socket to drain before it pulls again, and after a write that did
  * not need to wait, only that last chunk can still be queued in the socket. `onBytes`
  * reports each chunk as it is handed out (progress inside a part).
  */
 export async function* fileRangeChunks(file: FileHandle, position: number, length: number, path: string,
-  onBytes?: (n: number) => void, chunkSize = SEND_CHUNK): AsyncGenerator<Buffer> {
+  onBytes?: (n: number) => void, buffers = sendBuffers(Math.min(SEND_CHUNK, length))): AsyncGenerator<Buffer> {
   if (length <= 0) return;
-  const buffers = Array.from({ length: Math.min(3, Math.ceil(length / chunkSize)) }, () => Buffer.allocUnsafeSlow(Math.min(chunkSize, length)));
+  const chunkSize = buffers[0]!.length;
   let offset = 0;
   let turn = 0;
   const readNext = (): Promise<Buffer> => {

@@ -24,7 +24,7 @@ import { toPartInfo, toUploadInfo, type PartInfo, type UploadInfo } from './mode
 import { ProgressTracker, type ProgressCallback } from './progress.js';
 import { withRetry, type RetryOptions } from './retry.js';
 import { MAX_PARTS, formatSize, isPowerOfTwoMib, rangeLength } from './sizes.js';
-import { ChunkReader, fileRangeChunks, sliced, sortUploadSource, withKnownSize, type UploadSource } from './sources.js';
+import { ChunkReader, fileRangeChunks, sendBuffers, sliced, sortUploadSource, withKnownSize, type UploadSource } from './sources.js';
 
 export interface PartTransferOptions {
   /** Parts in flight at once (default 4). Memory used is about part size × this. */
@@ -219,9 +219,9 @@ export class Uploader {
   /**
    * One lane hashes the missing parts in order, ahead of the senders (the checksums go in
    * each part's headers, so a part can only be sent once hashed); `concurrency` senders
-   * stream hashed parts from the file (a second read). The lane keeps at most
-   * `concurrency` parts ahead of the senders, so that second read still finds the bytes in
-   * the page cache of a file larger than memory.
+   * stream hashed parts from the file (a second read, through buffers each sender keeps).
+   * The lane keeps at most `concurrency` parts ahead of the senders, so that second read
+   * still finds the bytes in the page cache of a file larger than memory.
    */
   private async sendFileParts(path: string, file: FileHandle, missing: ByteRange[], options: PartTransferOptions, run: Run): Promise<void> {
     const senders = Math.max(1, Math.floor(options.concurrency ?? 4));
@@ -253,6 +253,7 @@ export class Uploader {
         }
         return;
       }
+      let buffers: Buffer[] | undefined; // this sender's, back after each request that succeeded
       for (let k = take(); k < missing.length; k = take()) {
         const part = missing[k]!;
         const { sums, keep } = await hashed[k]!.promise;
@@ -261,9 +262,12 @@ export class Uploader {
         const length = rangeLength(part);
         await withRetry(async () => {
           run.progress.reset(index);
+          const own = buffers ?? sendBuffers();
+          buffers = undefined;
           await callHeaders(this.api.postMultipartFromReader(this.vaultId, this.id,
-            fileRangeChunks(file, part.start, length, path, (n) => run.progress.add(index, n)),
+            fileRangeChunks(file, part.start, length, path, (n) => run.progress.add(index, n), own),
             length, formatRange(part), sums.etag, sums.treeEtag, { signal }));
+          buffers = own;
         }, options.retry, signal, 'postMultipart');
         this.parts.set(part.start, { range: part, contentEtag: sums.etag, treeEtag: sums.treeEtag });
         keep();

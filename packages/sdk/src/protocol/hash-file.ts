@@ -1,21 +1,26 @@
-// Fast paths for both checksums (protocol.md §3) in one pass over the data: the whole-data MD5 runs
-// on the calling thread while the shared worker hashes the 1 MiB leaves of the same bytes
-// (hash-worker.ts), so the two MD5s, the most expensive part, run in parallel.
+// Fast paths for both checksums (protocol.md §3) in one pass over the data. hashFile reads
+// into the pool's shared memory and both MD5s run on the pool's workers (the whole-data
+// MD5 as a chain pinned to one worker, the 1 MiB leaves beside it; hash-worker.ts), so the
+// calling thread only reads: an upload's sender shares it. The stream hasher below keeps
+// the whole-data MD5 on the calling thread.
 import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { MIB, TreeEtagBuilder, type Checksums } from './etag.js';
-import { SLOT_SIZE, copyIntoShared, leafPool, type LeafAlgorithm, type LeafSlot } from './hash-worker.js';
+import { SLOT_SIZE, copyIntoShared, leafPool, type LeafAlgorithm, type LeafSlot, type Md5Chain } from './hash-worker.js';
 
 export { configureLeafWorker, leafWorkerStats, stopLeafWorker, type LeafAlgorithm } from './hash-worker.js';
 
 /** Below this a file range is hashed on the calling thread: a worker round trip buys nothing. */
 const PARALLEL_MIN = 8 * MIB;
-/** Reads in flight for hashFile: while one chunk is hashed, the next ones are on their way
- * (a little more read-ahead than strictly needed rides out scheduling hiccups on a busy box). */
-const READS_IN_FLIGHT = 3;
-/** Slots one hashFile call may hold (reads + worker queue): 40 MiB, bounded. */
-const FILE_SLOTS = 5;
+/** Reads in flight for hashFile: while one chunk is hashed, the next one is on its way. */
+const READS_IN_FLIGHT = 2;
+/**
+ * Slots one hashFile call may hold (reads + worker queue): 24 MiB. One more read ahead
+ * measured no faster, from the page cache or the disk, and every slot touched is 8 MiB
+ * more of an upload's resident memory.
+ */
+const FILE_SLOTS = 3;
 /** Slots one stream hasher may hold; past it (worker behind) it hashes leaves itself. */
 const STREAM_SLOTS = 3;
 
@@ -96,8 +101,8 @@ class LeafQueue {
     this.collected = collect ? [] : undefined;
   }
 
-  pushSlot(slot: LeafSlot, len: number): void {
-    leafPool.submit(slot, len, this.wake);
+  pushSlot(slot: LeafSlot, len: number, chain?: Md5Chain): void {
+    leafPool.submit(slot, len, this.wake, chain ? { chain } : {});
     this.batches.push({ slot, count: Math.ceil(len / MIB) });
   }
 
@@ -199,19 +204,19 @@ export async function hashFile(path: string, options: HashFileOptions = {}): Pro
       throw new RangeError(`hashFile: range ${offset}..${offset + length} ends past the end of ${path} (${fileSize} bytes)`);
     }
     const queue = new LeafQueue(options.onLeaf, options.leaves);
-    const whole = createHash('md5');
+    let content: Buffer;
     if (length < PARALLEL_MIN) {
       const data = Buffer.allocUnsafe(length);
       await readFully(fh, data, offset);
       signal?.throwIfAborted();
-      whole.update(data);
+      content = createHash('md5').update(data).digest();
       queue.pushInline(new InlineLeaves().update(data).finish());
       queue.drain();
     } else {
-      await hashRange(fh, offset, length, whole, queue, options);
+      content = await hashRange(fh, offset, length, queue, options);
     }
     onProgress?.(length);
-    const result: FileChecksums = { etag: whole.digest('hex').toUpperCase(), treeEtag: queue.treeEtag(), size: length };
+    const result: FileChecksums = { etag: content.toString('hex').toUpperCase(), treeEtag: queue.treeEtag(), size: length };
     const leaves = queue.leaves();
     if (leaves) result.leaves = leaves;
     return result;
@@ -226,8 +231,13 @@ interface Read {
   slot: LeafSlot | undefined;
 }
 
-async function hashRange(fh: FileHandle, offset: number, length: number, whole: Hash, queue: LeafQueue,
-  { signal, onProgress }: HashFileOptions): Promise<void> {
+/** Bytes read outside the pool (no slot free) the MD5 chain's worker may be behind by. */
+const CHAIN_BACKLOG = 2 * SLOT_SIZE;
+
+/** Reads the range into pool slots; returns the whole range's MD5 (from the chain). */
+async function hashRange(fh: FileHandle, offset: number, length: number, queue: LeafQueue,
+  { signal, onProgress }: HashFileOptions): Promise<Buffer> {
+  const chain: Md5Chain = leafPool.openChain();
   const reads: Read[] = [];
   let readPos = 0;
   let hashed = 0;
@@ -276,12 +286,13 @@ async function hashRange(fh: FileHandle, offset: number, length: number, whole: 
         if (read.slot) leafPool.release(read.slot);
         throw err;
       }
-      if (read.slot) queue.pushSlot(read.slot, read.data.byteLength);
+      if (read.slot) queue.pushSlot(read.slot, read.data.byteLength, chain);
       issue();
-      whole.update(read.data);
       if (!read.slot) {
+        leafPool.chainBytes(chain, read.data);
         queue.pushInline(new InlineLeaves().update(read.data).finish());
         inlineBusy = false;
+        await leafPool.caughtUp(chain, CHAIN_BACKLOG);
       }
       hashed += read.data.byteLength;
       queue.drain();
@@ -291,6 +302,8 @@ async function hashRange(fh: FileHandle, offset: number, length: number, whole: 
       if (onProgress && done > reported && done < length) onProgress((reported = done));
     }
     await queue.finish();
+    if (chain.error) throw chain.error;
+    return await leafPool.endChain(chain);
   } finally {
     // On abort or error: let reads land before the file closes, then free every slot.
     for (const read of reads) {
@@ -298,6 +311,7 @@ async function hashRange(fh: FileHandle, offset: number, length: number, whole: 
       if (read.slot) leafPool.release(read.slot);
     }
     queue.discard();
+    leafPool.dropChain(chain); // nothing when it ended
   }
 }
 
