@@ -8,8 +8,9 @@
 // it runs. Alternating repetitions, medians, ratios ours / reference, load average.
 // Env: BENCH_SIZE_MIB (default 1024), BENCH_REPS (default 3), BENCH_CONCURRENCY (oascmd
 // --concurrency, default its own), BENCH_CPU_PROF (a directory: oascmd runs write V8 CPU
-// profiles there, --cpu-prof), BENCH_OASCMD_NODE_ARGS (node flags for oascmd, space-separated).
-import { spawn } from 'node:child_process';
+// profiles there, --cpu-prof), BENCH_OASCMD_NODE_ARGS (node flags for oascmd, space-separated),
+// BENCH_OASCMD_NODE (the node binary oascmd runs on, e.g. a Node 24 one; default this one).
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -24,6 +25,7 @@ const REPS = Number(process.env.BENCH_REPS ?? 3);
 const CONCURRENCY = process.env.BENCH_CONCURRENCY;
 const CPU_PROF = process.env.BENCH_CPU_PROF;
 const NODE_ARGS = (process.env.BENCH_OASCMD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const OASCMD_NODE = process.env.BENCH_OASCMD_NODE || process.execPath;
 const KEY_ID = 'bench';
 const KEY_SECRET = 'bench-secret';
 const BIN = `${ROOT}packages/cli/bin/oascmd.js`;
@@ -124,7 +126,9 @@ const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(0)} MB`;
 
 async function main(): Promise<void> {
   buildDist();
-  console.log(`transfer bench: ${SIZE / MIB} MiB file, ${REPS} alternating repetitions, oascmd built (dist), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const oascmdNode = execFileSync(OASCMD_NODE, ['--version'], { encoding: 'utf8' }).trim();
+  console.log(`transfer bench: ${SIZE / MIB} MiB file, ${REPS} alternating repetitions, oascmd built (dist) on node ${oascmdNode}, `
+    + `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   await mkdir(`${dir}home`, { recursive: true });
   let server: Server | undefined;
   const stop = (): void => {
@@ -138,7 +142,7 @@ async function main(): Promise<void> {
     await writeFile(`${dir}home/.oascredentials`,
       `[OASCredentials]\nhost = 127.0.0.1\nport = ${srv.port}\naccessid = ${KEY_ID}\naccesskey = ${KEY_SECRET}\n\n`, { mode: 0o600 });
     const env = { ...process.env, HOME: `${dir}home` };
-    const oascmd = (...args: string[]): Promise<Done> => run(process.execPath,
+    const oascmd = (...args: string[]): Promise<Done> => run(OASCMD_NODE,
       [...NODE_ARGS, ...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), BIN, ...args], env, true);
     const extra = CONCURRENCY ? ['--concurrency', CONCURRENCY] : [];
 

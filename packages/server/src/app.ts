@@ -49,6 +49,8 @@ export interface CreateServerOptions extends Partial<ServerOptions> {
   /** Job engine tuning (tests). */
   jobPollMs?: number;
   jobLeaseMs?: number;
+  /** First pause before a job that met a transient store failure runs again (tests shorten it). */
+  jobRetryDelayMs?: number;
   /** Do not start the job engine (tests that inspect jobs before they run). */
   startJobs?: boolean;
   /**
@@ -181,6 +183,8 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
     onCorruptRead,
     space,
     onFinished: (job) => notifications?.onFinished(job),
+    onRetry: (err, job, delayMs) => logger.warn({ err, jobId: job.id, attempt: job.attempts, retryInMs: delayMs }, 'job met a transient storage failure; it runs again later'),
+    ...(given.jobRetryDelayMs !== undefined ? { retryDelayMs: given.jobRetryDelayMs } : {}),
   });
   const scrubber = serverScrubber(options, meta, blobs, nodeId, clock, logger, given.scrubIdleMs);
   const backfiller = serverBackfiller(options, meta, blobs, clock, logger);

@@ -1,13 +1,16 @@
 // The persistent job engine. Jobs live in the metadata store; a node claims due jobs with a
 // lease (so a job runs on one node at a time), renews the lease while it runs, and writes
 // the result under the lease. A job whose node died is claimed again once its lease
-// expires; a clean shutdown hands its leases back at once.
+// expires; a clean shutdown hands its leases back at once. A job that meets a transient
+// store failure (S3 or PostgreSQL unreachable or busy) is handed back to run again later,
+// with a growing pause, within the same budget of attempts.
 import type { BlobStore } from '../store/blob/types.js';
 import type { CorruptDataError } from '../store/blob/verifying-reader.js';
 import type { JobRecord, MetadataStore } from '../store/meta/types.js';
 import { discardBlob } from '../service/blobs.js';
 import type { SpaceGuard } from '../service/space.js';
 import { isStorageFull } from '../store/storage-full.js';
+import { isTransientStoreError } from '../store/transient.js';
 import { failed, type JobResult, type JobRunners } from './types.js';
 
 export interface JobEngineOptions {
@@ -22,8 +25,10 @@ export interface JobEngineOptions {
   leaseMs?: number;
   /** Longest wait between looks for due jobs. */
   pollMs?: number;
-  /** A job claimed more often than this (its runs kept dying) fails. */
+  /** A job claimed more often than this (its runs kept dying or meeting transient failures) fails. */
   maxAttempts?: number;
+  /** Pause before a job that met a transient store failure runs again; doubled each attempt (default 5 s, at most 5 min). */
+  retryDelayMs?: number;
   now?: () => number;
   onError?: (err: unknown, job?: JobRecord) => void;
   /** Passed to runners: stored bytes that failed verification. */
@@ -32,7 +37,12 @@ export interface JobEngineOptions {
   space?: SpaceGuard | null;
   /** Told of each job this node finished (succeeded or failed), once its result is stored (notifications). */
   onFinished?: (job: JobRecord) => void;
+  /** Told when a job met a transient failure and will run again after `delayMs`. */
+  onRetry?: (err: unknown, job: JobRecord, delayMs: number) => void;
 }
+
+/** The longest pause between attempts of a job that meets transient failures. */
+const MAX_RETRY_DELAY_MS = 5 * 60_000;
 
 interface Running {
   controller: AbortController;
@@ -50,12 +60,14 @@ export class JobEngine {
   private readonly leaseMs: number;
   private readonly pollMs: number;
   private readonly maxAttempts: number;
+  private readonly retryDelayMs: number;
   private readonly now: () => number;
 
   constructor(private readonly opts: JobEngineOptions) {
     this.leaseMs = opts.leaseMs ?? 30_000;
     this.pollMs = opts.pollMs ?? 1_000;
     this.maxAttempts = opts.maxAttempts ?? 5;
+    this.retryDelayMs = opts.retryDelayMs ?? 5_000;
     this.now = opts.now ?? Date.now;
   }
 
@@ -163,10 +175,20 @@ export class JobEngine {
         }
         return;
       }
-      this.opts.onError?.(err, job);
-      result = failed(isStorageFull(err)
-        ? 'The server ran out of storage space while writing the job\'s data; nothing was kept. Start the job again once space is freed.'
-        : `Internal error while running the job: ${(err as Error).message}`);
+      if (isStorageFull(err)) {
+        this.opts.onError?.(err, job);
+        result = failed('The server ran out of storage space while writing the job\'s data; nothing was kept. Start the job again once space is freed.');
+      } else if (isTransientStoreError(err)) {
+        if (job.attempts < this.maxAttempts) {
+          await this.retryLater(job, err);
+          return;
+        }
+        this.opts.onError?.(err, job);
+        result = failed(`The storage could not be reached in ${job.attempts} attempts; the last one failed with: ${(err as Error).message}`);
+      } else {
+        this.opts.onError?.(err, job);
+        result = failed(`Internal error while running the job: ${(err as Error).message}`);
+      }
     } finally {
       clearInterval(renew);
     }
@@ -188,6 +210,17 @@ export class JobEngine {
       } catch (err) {
         this.opts.onError?.(err, job);
       }
+    }
+  }
+
+  /** Hands the job back under its lease, due again after a pause that doubles with each attempt. */
+  private async retryLater(job: JobRecord, err: unknown): Promise<void> {
+    const delayMs = Math.min(MAX_RETRY_DELAY_MS, this.retryDelayMs * 2 ** Math.max(0, job.attempts - 1));
+    try {
+      if (await this.opts.meta.finishJob(job.id, this.opts.nodeId, { runAfter: this.now() + delayMs })) this.opts.onRetry?.(err, job, delayMs);
+    } catch (e) {
+      // The metadata store failing too: the lease runs out and the job is claimed again anyway.
+      this.opts.onError?.(e, job);
     }
   }
 }

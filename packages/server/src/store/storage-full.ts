@@ -2,6 +2,7 @@
 // internal error. A file system says ENOSPC or EDQUOT, SQLite SQLITE_FULL, PostgreSQL
 // disk_full, an S3 server a quota or size error of its own; all of them mean the server,
 // not the client, has to do something (protocol.md §6, StorageFull).
+import { anyCause } from './error-causes.js';
 
 /** Node's errno codes: no space on the device, or the user's quota is used up. */
 const ERRNO_CODES = new Set(['ENOSPC', 'EDQUOT']);
@@ -18,9 +19,6 @@ const S3_CODES = new Set(['QuotaExceeded', 'EntityTooLarge', 'XMinioStorageFull'
 /** HTTP 507 Insufficient Storage from an S3 server, whatever its code. */
 const INSUFFICIENT_STORAGE = 507;
 
-/** Links followed from an error to its causes: enough for any wrapping this code does. */
-const MAX_DEPTH = 8;
-
 function isFullItself(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
   const e = err as { code?: unknown; name?: unknown; Code?: unknown; $metadata?: { httpStatusCode?: unknown } };
@@ -36,18 +34,7 @@ function isFullItself(err: unknown): boolean {
 
 /** Whether `err`, or an error it wraps (`cause`, AggregateError), says the storage is full. */
 export function isStorageFull(err: unknown): boolean {
-  const seen = new Set<unknown>();
-  const pending: unknown[] = [err];
-  while (pending.length > 0 && seen.size < MAX_DEPTH) {
-    const e = pending.shift();
-    if (typeof e !== 'object' || e === null || seen.has(e)) continue;
-    seen.add(e);
-    if (isFullItself(e)) return true;
-    const { cause, errors } = e as { cause?: unknown; errors?: unknown };
-    if (cause !== undefined) pending.push(cause);
-    if (Array.isArray(errors)) pending.push(...errors);
-  }
-  return false;
+  return anyCause(err, isFullItself);
 }
 
 /**

@@ -1,6 +1,7 @@
 // archive-retrieval: re-read the stored range through the verifying reader (every 1 MiB
 // leaf against the digest stored at upload time, service/verify-archive.ts). Any difference
-// fails the job with a message naming the bytes. The output is later read from the
+// fails the job with a message naming the bytes; a store that cannot be reached for the
+// moment does not (the engine runs the job again later). The output is later read from the
 // archive's segments, again through the verifying reader, so bytes that rot after the job
 // are not served either. A job initiated through the Glacier front end also gives the
 // archive's segments their SHA-256 leaves when they were stored before those existed (best
@@ -9,6 +10,7 @@ import { isTreeHashAligned, parseRange } from '@oas/sdk';
 import { ensureSha256Leaves } from '../../backfill/blob-leaves.js';
 import { frontEndFields } from '../../service/jobs.js';
 import { ArchiveDamagedError, verifyArchiveRange } from '../../service/verify-archive.js';
+import { isTransientStoreError } from '../../store/transient.js';
 import { failed, type JobResult, type JobRunner } from '../types.js';
 
 export const archiveRetrieval: JobRunner = async (job, ctx) => {
@@ -35,6 +37,7 @@ export const archiveRetrieval: JobRunner = async (job, ctx) => {
     } satisfies JobResult;
   } catch (err) {
     if (ctx.signal.aborted) throw err;
+    if (isTransientStoreError(err)) throw err; // the engine runs the job again later
     if (err instanceof ArchiveDamagedError) {
       return failed(`Data corruption detected: ${err.message}. The archive is damaged; the job stopped so that no corrupt data is served.`, known);
     }
