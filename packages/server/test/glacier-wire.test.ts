@@ -346,3 +346,9 @@ test('storage full: ServiceUnavailableException with words an operator can act o
   assert.match(glacierError(toGlacierProblem(new StorageFullError('storing 8 bytes would cross --min-free 64M'))).body.message, /--min-free 64M/);
   assert.equal(toGlacierProblem(new Error('something else')).kind, 'internal');
 });
+
+test('a store unreachable for the moment: ServiceUnavailableException saying so', () => {
+  const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+  const { status, body } = glacierError(toGlacierProblem(new Error('reading blob b failed', { cause: reset })));
+  assert.deepEqual([status, body.code, body.message], [500, 'ServiceUnavailableException', 'The server\'s storage cannot be reached for the moment; retry shortly.']);
+});

@@ -62,5 +62,7 @@ export class UnavailableError extends DomainError {
  * server's problem, not the client's. Recognised in whatever a store throws.
  */
 export { StorageFullError, isStorageFull } from '../store/storage-full.js';
+/** A store unreachable or busy for the moment (S3, PostgreSQL): worth another try later. */
+export { isTransientStoreError } from '../store/transient.js';
 /** Stored bytes that failed their leaf check: what a job output stream fails with (the front ends say so). */
 export { CorruptDataError } from '../store/blob/verifying-reader.js';

@@ -4,7 +4,7 @@
 // Anything else is a server fault.
 import { PayloadHashMismatchError } from '@oas/sdk';
 import {
-  DomainError, InvalidRequestError, NotFoundError, StateError, StorageFullError, UnavailableError, isStorageFull,
+  DomainError, InvalidRequestError, NotFoundError, StateError, StorageFullError, UnavailableError, isStorageFull, isTransientStoreError,
 } from '../../service/errors.js';
 import { ChecksumMismatchError } from '../../service/ingest.js';
 import { HttpError } from '../errors.js';
@@ -48,6 +48,7 @@ export function toGlacierProblem(err: unknown, scope: ProblemScope = {}, method 
     const reserve = err instanceof StorageFullError ? ` (${err.message})` : '';
     return { kind: 'unavailable', message: `The server has no storage space left for this request${reserve}; retry once space is freed.` };
   }
+  if (isTransientStoreError(err)) return { kind: 'unavailable', message: 'The server\'s storage cannot be reached for the moment; retry shortly.' };
   if (err instanceof HttpError) {
     return err.kind === 'no-route' || err.kind === 'method-not-allowed'
       ? { kind: 'no-such-operation', method, path: path.length > 200 ? `${path.slice(0, 200)}...` : path }

@@ -5,7 +5,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { OASError, type ErrorCode } from '@oas/sdk/protocol';
 import {
-  CorruptDataError, DomainError, InvalidRequestError, NotFoundError, StateError, StorageFullError, UnavailableError, isStorageFull,
+  CorruptDataError, DomainError, InvalidRequestError, NotFoundError, StateError, StorageFullError, UnavailableError, isStorageFull, isTransientStoreError,
   type InvalidRule, type ResourceKind, type StateRule,
 } from '../../service/errors.js';
 import { HttpError, type HttpErrorKind } from '../errors.js';
@@ -56,6 +56,8 @@ export function toOASError(err: unknown): OASError {
   if (err instanceof DomainError || err instanceof HttpError) return OASError.of(codeOf(err), err.message);
   // Not the client's fault and not a bug: an operator has to free space (logged by the caller).
   if (isStorageFull(err)) return OASError.of('StorageFull', storageFullMessage(err));
+  // S3 or PostgreSQL unreachable or busy for the moment: 503, which clients retry.
+  if (isTransientStoreError(err)) return OASError.of('ServiceUnavailable', TRANSIENT_MESSAGE);
   // Stored bytes failed their check before anything was sent: say so, not a bare fault.
   if (err instanceof CorruptDataError) return OASError.of('InternalError', `${err.message}; the stored data is damaged and is not served`);
   const e = err as { statusCode?: unknown; message?: unknown } | null;
@@ -65,6 +67,9 @@ export function toOASError(err: unknown): OASError {
   }
   return OASError.of('InternalError', 'the server could not complete the request');
 }
+
+/** What a client is told when the server's storage cannot be reached for the moment. */
+const TRANSIENT_MESSAGE = 'the server\'s storage cannot be reached for the moment; retry shortly';
 
 function storageFullMessage(err: unknown): string {
   const reserve = err instanceof StorageFullError ? ` (${err.message})` : '';

@@ -1,12 +1,14 @@
-// Jobs that meet a store they cannot reach for the moment (an S3 service answering 503,
-// behind a real proxy on loopback in front of s3rver) run again later instead of failing,
-// within the engine's budget of attempts; what a retry cannot cure still fails at once.
+// A store the server cannot reach for the moment (an S3 service answering 503, behind a
+// real proxy on loopback in front of s3rver): requests are answered 503 ServiceUnavailable,
+// which clients retry, and jobs run again later instead of failing, within the engine's
+// budget of attempts. What a retry cannot cure still fails at once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { isTransientStoreError } from '../src/store/transient.js';
 import { StorageFullError } from '../src/store/storage-full.js';
+import { assertError } from './helpers/assert.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { startS3rver } from './helpers/s3rver.js';
 import { startServer, tempDir, type TestServer } from './helpers/server.js';
@@ -16,8 +18,8 @@ const DATA = randomBytes(3 * MIB + 17);
 /** What S3 answers when it is overloaded. */
 const SLOW_DOWN = { status: 503, code: 'SlowDown', message: 'Please reduce your request rate.' };
 
-/** A server whose blobs are on s3rver behind `proxy`, one archive of DATA in it, and a retrieval job of it created. */
-async function withUnreachableReads(run: (ctx: { t: TestServer; proxy: FaultProxy; vault: string; job: string }) => Promise<void>): Promise<void> {
+/** A server whose blobs are on s3rver behind `proxy`. */
+async function withS3BehindProxy(run: (ctx: { t: TestServer; proxy: FaultProxy }) => Promise<void>): Promise<void> {
   const s3 = await startS3rver();
   const proxy = await startFaultProxy(s3.endpoint);
   const dir = await tempDir('oas-job-retry-');
@@ -30,18 +32,40 @@ async function withUnreachableReads(run: (ctx: { t: TestServer; proxy: FaultProx
       s3AccessKeyId: s3.accessKeyId, s3SecretAccessKey: s3.secretAccessKey, s3Region: s3.region,
       jobRetryDelayMs: 100,
     });
-    const vault = await t.client.vaultId('retry');
-    const archive = await t.client.archiveId(vault, DATA);
     proxy.errorReply = SLOW_DOWN;
-    proxy.rule = ({ method }) => (method === 'GET' || method === 'HEAD' ? 's3-error' : 'pass');
-    const job = await t.client.jobId(vault, { Type: 'archive-retrieval', ArchiveId: archive });
-    await run({ t, proxy, vault, job });
+    await run({ t, proxy });
   } finally {
     await t?.close();
     await proxy.stop();
     await s3.stop();
   }
 }
+
+/** One archive of DATA stored, then every read of the store failing, and a retrieval job of it created. */
+function withUnreachableReads(run: (ctx: { t: TestServer; proxy: FaultProxy; vault: string; job: string }) => Promise<void>): Promise<void> {
+  return withS3BehindProxy(async ({ t, proxy }) => {
+    const vault = await t.client.vaultId('retry');
+    const archive = await t.client.archiveId(vault, DATA);
+    proxy.rule = ({ method }) => (method === 'GET' || method === 'HEAD' ? 's3-error' : 'pass');
+    const job = await t.client.jobId(vault, { Type: 'archive-retrieval', ArchiveId: archive });
+    await run({ t, proxy, vault, job });
+  });
+}
+
+test('an upload while the store answers 503 is answered 503 ServiceUnavailable and leaves no archive; the same upload goes in once the store answers', async () => {
+  await withS3BehindProxy(async ({ t, proxy }) => {
+    const vault = await t.client.vaultId('unavailable');
+    proxy.rule = ({ method }) => (method === 'PUT' || method === 'POST' ? 's3-error' : 'pass');
+    const refused = await t.client.uploadArchive(vault, DATA);
+    assertError(refused, 503, 'ServiceUnavailable');
+    assert.match(refused.json.message, /storage cannot be reached for the moment; retry shortly/);
+    assert.ok(proxy.seen.some((r) => r.fault === 's3-error'), 'the store was asked and failed');
+    const listed = await t.client.get(`/vaults/${vault}`);
+    assert.equal(listed.json.NumberOfArchives, 0);
+    proxy.rule = () => 'pass';
+    assert.equal((await t.client.uploadArchive(vault, DATA)).status, 201);
+  });
+});
 
 /** The job's record as the engine keeps it (attempts are not part of the protocol). */
 async function jobRecord(t: TestServer, vault: string, job: string) {
