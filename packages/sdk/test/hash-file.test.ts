@@ -11,6 +11,7 @@ import { MIB, ChecksumHasher, hashBuffer } from '../src/protocol/etag.js';
 import {
   ParallelChecksumHasher, configureLeafWorker, hashFile, hashStreamParallel, leafWorkerStats, stopLeafWorker,
 } from '../src/protocol/hash-file.js';
+import { LeafBuffer } from '../src/protocol/pool-hasher.js';
 import { pattern } from './helpers/pattern.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'oas-hash-file-'));
@@ -132,6 +133,21 @@ test('hashFile: AbortSignal stops it, before and during the pass, and frees its 
   await poolIdle();
   // The pool still works afterwards.
   assert.deepEqual(await hashFile(randomPath), hashBuffer(random));
+});
+
+test('hashFile with every pool slot taken (its reads go to a private buffer, the whole MD5 still to the chain), and many at once', async () => {
+  const held: LeafBuffer[] = [];
+  for (let slot = LeafBuffer.acquire(); slot; slot = LeafBuffer.acquire()) held.push(slot);
+  try {
+    assert.ok(held.length > 0);
+    assert.deepEqual(await hashFile(randomPath), hashBuffer(random));
+  } finally {
+    for (const slot of held) slot.release();
+  }
+  const ranges = Array.from({ length: 7 }, (_, i) => ({ offset: i * 1001, length: 33 * MIB + i }));
+  const results = await Promise.all(ranges.map((r) => hashFile(randomPath, r)));
+  results.forEach((got, i) => assert.deepEqual(got, hashBuffer(random.subarray(ranges[i]!.offset, ranges[i]!.offset + ranges[i]!.length)), `range ${i}`));
+  await poolIdle();
 });
 
 /** Feeds `data` in random chunk sizes through a reused buffer, as a socket's pool would. */

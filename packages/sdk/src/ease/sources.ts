@@ -128,12 +128,12 @@ export function sendBuffers(chunkSize = SEND_CHUNK): Buffer[] {
 }
 
 /**
- * Yields `length` bytes of a file from `position` in chunks of up to the buffers' length, read
- * into the three `buffers` in turn, the next chunk read while the last is sent. A yielded chunk must be
- * done with by the time the chunk after next is asked for: the HTTP body pump writes each
- * chunk and waits for the socket to drain before it pulls again, and after a write that did
- * not need to wait, only that last chunk can still be queued in the socket. `onBytes`
- * reports each chunk as it is handed out (progress inside a part).
+ * Yields `length` bytes of a file from `position` in chunks of up to the buffers' length,
+ * read into the three `buffers` in turn, the next chunk read while the last is sent. A
+ * yielded chunk must be done with by the time the chunk after next is asked for: the HTTP
+ * body pump writes each chunk and waits for the socket to drain before it pulls again, and
+ * after a write that did not need to wait, only that last chunk can still be queued in the
+ * socket. `onBytes` reports each chunk as it is handed out (progress inside a part).
  */
 export async function* fileRangeChunks(file: FileHandle, position: number, length: number, path: string,
   onBytes?: (n: number) => void, buffers = sendBuffers(Math.min(SEND_CHUNK, length))): AsyncGenerator<Buffer> {
