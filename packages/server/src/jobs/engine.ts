@@ -175,20 +175,18 @@ export class JobEngine {
         }
         return;
       }
-      if (isStorageFull(err)) {
-        this.opts.onError?.(err, job);
-        result = failed('The server ran out of storage space while writing the job\'s data; nothing was kept. Start the job again once space is freed.');
-      } else if (isTransientStoreError(err)) {
-        if (job.attempts < this.maxAttempts) {
-          await this.retryLater(job, err);
-          return;
-        }
-        this.opts.onError?.(err, job);
-        result = failed(`The storage could not be reached in ${job.attempts} attempts; the last one failed with: ${(err as Error).message}`);
-      } else {
-        this.opts.onError?.(err, job);
-        result = failed(`Internal error while running the job: ${(err as Error).message}`);
+      const full = isStorageFull(err);
+      const transient = !full && isTransientStoreError(err);
+      if (transient && job.attempts < this.maxAttempts) {
+        await this.retryLater(job, err);
+        return;
       }
+      this.opts.onError?.(err, job);
+      result = failed(full
+        ? 'The server ran out of storage space while writing the job\'s data; nothing was kept. Start the job again once space is freed.'
+        : transient
+          ? `The storage could not be reached in ${job.attempts} attempts; the last one failed with: ${(err as Error).message}`
+          : `Internal error while running the job: ${(err as Error).message}`);
     } finally {
       clearInterval(renew);
     }

@@ -19,8 +19,7 @@ const S3_CODES = new Set(['QuotaExceeded', 'EntityTooLarge', 'XMinioStorageFull'
 /** HTTP 507 Insufficient Storage from an S3 server, whatever its code. */
 const INSUFFICIENT_STORAGE = 507;
 
-function isFullItself(err: unknown): boolean {
-  if (typeof err !== 'object' || err === null) return false;
+function isFullItself(err: object): boolean {
   const e = err as { code?: unknown; name?: unknown; Code?: unknown; $metadata?: { httpStatusCode?: unknown } };
   if (typeof e.code === 'string' && (ERRNO_CODES.has(e.code) || SQLITE_CODES.has(e.code) || POSTGRES_CODES.has(e.code))) return true;
   // S3 errors: the AWS SDK's ServiceException (name and Code) with the response status.
