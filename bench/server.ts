@@ -3,7 +3,8 @@
 //   0. serve: `curl -o` of a retrieval job's output vs `cp` of the same bytes; also curl of a
 //      file:// URL and of a node:http server sending the bytes from memory (the floors)
 //   2. ingest: one signed archive POST (etags precomputed, body streamed from a file) vs
-//      max(`dd conv=fsync`, `md5sum`) of the same bytes
+//      max(`dd conv=fsync`, `md5sum`) of the same bytes; also into a second server with the
+//      Glacier front end off (`--glacier off`: no SHA-256 leaves), the OAS-only deployment
 //   4. a retrieval job, from creation to Succeeded (job delay 0), vs `md5sum`
 //   6. four concurrent POSTs of the archive's quarters vs the one POST of goal 2
 //   rps: signed describe-vault requests/s over 64 keep-alive connections vs a bare node:http
@@ -81,6 +82,7 @@ const work = fileURLToPath(new URL(`./.work/server-${process.pid}/`, import.meta
 const source = `${work}source.bin`;
 const ddCopy = `${work}dd-copy.bin`;
 const dataDir = `${work}data`;
+const oasOnlyDataDir = `${work}data-oas-only`;
 
 /** Runs a command to completion; its time from spawn to exit. */
 function timeCommand(cmd: string, args: string[]): Promise<number> {
@@ -100,6 +102,13 @@ function timeCommand(cmd: string, args: string[]): Promise<number> {
 
 function startServer(): Promise<Server> {
   return startServerProcess({ dataDir, logLevel: LOG_LEVEL, keyId: KEY_ID, keySecret: KEY_SECRET, label: 'the server' });
+}
+
+/** The same server with the Glacier front end off. */
+function startOasOnlyServer(): Promise<Server> {
+  return startServerProcess({
+    dataDir: oasOnlyDataDir, logLevel: LOG_LEVEL, keyId: KEY_ID, keySecret: KEY_SECRET, env: { OAS_GLACIER: 'off' }, label: 'the OAS-only server',
+  });
 }
 
 async function startBare(role = '--bare'): Promise<{ child: ChildProcess; port: number }> {
@@ -162,6 +171,7 @@ const ratioRow = (what: string, ours: number[], refName: string, ref: number[], 
  */
 async function benchIngest(server: Server, vaultId: string, whole: Checksums, rows: Row[]): Promise<string> {
   const ingest: number[] = [];
+  const oasOnly: number[] = [];
   const reference: number[] = [];
   const dd: number[] = [];
   const md5sum: number[] = [];
@@ -171,25 +181,36 @@ async function benchIngest(server: Server, vaultId: string, whole: Checksums, ro
   for (let i = 0; i < 4; i++) quarters.push(await hashFile(source, { offset: i * quarter, length: quarter }));
   let kept = '';
   const timed = ONLY.has('ingest');
-  for (let rep = 0; rep < (timed ? REPS : 1); rep++) {
-    let start = performance.now();
-    const id = await upload(server, vaultId, 0, whole);
-    ingest.push(performance.now() - start);
-    if (kept) await deleteArchive(server, vaultId, id); // keep one archive on disk
-    else kept = id;
-    if (!timed) return kept;
-    dd.push(await timeCommand('dd', [`if=${source}`, `of=${ddCopy}`, 'bs=1M', 'conv=fsync']));
-    await rm(ddCopy, { force: true });
-    md5sum.push(await timeCommand('md5sum', [source]));
-    reference.push(Math.max(dd.at(-1)!, md5sum.at(-1)!));
-    start = performance.now();
-    const ids = await Promise.all(quarters.map((sums, i) => upload(server, vaultId, i * quarter, sums)));
-    four.push(performance.now() - start);
-    for (const each of ids) await deleteArchive(server, vaultId, each);
+  const other = timed ? await startOasOnlyServer() : null;
+  const otherVault = other ? await createVault(other.api, 'bench') : '';
+  try {
+    for (let rep = 0; rep < (timed ? REPS : 1); rep++) {
+      let start = performance.now();
+      const id = await upload(server, vaultId, 0, whole);
+      ingest.push(performance.now() - start);
+      if (kept) await deleteArchive(server, vaultId, id); // keep one archive on disk
+      else kept = id;
+      if (!other) return kept;
+      start = performance.now();
+      const otherId = await upload(other, otherVault, 0, whole);
+      oasOnly.push(performance.now() - start);
+      await deleteArchive(other, otherVault, otherId);
+      dd.push(await timeCommand('dd', [`if=${source}`, `of=${ddCopy}`, 'bs=1M', 'conv=fsync']));
+      await rm(ddCopy, { force: true });
+      md5sum.push(await timeCommand('md5sum', [source]));
+      reference.push(Math.max(dd.at(-1)!, md5sum.at(-1)!));
+      start = performance.now();
+      const ids = await Promise.all(quarters.map((sums, i) => upload(server, vaultId, i * quarter, sums)));
+      four.push(performance.now() - start);
+      for (const each of ids) await deleteArchive(server, vaultId, each);
+    }
+  } finally {
+    if (other) await stopServer(other);
   }
-  console.log(`  ingest   ours [${ingest.map(secs).join(' ')}]  dd [${dd.map(secs).join(' ')}]  md5sum [${md5sum.map(secs).join(' ')}]`);
+  console.log(`  ingest   ours [${ingest.map(secs).join(' ')}]  --glacier off [${oasOnly.map(secs).join(' ')}]  dd [${dd.map(secs).join(' ')}]  md5sum [${md5sum.map(secs).join(' ')}]`);
   console.log(`  4 at once     [${four.map(secs).join(' ')}]`);
   rows.push(ratioRow(`2. ingest: signed POST of ${SIZE / MIB} MiB`, ingest, 'max(dd fsync, md5sum)', reference, 1.3));
+  rows.push(ratioRow('   the same, server with --glacier off', oasOnly, 'max(dd fsync, md5sum)', reference, 1.3));
   rows.push(ratioRow(`6. 4 concurrent POSTs of ${SIZE / 4 / MIB} MiB`, four, 'one POST of all', ingest, 1.2));
   return kept;
 }

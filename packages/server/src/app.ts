@@ -33,6 +33,7 @@ import { ensureRootKey, keyLookup, type RootKeyResult } from './service/accounts
 import { releaseHashWorker, retainHashWorker } from './util/checksum.js';
 import type { ServiceContext } from './service/context.js';
 import { localDirsOf, openSpaceGuard, type SpaceGuard } from './service/space.js';
+import { MD5_LEAVES, STORED_LEAF_FAMILIES } from './store/blob/leaf-families.js';
 import type { BlobStore } from './store/blob/types.js';
 import type { CorruptDataError } from './store/blob/verifying-reader.js';
 import { describeBlobs, describeMetadata, isSharedMetadata, leftoversSafeWhenShared, openBlobs, openMetadata, parseBlobsUri, parseMetadataUri } from './store/open.js';
@@ -165,8 +166,10 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
   const nodeId = `${hostname()}:${process.pid}:${newId().slice(0, 8)}`;
   // Glacier job notifications (--notify): only when some topic maps to a URL.
   let notifications: JobNotifications | null = null;
+  // The SHA-256 leaves only the Glacier front end reads are not computed when it is off.
+  const leafFamilies = options.glacier ? STORED_LEAF_FAMILIES : [MD5_LEAVES];
   const engine = new JobEngine({
-    meta, blobs, nodeId,
+    meta, blobs, nodeId, leafFamilies,
     runners: {
       'archive-retrieval': archiveRetrieval,
       'inventory-retrieval': inventoryRetrieval,
@@ -196,6 +199,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
     isOssHostAllowed: (ossHost) => ossHosts.has(ossHost),
     space,
     onCorruptRead,
+    leafFamilies,
   };
   if (options.notifySpecs.length > 0) {
     const notifier = new JobNotifier(options.notifySpecs.map(parseNotifyMapping), { log: (message) => logger.warn(message) });
@@ -211,6 +215,7 @@ async function start(given: CreateServerOptions, options: ServerOptions, meta: M
       oasFrontEnd(ctx, { lookupKey, maxSkewMs: options.maxSkewMs, now: () => clock.now() }),
       glacierFrontEnd(ctx, {
         lookupKey, maxSkewMs: options.maxSkewMs, now: () => clock.now(), region: options.glacierRegion, tierDelays: options.glacierTierDelays,
+        turnedOff: !options.glacier,
       }),
     ],
     metrics,

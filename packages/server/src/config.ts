@@ -55,6 +55,8 @@ export interface ServerOptions {
   jobLeaseMs: number;
   /** Serve the web console at /console/ (http/console.ts). */
   console: boolean;
+  /** Serve the Amazon Glacier vault API (http/glacier/); off: uploads store only the MD5 leaves OAS needs. */
+  glacier: boolean;
   // Connections (http/connections.ts, docs/operations.md).
   /** A connection that moves no byte either way this long is closed (0: never). */
   idleTimeoutMs: number;
@@ -119,6 +121,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 's3ForcePathStyle', flag: 's3-force-path-style', env: 'OAS_S3_FORCE_PATH_STYLE', kind: 'boolean', help: 'path-style S3 addressing (endpoint/bucket/key) instead of bucket.endpoint' },
   { key: 's3Prefix', flag: 's3-prefix', env: 'OAS_S3_PREFIX', kind: 'string', help: 'key prefix inside the bucket' },
   { key: 'console', flag: 'console', env: 'OAS_CONSOLE', kind: 'switch', help: 'serve the web console at /console/ (on or off)' },
+  { key: 'glacier', flag: 'glacier', env: 'OAS_GLACIER', kind: 'switch', help: 'serve the Amazon Glacier vault API on the same port (on or off); off: Glacier requests are refused and uploads skip the SHA-256 checksums only Glacier needs' },
   { key: 'glacierRegion', flag: 'glacier-region', env: 'OAS_GLACIER_REGION', kind: 'string', help: 'region named in the Glacier API\'s ARNs (any region is accepted in signatures)' },
   { key: 'glacierTierDelays', flag: 'glacier-tier-delay', env: 'OAS_GLACIER_TIER_DELAY', kind: 'tier-delays', help: 'extra delay of Glacier retrieval jobs per Tier, e.g. Expedited=1m,Standard=5h,Bulk=12h (unnamed tiers: 0), added to --job-delay' },
   { key: 'jobLeaseMs', flag: 'job-lease', env: 'OAS_JOB_LEASE', kind: 'duration', help: 'job lease: a dead node\'s jobs move to another node after this' },
@@ -161,6 +164,7 @@ export const DEFAULT_OPTIONS: ServerOptions = {
   s3Prefix: undefined,
   jobLeaseMs: 30_000,
   console: true,
+  glacier: true,
   idleTimeoutMs: 60_000,
   headersTimeoutMs: 30_000,
   keepAliveTimeoutMs: 15_000,

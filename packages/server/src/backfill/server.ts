@@ -1,6 +1,7 @@
 // The server's background SHA-256 backfill (--backfill, paced by --scrub-rate): one pass,
 // about a minute after start so the server serves first, logging each blob and a summary.
 // Once every blob has its leaves a pass only looks them up; new blobs get theirs at write.
+// A server with the Glacier front end off needs no SHA-256 leaves and runs no pass.
 import type { FastifyBaseLogger } from 'fastify';
 import type { Clock } from '../clock.js';
 import type { ServerOptions } from '../config.js';
@@ -14,7 +15,7 @@ export const BACKFILL_DELAY_MS = 60_000;
 
 export function serverBackfiller(options: ServerOptions, meta: MetadataStore, blobs: BlobStore, clock: Clock,
   logger: FastifyBaseLogger): Backfiller | null {
-  if (!options.backfill) return null;
+  if (!options.backfill || !options.glacier) return null;
   return new Backfiller({
     meta, blobs, clock,
     bytesPerSecond: options.scrubRate * MB,

@@ -4,6 +4,7 @@
 // expires; a clean shutdown hands its leases back at once. A job that meets a transient
 // store failure (S3 or PostgreSQL unreachable or busy) is handed back to run again later,
 // with a growing pause, within the same budget of attempts.
+import type { LeafFamily } from '../store/blob/leaf-families.js';
 import type { BlobStore } from '../store/blob/types.js';
 import type { CorruptDataError } from '../store/blob/verifying-reader.js';
 import type { JobRecord, MetadataStore } from '../store/meta/types.js';
@@ -35,6 +36,8 @@ export interface JobEngineOptions {
   onCorruptRead?: (err: CorruptDataError) => void;
   /** Passed to runners: the free-space reserve (--min-free). */
   space?: SpaceGuard | null;
+  /** Passed to runners: the leaf families archives they write store. */
+  leafFamilies?: readonly LeafFamily[];
   /** Told of each job this node finished (succeeded or failed), once its result is stored (notifications). */
   onFinished?: (job: JobRecord) => void;
   /** Told when a job met a transient failure and will run again after `delayMs`. */
@@ -164,6 +167,7 @@ export class JobEngine {
           saveCheckpoint: (checkpoint) => meta.saveCheckpoint(job.id, nodeId, checkpoint),
           ...(this.opts.onCorruptRead ? { onCorruptRead: this.opts.onCorruptRead } : {}),
           space: this.opts.space ?? null,
+          ...(this.opts.leafFamilies ? { leafFamilies: this.opts.leafFamilies } : {}),
         });
       }
     } catch (err) {

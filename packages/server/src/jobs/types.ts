@@ -1,5 +1,6 @@
 // What a job runner gets and returns. One runner per job type; the engine owns leases,
 // retries after a crash, and writing the result.
+import type { LeafFamily } from '../store/blob/leaf-families.js';
 import type { BlobStore } from '../store/blob/types.js';
 import type { CorruptDataError } from '../store/blob/verifying-reader.js';
 import type { JobRecord, JobType, MetadataStore } from '../store/meta/types.js';
@@ -22,6 +23,8 @@ export interface JobRunContext {
   onCorruptRead?(err: CorruptDataError): void;
   /** The free-space reserve (--min-free) data coming into the server must leave: OSS pulls check it first. */
   space?: SpaceGuard | null;
+  /** The leaf families archives written by a job store (default: STORED_LEAF_FAMILIES). */
+  leafFamilies?: readonly LeafFamily[];
 }
 
 /** The fields a finished job gets (status and message at least). */

@@ -65,7 +65,7 @@ export async function uploadArchive(ctx: ServiceContext, vault: VaultRecord, req
   const size = checkBodySize(req.size, MAX_SINGLE_UPLOAD, 'a single-request archive');
   const description = (req.checkDescription ?? checkDescription)(req.description);
   await ctx.space?.checkUpload(size);
-  const blob = await ingest(ctx.blobs, req.body, { size, ...req.checks });
+  const blob = await ingest(ctx.blobs, req.body, { size, ...req.checks }, ctx.leafFamilies);
   try {
     const archive = await createArchive(ctx, { vaultId: vault.id, description, size, treeEtag: blob.treeEtag }, { segments: [{ blobKey: blob.key, size }] });
     return archive!;

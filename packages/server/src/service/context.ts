@@ -1,4 +1,5 @@
 // What every service function works with: the two storage contracts, the limits and a clock.
+import type { LeafFamily } from '../store/blob/leaf-families.js';
 import type { BlobStore } from '../store/blob/types.js';
 import type { CorruptDataError } from '../store/blob/verifying-reader.js';
 import type { MetadataStore } from '../store/meta/types.js';
@@ -24,4 +25,6 @@ export interface ServiceContext {
   space?: SpaceGuard | null;
   /** Told of stored bytes that failed verification on their way out (log, metrics). */
   onCorruptRead?(err: CorruptDataError): void;
+  /** The leaf families uploads store (default: STORED_LEAF_FAMILIES; MD5 alone with --glacier off). */
+  leafFamilies?: readonly LeafFamily[];
 }

@@ -3,6 +3,7 @@
 // same pass); what it refuses becomes a domain error. Anything short of that leaves
 // nothing behind.
 import type { Readable } from 'node:stream';
+import { STORED_LEAF_FAMILIES, leafFamily, type LeafFamily } from '../store/blob/leaf-families.js';
 import type { BlobStore } from '../store/blob/types.js';
 import { BlobCheckError, writeBlob } from '../store/blob/verifying-writer.js';
 import { InvalidRequestError } from './errors.js';
@@ -32,12 +33,17 @@ export interface Ingested {
   trees: Record<string, string>;
 }
 
-/** Reads the whole body into a committed blob whose checksums match `expect`. */
-export async function ingest(blobs: BlobStore, body: Readable | AsyncIterable<Buffer>, expect: IngestExpect): Promise<Ingested> {
+/**
+ * Reads the whole body into a committed blob whose checksums match `expect`, storing the
+ * leaves of `families` and of every family the client gave a tree hash of.
+ */
+export async function ingest(blobs: BlobStore, body: Readable | AsyncIterable<Buffer>, expect: IngestExpect,
+  families: readonly LeafFamily[] = STORED_LEAF_FAMILIES): Promise<Ingested> {
   try {
     const blob = await writeBlob(blobs, body, {
       expect: { size: expect.size, trees: expect.trees, ...(expect.etag !== undefined ? { etag: expect.etag } : {}) },
       contentEtag: true,
+      families: withChecked(families, expect.trees),
     });
     return { key: blob.key, size: blob.size, etag: blob.etag, treeEtag: blob.treeEtag, trees: blob.trees };
   } catch (err) {
@@ -53,6 +59,12 @@ export async function ingest(blobs: BlobStore, body: Readable | AsyncIterable<Bu
         throw new ChecksumMismatchError(err.family ?? 'md5', err.expected, err.actual);
     }
   }
+}
+
+/** `families` and the family of each tree hash to check (a check needs its leaves). */
+function withChecked(families: readonly LeafFamily[], trees: Readonly<Record<string, string>>): readonly LeafFamily[] {
+  const missing = Object.keys(trees).filter((name) => !families.some((family) => family.name === name));
+  return missing.length === 0 ? families : [...families, ...missing.map(leafFamily)];
 }
 
 /** A tree hash the client gave does not match the bytes (`expected` is the client's value). */

@@ -73,7 +73,7 @@ export async function uploadPart(ctx: ServiceContext, vault: VaultRecord, upload
   if (range.start / upload.partSize >= MAX_PARTS) throw new InvalidRequestError('argument', `an upload has at most ${MAX_PARTS} parts`);
   if (range.end >= MAX_ARCHIVE_SIZE) throw new InvalidRequestError('too-large', `an archive is at most ${MAX_ARCHIVE_SIZE} bytes`);
   await ctx.space?.checkUpload(size);
-  const blob = await ingest(ctx.blobs, req.body, { size, ...req.checks });
+  const blob = await ingest(ctx.blobs, req.body, { size, ...req.checks }, ctx.leafFamilies);
   const part: PartRecord = {
     uploadId: upload.id, start: range.start, end: range.end, contentEtag: blob.etag, treeEtag: blob.treeEtag, blobKey: blob.key, createdAt: ctx.now(),
   };

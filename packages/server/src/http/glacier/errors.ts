@@ -60,6 +60,7 @@ export type GlacierProblem =
   | { kind: 'account-mismatch'; accountId: string }
   | { kind: 'not-supported'; feature: string }
   | { kind: 'no-such-operation'; method: string; path: string }
+  | { kind: 'turned-off' }
   | { kind: 'not-configured'; what: string; vaultArn: string }
   | { kind: 'invalid-parameter'; message: string }
   | { kind: 'missing-parameter'; message: string }
@@ -108,6 +109,7 @@ export function glacierError(problem: GlacierProblem): GlacierErrorResponse {
       return error('AccessDeniedException', `Access denied: account id ${problem.accountId} is not the account of the signing credentials; use '-' or your own account id.`);
     case 'not-supported': return error('InvalidParameterValueException', `${problem.feature} is not supported by this server.`);
     case 'no-such-operation': return error('BadRequest', `No Glacier operation matches ${problem.method} ${problem.path}`);
+    case 'turned-off': return error('AccessDeniedException', 'The Amazon Glacier API is turned off on this server (oas-server --glacier off); use the OAS API.');
     case 'not-configured': return error('ResourceNotFoundException', `No ${problem.what} is set for the vault: ${problem.vaultArn}`);
     case 'invalid-parameter': return error('InvalidParameterValueException', problem.message);
     case 'missing-parameter': return error('MissingParameterValueException', problem.message);

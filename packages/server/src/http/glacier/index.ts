@@ -28,6 +28,8 @@ export interface GlacierFrontEndOptions {
   region: string;
   /** Extra delay of retrieval jobs per Tier (--glacier-tier-delay; default none). */
   tierDelays?: TierDelays;
+  /** --glacier off: every Glacier request is refused, before its signature is looked at. */
+  turnedOff?: boolean;
 }
 
 /** The operations this server implements; the other side operations answer "not supported". */
@@ -44,12 +46,13 @@ const IMPLEMENTED: ReadonlySet<GlacierOperation> = new Set<GlacierOperation>([
 /** Operations whose small JSON body is read before the signature is checked (botocore signs it without x-amz-content-sha256). */
 const BODY_SIGNED: ReadonlySet<string> = new Set(['InitiateJob', ...SIDE_BODY_OPERATIONS]);
 
-function match(method: string, path: string, query: ReadonlyArray<readonly [string, string]> = []): RouteResult | null {
+function match(method: string, path: string, query: ReadonlyArray<readonly [string, string]>, turnedOff: boolean): RouteResult | null {
   // `?operation=add|remove` picks between the two tag operations on POST .../tags.
   const route = matchGlacierRoute(method, path, query.find(([k]) => k === 'operation')?.[1]);
   // Only `-` or a 12-digit id makes a path Glacier's: anything else (`/../vaults/...`) is
   // OAS's to refuse, as it always was.
   if (route === null || !(route.account === SELF_ACCOUNT || isAccountId(route.account))) return null;
+  if (turnedOff) return { op: 'BadRequest', error: new GlacierFailure({ kind: 'turned-off' }) };
   if (route.operation === null) {
     return { op: 'BadRequest', error: new GlacierFailure({ kind: 'no-such-operation', method, path: path.length > 200 ? `${path.slice(0, 200)}...` : path }) };
   }
@@ -132,7 +135,7 @@ export function glacierFrontEnd(ctx: ServiceContext, opts: GlacierFrontEndOption
   return {
     name: 'glacier',
     requestIdHeader: REQUEST_ID_HEADER,
-    match,
+    match: (method, path, query) => match(method, path, query, opts.turnedOff === true),
     async authenticate(req) {
       if (BODY_SIGNED.has(req.call.op)) return; // the handler reads the body, then authenticates
       const options = verifyOptions();

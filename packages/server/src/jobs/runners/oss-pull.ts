@@ -18,6 +18,7 @@ import type { OssHostConfig, OssHosts } from '../../oss-config.js';
 import { createArchive } from '../../service/archives.js';
 import { discardBlob } from '../../service/blobs.js';
 import { isStorageFull } from '../../service/errors.js';
+import type { LeafFamily } from '../../store/blob/leaf-families.js';
 import type { BlobStore } from '../../store/blob/types.js';
 import { VerifyingWriter } from '../../store/blob/verifying-writer.js';
 import type { ArchiveRecord, JobRecord, Segment } from '../../store/meta/types.js';
@@ -103,7 +104,7 @@ async function pull(job: JobRecord, ctx: JobRunContext, client: OssClient, archi
   const plan = host.verifyEtag ? await planCheck(client, job, ctx.signal, etag, size) : { kind: 'none' as const };
 
   const segmentBytes = segmentBytesFor(size);
-  const sink = new SegmentSink(ctx.blobs, size, segmentBytes, ctx.signal);
+  const sink = new SegmentSink(ctx.blobs, size, segmentBytes, ctx.signal, ctx.leafFamilies);
   const check = new EtagCheck(plan, size, segmentBytes);
   let stored = false;
   try {
@@ -309,13 +310,14 @@ class SegmentSink {
   private firstEtag = '';
 
   constructor(private readonly blobs: BlobStore, private readonly size: number, private readonly segmentBytes: number,
-    private readonly signal: AbortSignal) {}
+    private readonly signal: AbortSignal, private readonly families?: readonly LeafFamily[]) {}
 
   async write(chunk: Buffer): Promise<void> {
     for (let at = 0; at < chunk.byteLength;) {
       this.writer ??= await VerifyingWriter.open(this.blobs, {
         // The first segment's MD5 is the object's when it is the only one.
         contentEtag: this.written.length === 0, sizeHint: Math.min(this.segmentBytes, this.size - this.total), signal: this.signal,
+        ...(this.families ? { families: this.families } : {}),
       });
       const take = Math.min(this.segmentBytes - this.writer.bytesReceived, chunk.byteLength - at);
       await this.writer.write(take === chunk.byteLength ? chunk : chunk.subarray(at, at + take));
