@@ -6,16 +6,14 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { CreateVaultCommand, DescribeJobCommand, GetJobOutputCommand, InitiateJobCommand, ListVaultsCommand, UploadArchiveCommand } from '@aws-sdk/client-glacier';
 import { hashBuffer, treeHash } from '@oas/sdk';
+import { pattern } from '../../sdk/test/helpers/pattern.js';
 import { glacierJsClient } from './helpers/glacier-clients.js';
 import { ROOT_ID, ROOT_SECRET, startServer, tempDir, type TestServer } from './helpers/server.js';
 
 const MIB = 1024 * 1024;
 
-function data(size: number, seed: number): Buffer {
-  const out = Buffer.alloc(size);
-  for (let i = 0; i < size; i++) out[i] = (i * 31 + seed * 11 + (i >> 20) * 7) & 0xff;
-  return out;
-}
+/** Distinct data per seed. */
+const data = (size: number, seed: number): Buffer => pattern(size, seed * 17);
 
 function sha256Leaves(bytes: Buffer): Buffer {
   const out: Buffer[] = [];
