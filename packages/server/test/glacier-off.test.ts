@@ -1,6 +1,7 @@
 // --glacier off: Glacier requests are refused with a clear error (nothing stored), OAS uploads
-// store only their MD5 leaves and no backfill runs. Turned on again over the same data, the
-// Glacier front end serves those archives with their SHA-256 tree hash (computed then).
+// and inventories store only their MD5 leaves and no backfill runs. Turned on again over the
+// same data, the Glacier front end serves those archives with their SHA-256 tree hash
+// (computed then).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -82,6 +83,12 @@ test('--glacier off refuses Glacier requests, stores MD5 leaves only; turned on,
   const multi = data(2 * MIB + 5, 2);
   const { partKeys, archiveId: multiId } = await oasMultipart(ts, vault, multi);
   for (const key of partKeys) assert.equal(await leavesOf(ts, key, 'sha256'), null);
+  // An inventory's output blob too.
+  const inventory = await ts.client.jobId(vault, { Type: 'inventory-retrieval' });
+  await ts.client.waitJob(vault, inventory);
+  const { outputKey } = (await ts.server.meta.getJob(vault, inventory, Date.now()))!;
+  assert.ok((await leavesOf(ts, outputKey, 'md5'))?.length);
+  assert.equal(await leavesOf(ts, outputKey, 'sha256'), null);
   glacier.destroy();
   await ts.stop();
 
