@@ -284,7 +284,7 @@ test('copy-data: sqlite+file -> postgres+s3 (killed midway, resumed) -> sqlite+f
   }
 });
 
-test('copy-data: a corrupt source blob is refused, reported, and the rest is copied', { timeout: 120_000 }, async (t) => {
+test('copy-data: a corrupt source blob is refused, reported, and the rest is copied with the leaf families it had', { timeout: 120_000 }, async (t) => {
   const from = await tempDir('oas-copy-bad-src-');
   const to = await tempDir('oas-copy-bad-dst-');
   t.after(async () => {
@@ -298,6 +298,11 @@ test('copy-data: a corrupt source blob is refused, reported, and the rest is cop
   const badId = await s.client.archiveId(vault, bad);
   const [segment] = await s.server.meta.getSegments(badId);
   await s.stop();
+  // An archive stored by a server with the Glacier front end off has no SHA-256 leaves.
+  const oasOnly = await startServer(local(from, { glacier: false }));
+  const plain = pattern(3 * MIB, 3);
+  const plainId = await oasOnly.client.archiveId(vault, plain);
+  await oasOnly.stop();
   const { corruptBlobByte } = await import('./helpers/backends.js');
   await corruptBlobByte(from, segment!.blobKey, MIB + 3);
   const run = await runCopy(['--from', from, '--to', to], {}).done;
@@ -307,6 +312,12 @@ test('copy-data: a corrupt source blob is refused, reported, and the rest is cop
   try {
     assert.equal((await copy.client.get(`/vaults/${vault}/archives/${goodId}/meta`)).status, 200);
     assert.equal((await copy.client.get(`/vaults/${vault}/archives/${badId}/meta`)).status, 404);
+    const sha256LeavesOf = async (archiveId: string) => {
+      const [segment] = await copy.server.meta.getSegments(archiveId);
+      return copy.server.blobs.readLeaves(segment!.blobKey, 0, undefined, 'sha256').catch(() => null);
+    };
+    assert.equal((await sha256LeavesOf(goodId))?.length, 2 * 32, 'the copy keeps the SHA-256 leaves the source had');
+    assert.equal(await sha256LeavesOf(plainId), null, 'and adds none the source did not have');
   } finally {
     await copy.close();
   }

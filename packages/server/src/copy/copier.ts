@@ -19,6 +19,8 @@
 //   (stop the servers, or accept that writes after an item was copied are not carried over).
 import { MIB, TreeEtagBuilder } from '@oas/sdk';
 import { removeOrphanBlobs } from '../maintenance.js';
+import { hasSha256Leaves } from '../backfill/blob-leaves.js';
+import { MD5_LEAVES, SHA256_LEAVES } from '../store/blob/leaf-families.js';
 import type { BlobStore } from '../store/blob/types.js';
 import { CorruptDataError, readVerified } from '../store/blob/verifying-reader.js';
 import { BlobCheckError, writeBlob } from '../store/blob/verifying-writer.js';
@@ -119,14 +121,17 @@ class Copier {
 
   /**
    * Streams one blob into a new target blob through the verifying writer: committed only
-   * when the size and every leaf match the source's stored digests. Returns the new key and leaves.
+   * when the size and every leaf match the source's stored digests. The copy gets the leaf
+   * families the source has (SHA-256 leaves only where the source had them). Returns the
+   * new key and leaves.
    */
   private async copyBlob(key: string, size: number): Promise<{ key: string; leaves: Buffer }> {
     const expected = await this.from.blobs.readLeaves(key);
+    const families = await hasSha256Leaves(this.from.blobs, key) ? [MD5_LEAVES, SHA256_LEAVES] : [MD5_LEAVES];
     try {
       const { signal } = this;
       const source = readVerified(this.from.blobs, [{ blobKey: key, size }], 0, size - 1, { label: `blob ${key}`, signal });
-      const blob = await writeBlob(this.to.blobs, source, { expect: { size, md5Leaves: expected }, signal });
+      const blob = await writeBlob(this.to.blobs, source, { expect: { size, md5Leaves: expected }, signal, families });
       this.report.bytes += size;
       return { key: blob.key, leaves: blob.leaves.md5! };
     } catch (caught) {
