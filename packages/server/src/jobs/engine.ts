@@ -167,7 +167,7 @@ export class JobEngine {
           saveCheckpoint: (checkpoint) => meta.saveCheckpoint(job.id, nodeId, checkpoint),
           ...(this.opts.onCorruptRead ? { onCorruptRead: this.opts.onCorruptRead } : {}),
           space: this.opts.space ?? null,
-          ...(this.opts.leafFamilies ? { leafFamilies: this.opts.leafFamilies } : {}),
+          leafFamilies: this.opts.leafFamilies,
         });
       }
     } catch (err) {

@@ -13,7 +13,7 @@ export const inventoryRetrieval: JobRunner = async (job, ctx) => {
   const live = ctx.inventoryIntervalMs === null;
   const params = inventoryParams(job);
   const at = live ? ctx.now() : params?.inventoryAt ?? null;
-  const writer = await VerifyingWriter.open(ctx.blobs, { signal: ctx.signal, ...(ctx.leafFamilies ? { families: ctx.leafFamilies } : {}) });
+  const writer = await VerifyingWriter.open(ctx.blobs, { signal: ctx.signal, families: ctx.leafFamilies });
   let pending = '';
   const flush = async (): Promise<void> => {
     if (pending === '') return;

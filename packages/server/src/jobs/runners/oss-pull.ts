@@ -317,7 +317,7 @@ class SegmentSink {
       this.writer ??= await VerifyingWriter.open(this.blobs, {
         // The first segment's MD5 is the object's when it is the only one.
         contentEtag: this.written.length === 0, sizeHint: Math.min(this.segmentBytes, this.size - this.total), signal: this.signal,
-        ...(this.families ? { families: this.families } : {}),
+        families: this.families,
       });
       const take = Math.min(this.segmentBytes - this.writer.bytesReceived, chunk.byteLength - at);
       await this.writer.write(take === chunk.byteLength ? chunk : chunk.subarray(at, at + take));
