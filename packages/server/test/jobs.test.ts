@@ -6,7 +6,7 @@ import { startServer, type TestServer } from './helpers/server.js';
 import { assertError, blobFiles } from './helpers/assert.js';
 import { corruptBlobByte } from './helpers/backends.js';
 import { pattern } from '../../sdk/test/helpers/pattern.js';
-import { freePort } from './helpers/oss.js';
+import { REFUSED_ENDPOINT } from './helpers/oss.js';
 
 const MIB = 1048576;
 const JOB_FIELDS = ['Action', 'ArchiveId', 'ArchiveSizeInBytes', 'ArchiveTreeEtag', 'Completed', 'CompletionDate', 'CreationDate',
@@ -22,7 +22,7 @@ let bigId: string;
 
 before(async () => {
   // One OSS host, whose endpoint does not answer (OSS transfers proper: oss-*.test.ts).
-  t = await startServer({ ossHosts: { 'oss-cn-hangzhou.aliyuncs.com': { endpoint: `http://127.0.0.1:${await freePort()}`, accessKeyId: 'id', secretAccessKey: 'secret', maxAttempts: 1 } } });
+  t = await startServer({ ossHosts: { 'oss-cn-hangzhou.aliyuncs.com': { endpoint: REFUSED_ENDPOINT, accessKeyId: 'id', secretAccessKey: 'secret', maxAttempts: 1 } } });
   vault = await t.client.vaultId('jobs');
   smallId = await t.client.archiveId(vault, SMALL, 'small');
   const up = await t.client.request({ method: 'POST', path: `/vaults/${vault}/multipart-uploads`, headers: { 'x-oas-part-size': 3 * MIB } });

@@ -18,7 +18,7 @@ import { pattern } from '../../sdk/test/helpers/pattern.js';
 import { startS3rver, type S3TestServer } from './helpers/s3rver.js';
 import { testS3Client } from './helpers/s3-client.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
-import { freePort } from './helpers/oss.js';
+import { REFUSED_ENDPOINT } from './helpers/oss.js';
 
 const MIB = 1024 * 1024;
 let s3: S3TestServer;
@@ -41,7 +41,7 @@ before(async () => {
     'proxy.test': { ...creds, endpoint: proxy.endpoint, partSize: 5 * MIB, concurrency: 1, retryBaseMs: 5, requestTimeoutMs: 600_000 },
     // Through the proxy with a short timeout.
     'slow.test': { ...creds, endpoint: proxy.endpoint, requestTimeoutMs: 300, maxAttempts: 2, retryBaseMs: 5 },
-    'down.test': { ...creds, endpoint: `http://127.0.0.1:${await freePort()}`, maxAttempts: 2, retryBaseMs: 5 },
+    'down.test': { ...creds, endpoint: REFUSED_ENDPOINT, maxAttempts: 2, retryBaseMs: 5 },
     'badkey.test': { ...creds, endpoint: s3.endpoint, accessKeyId: 'NOTMYKEY', secretAccessKey: 'wrong' },
   };
   t = await startServer({ ossHosts: hosts });
@@ -217,7 +217,7 @@ test('failures: missing key or bucket, access denied, endpoint down; nothing is 
 
   const down = await pull('down.test', 'source', 'exists.bin');
   assert.equal(down.StatusCode, 'Failed');
-  assert.match(down.StatusMessage, /cannot reach the OSS endpoint http:\/\/127\.0\.0\.1:\d+ of down\.test \(ECONNREFUSED\) \(gave up after 2 attempts\)/);
+  assert.match(down.StatusMessage, /cannot reach the OSS endpoint http:\/\/127\.0\.0\.1:1 of down\.test \(ECONNREFUSED\) \(gave up after 2 attempts\)/);
 
   const archiveId = await t.client.archiveId(vault, pattern(5000));
   const pushNoBucket = await push(archiveId, 's3.test', 'nobucket', 'x.bin');

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { OASAPI, Vault, downloadJobOutput, hashBuffer, isId, treeEtag, uploadArchive } from '@oas/sdk';
 import { ROOT_ID, ROOT_SECRET, startServer, tempDir, type TestServer } from './helpers/server.js';
 import { pattern } from '../../sdk/test/helpers/pattern.js';
-import { freePort } from './helpers/oss.js';
+import { REFUSED_ENDPOINT } from './helpers/oss.js';
 
 const MIB = 1048576;
 let t: TestServer;
@@ -16,7 +16,7 @@ let api: OASAPI;
 let work: string;
 before(async () => {
   // An OSS host whose endpoint does not answer: the push job below fails (oss-*.test.ts test real transfers).
-  t = await startServer({ ossHosts: { 'oss-cn-hangzhou.aliyuncs.com': { endpoint: `http://127.0.0.1:${await freePort()}`, accessKeyId: 'id', secretAccessKey: 'secret', maxAttempts: 1 } } });
+  t = await startServer({ ossHosts: { 'oss-cn-hangzhou.aliyuncs.com': { endpoint: REFUSED_ENDPOINT, accessKeyId: 'id', secretAccessKey: 'secret', maxAttempts: 1 } } });
   api = new OASAPI('127.0.0.1', ROOT_ID, ROOT_SECRET, { port: t.port });
   work = await tempDir('oas-sdk-work-');
 });

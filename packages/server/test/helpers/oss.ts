@@ -1,22 +1,15 @@
-// Small helpers of the OSS transfer tests and the bench: a free loopback port, and large
+// Small helpers of the OSS transfer tests: an endpoint that refuses connections, and large
 // deterministic data as a stream (never held in memory or written to disk) whose
 // checksums are computed while it is generated.
-import { createServer } from 'node:net';
 import { Readable } from 'node:stream';
 import { ChecksumHasher } from '@oas/sdk';
 
-/** A port nothing listens on right now (the OS's pick for port 0, released again). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+/**
+ * An endpoint every connection to is refused: loopback port 1, which nothing on these
+ * machines serves and no test binds (tests listen on port 0, an ephemeral port). A port
+ * picked free and released could be taken by a server of a test running meanwhile.
+ */
+export const REFUSED_ENDPOINT = 'http://127.0.0.1:1';
 
 const CHUNK = 8 * 1024 * 1024;
 
